@@ -1,0 +1,12 @@
+import { Module } from '@nestjs/common';
+import { MongooseModule } from '@nestjs/mongoose';
+import { AdminsService } from './admins.service';
+import { PasswordHasher } from './password-hasher.service';
+import { Admin, AdminSchema } from './schemas/admin.schema';
+
+@Module({
+  imports: [MongooseModule.forFeature([{ name: Admin.name, schema: AdminSchema }])],
+  providers: [AdminsService, PasswordHasher],
+  exports: [AdminsService],
+})
+export class AdminsModule {}

@@ -1,0 +1,30 @@
+import { Module } from '@nestjs/common';
+import { ConfigModule } from '@nestjs/config';
+import { AdminsModule } from './admins/admins.module';
+import { AppController } from './app.controller';
+import { AuthModule } from './auth/auth.module';
+import { configNamespaces } from './config/configuration';
+import { validateEnvironment } from './config/env.validation';
+import { DatabaseModule } from './database/database.module';
+import { HealthModule } from './health/health.module';
+import { LoggingModule } from './logging/logging.module';
+import { OrganizationsModule } from './organizations/organizations.module';
+
+@Module({
+  imports: [
+    ConfigModule.forRoot({
+      isGlobal: true,
+      cache: false,
+      load: configNamespaces,
+      validate: validateEnvironment,
+    }),
+    LoggingModule,
+    DatabaseModule,
+    AdminsModule,
+    OrganizationsModule,
+    AuthModule,
+    HealthModule,
+  ],
+  controllers: [AppController],
+})
+export class AppModule {}

@@ -1,0 +1,35 @@
+import { createSecretKey } from 'node:crypto';
+import { Module } from '@nestjs/common';
+import { APP_GUARD } from '@nestjs/core';
+import { JwtModule } from '@nestjs/jwt';
+import { PassportModule } from '@nestjs/passport';
+import { AdminsModule } from '../admins/admins.module';
+import { authConfig, type AuthConfig } from '../config/configuration';
+import { OrganizationsModule } from '../organizations/organizations.module';
+import { JWT_ALGORITHM } from './auth.constants';
+import { AuthController } from './auth.controller';
+import { AuthService } from './auth.service';
+import { JwtAuthGuard } from './jwt-auth.guard';
+import { JwtStrategy } from './jwt.strategy';
+
+@Module({
+  imports: [
+    AdminsModule,
+    OrganizationsModule,
+    PassportModule,
+    JwtModule.registerAsync({
+      inject: [authConfig.KEY],
+      useFactory: (config: AuthConfig) => ({
+        secret: createSecretKey(Buffer.from(config.jwtSecret)),
+        signOptions: {
+          algorithm: JWT_ALGORITHM,
+          issuer: config.jwtIssuer,
+          audience: config.jwtAudience,
+        },
+      }),
+    }),
+  ],
+  controllers: [AuthController],
+  providers: [AuthService, JwtStrategy, { provide: APP_GUARD, useClass: JwtAuthGuard }],
+})
+export class AuthModule {}

@@ -1,0 +1,87 @@
+import { randomUUID } from 'node:crypto';
+import { Inject, Injectable } from '@nestjs/common';
+import { JwtService } from '@nestjs/jwt';
+import { Types } from 'mongoose';
+import { AdminsService } from '../admins/admins.service';
+import { DomainError } from '../common/errors/domain.error';
+import { ErrorCode } from '../common/errors/error-codes';
+import { authConfig, type AuthConfig } from '../config/configuration';
+import { isVisible, OrganizationsRepository } from '../organizations/organizations.repository';
+import type { AccessTokenClaims, AuthenticatedAdmin } from './authenticated-admin';
+import type { LoginResponseView } from './dto/login-response.view';
+import { durationToSeconds } from './duration';
+
+const invalidCredentials = () =>
+  new DomainError(ErrorCode.INVALID_CREDENTIALS, 'The email or password is incorrect.');
+
+export const unauthorized = (detail = 'A valid bearer token is required.') =>
+  new DomainError(ErrorCode.UNAUTHORIZED, detail);
+
+@Injectable()
+export class AuthService {
+  private readonly expiresInSeconds: number;
+
+  constructor(
+    private readonly admins: AdminsService,
+    private readonly organizations: OrganizationsRepository,
+    private readonly jwt: JwtService,
+    @Inject(authConfig.KEY) config: AuthConfig,
+  ) {
+    this.expiresInSeconds = durationToSeconds(config.jwtExpiresIn);
+  }
+
+  async login(email: string, password: string): Promise<LoginResponseView> {
+    const admin = await this.admins.authenticate(email, password);
+    if (!admin) throw invalidCredentials();
+    const org = await this.organizations.findById(admin.organization_id);
+    // Same answer as a wrong password: a half-created or deleted organization
+    // must not be distinguishable from a bad login.
+    if (!isVisible(org) || !org) throw invalidCredentials();
+    const claims = { sub: String(admin._id), org_id: String(org._id), ver: admin.credentials_version };
+    const access_token = await this.jwt.signAsync(claims, {
+      jwtid: randomUUID(),
+      expiresIn: this.expiresInSeconds,
+    });
+    return {
+      access_token,
+      token_type: 'bearer',
+      expires_in: this.expiresInSeconds,
+      admin: { id: String(admin._id), email: admin.email },
+      organization: { id: String(org._id), organization_name: org.name },
+    };
+  }
+
+  /**
+   * Runs after the signature, algorithm, issuer, audience and times have been
+   * verified: the token must still describe a live admin of a live
+   * organization with unchanged credentials.
+   */
+  async resolveSession(claims: Partial<AccessTokenClaims>): Promise<AuthenticatedAdmin> {
+    const { sub, org_id, ver, jti, iat, exp } = claims;
+    if (
+      typeof sub !== 'string' ||
+      typeof org_id !== 'string' ||
+      typeof jti !== 'string' ||
+      typeof ver !== 'number' ||
+      typeof iat !== 'number' ||
+      typeof exp !== 'number' ||
+      !Types.ObjectId.isValid(sub) ||
+      !Types.ObjectId.isValid(org_id)
+    ) {
+      throw unauthorized('The token is missing required claims.');
+    }
+    const adminId = new Types.ObjectId(sub);
+    const organizationId = new Types.ObjectId(org_id);
+    const [admin, org] = await Promise.all([
+      this.admins.findById(adminId),
+      this.organizations.findById(organizationId),
+    ]);
+    if (!admin || !admin.organization_id.equals(organizationId) || !isVisible(org)) {
+      throw unauthorized('The token refers to an admin or organization that no longer exists.');
+    }
+    if (admin.credentials_version !== ver) {
+      throw unauthorized('The token was revoked by a credentials change; log in again.');
+    }
+    return { adminId, organizationId, email: admin.email, role: admin.role, tokenId: jti };
+  }
+}

@@ -1,0 +1,24 @@
+import type { Types } from 'mongoose';
+import type { AdminRole } from '../admins/schemas/admin.schema';
+
+/** What a verified token proves: this admin of this organization, right now. */
+export interface AuthenticatedAdmin {
+  adminId: Types.ObjectId;
+  organizationId: Types.ObjectId;
+  email: string;
+  role: AdminRole;
+  tokenId: string;
+}
+
+/** The claims we issue and require. Every one is checked on every request. */
+export interface AccessTokenClaims {
+  sub: string;
+  org_id: string;
+  /** The admin's credentials version when the token was issued. */
+  ver: number;
+  jti: string;
+  iat: number;
+  exp: number;
+  iss: string;
+  aud: string;
+}

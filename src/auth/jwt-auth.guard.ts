@@ -1,0 +1,38 @@
+import { ExecutionContext, Injectable } from '@nestjs/common';
+import { Reflector } from '@nestjs/core';
+import { AuthGuard } from '@nestjs/passport';
+import type { FastifyRequest } from 'fastify';
+import { IS_OPTIONAL_AUTH_KEY, IS_PUBLIC_KEY } from './auth.constants';
+import { unauthorized } from './auth.service';
+
+const EXPIRED = 'TokenExpiredError';
+
+/**
+ * Global guard: every route needs a valid bearer token unless marked
+ * `@Public()`; `@OptionalAuth()` routes accept no token but not a bad one.
+ */
+@Injectable()
+export class JwtAuthGuard extends AuthGuard('jwt') {
+  constructor(private readonly reflector: Reflector) {
+    super();
+  }
+
+  override canActivate(context: ExecutionContext) {
+    const targets = [context.getHandler(), context.getClass()];
+    if (this.reflector.getAllAndOverride<boolean>(IS_PUBLIC_KEY, targets)) return true;
+    const optional = this.reflector.getAllAndOverride<boolean>(IS_OPTIONAL_AUTH_KEY, targets);
+    const request = context.switchToHttp().getRequest<FastifyRequest>();
+    if (optional && request.headers.authorization === undefined) return true;
+    return super.canActivate(context);
+  }
+
+  override handleRequest<TUser>(err: unknown, user: TUser | false, info: unknown): TUser {
+    // Errors from our own checks (or a database outage) keep their meaning.
+    if (err) throw err;
+    if (!user) {
+      const expired = info instanceof Error && info.name === EXPIRED;
+      throw unauthorized(expired ? 'The token has expired; log in again.' : undefined);
+    }
+    return user;
+  }
+}

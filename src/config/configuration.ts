@@ -1,0 +1,66 @@
+import { randomBytes } from 'node:crypto';
+import { ConfigType, registerAs } from '@nestjs/config';
+import { NodeEnv, validateEnvironment } from './env.validation';
+
+/**
+ * Typed configuration namespaces. Each factory re-reads the validated
+ * environment, so code never touches `process.env` and never sees an
+ * unvalidated or untransformed value.
+ */
+const env = () => validateEnvironment(process.env);
+
+function parseTrustProxy(value: string): boolean | number | string {
+  if (value === 'true') return true;
+  if (value === 'false') return false;
+  if (/^\d+$/.test(value)) return Number(value);
+  return value;
+}
+
+export const appConfig = registerAs('app', () => {
+  const e = env();
+  return {
+    nodeEnv: e.NODE_ENV as NodeEnv,
+    isProduction: e.NODE_ENV === 'production',
+    port: e.PORT,
+    logLevel: e.LOG_LEVEL,
+    corsOrigins: e.CORS_ORIGINS.split(',')
+      .map((o) => o.trim())
+      .filter(Boolean),
+    trustProxy: parseTrustProxy(e.TRUST_PROXY),
+  };
+});
+
+export const databaseConfig = registerAs('database', () => {
+  const e = env();
+  return {
+    uri: e.MONGODB_URI,
+    masterDbName: e.MASTER_DB_NAME,
+    tenantCacheSize: e.TENANT_CACHE_SIZE,
+    operationLeaseMs: e.OPERATION_LEASE_MS,
+    copyBatchSize: e.COPY_BATCH_SIZE,
+  };
+});
+
+let generatedSecret: string | undefined;
+
+export const authConfig = registerAs('auth', () => {
+  const e = env();
+  // Development without JWT_SECRET gets a random per-process secret (tokens die
+  // with the process); production refuses to start, see env.validation.ts.
+  const secretFromEnv = e.JWT_SECRET;
+  generatedSecret ??= randomBytes(48).toString('base64');
+  return {
+    jwtSecret: secretFromEnv ?? generatedSecret,
+    jwtSecretGenerated: secretFromEnv === undefined,
+    jwtExpiresIn: e.JWT_EXPIRES_IN,
+    jwtIssuer: 'org-management-service',
+    jwtAudience: 'org-management-api',
+    bcryptCost: e.BCRYPT_COST,
+  };
+});
+
+export type AppConfig = ConfigType<typeof appConfig>;
+export type DatabaseConfig = ConfigType<typeof databaseConfig>;
+export type AuthConfig = ConfigType<typeof authConfig>;
+
+export const configNamespaces = [appConfig, databaseConfig, authConfig];

@@ -1,0 +1,140 @@
+import { plainToInstance, Transform } from 'class-transformer';
+import {
+  IsIn,
+  IsInt,
+  IsOptional,
+  IsString,
+  Matches,
+  Max,
+  Min,
+  MinLength,
+  validateSync,
+} from 'class-validator';
+
+export const NODE_ENVS = ['development', 'test', 'production'] as const;
+export type NodeEnv = (typeof NODE_ENVS)[number];
+
+const toInt = ({ value }: { value: unknown }) =>
+  value === undefined || value === '' ? undefined : Number(value);
+
+/**
+ * Every environment variable the service reads. Validated once at boot so a
+ * typo fails the start with the variable's name instead of a runtime surprise.
+ */
+export class EnvironmentVariables {
+  @IsOptional()
+  @IsIn(NODE_ENVS)
+  NODE_ENV: NodeEnv = 'development';
+
+  @IsOptional()
+  @Transform(toInt)
+  @IsInt()
+  @Min(0)
+  @Max(65535)
+  PORT = 8000;
+
+  @IsOptional()
+  @Matches(/^mongodb(\+srv)?:\/\/\S+$/, {
+    message: 'MONGODB_URI must be a mongodb:// or mongodb+srv:// connection string',
+  })
+  MONGODB_URI?: string;
+
+  @IsOptional()
+  @Matches(/^[A-Za-z0-9_-]{1,38}$/, {
+    message: 'MASTER_DB_NAME must be 1-38 characters of letters, digits, "_" or "-"',
+  })
+  MASTER_DB_NAME = 'master_db';
+
+  @IsOptional()
+  @IsString()
+  JWT_SECRET?: string;
+
+  @IsOptional()
+  @Matches(/^\d+[smhd]?$/, { message: 'JWT_EXPIRES_IN must look like 1800, 30m, 12h or 1d' })
+  JWT_EXPIRES_IN = '30m';
+
+  @IsOptional()
+  @Transform(toInt)
+  @IsInt()
+  @Min(4)
+  @Max(15)
+  BCRYPT_COST = 12;
+
+  @IsOptional()
+  @IsString()
+  CORS_ORIGINS = '';
+
+  @IsOptional()
+  @IsIn(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
+  LOG_LEVEL = 'info';
+
+  @IsOptional()
+  @Transform(toInt)
+  @IsInt()
+  @Min(1)
+  @Max(100_000)
+  TENANT_CACHE_SIZE = 1000;
+
+  @IsOptional()
+  @Transform(toInt)
+  @IsInt()
+  @Min(1000)
+  OPERATION_LEASE_MS = 30_000;
+
+  @IsOptional()
+  @Transform(toInt)
+  @IsInt()
+  @Min(1)
+  @Max(10_000)
+  COPY_BATCH_SIZE = 1000;
+
+  @IsOptional()
+  @IsString()
+  @MinLength(1)
+  TRUST_PROXY = 'false';
+}
+
+const PLACEHOLDER_SECRET = /change[-_ ]?me|secret|example|placeholder|your[-_]/i;
+
+/** Cross-field rules that a single decorator cannot express. */
+function crossFieldErrors(env: EnvironmentVariables): string[] {
+  const errors: string[] = [];
+  const secret = env.JWT_SECRET;
+  if (secret !== undefined && Buffer.byteLength(secret) < 32) {
+    errors.push('JWT_SECRET must be at least 32 bytes long');
+  }
+  if (env.NODE_ENV === 'production') {
+    if (!env.MONGODB_URI) {
+      errors.push(
+        'MONGODB_URI is required in production (there is no embedded database outside development and tests)',
+      );
+    }
+    if (!secret) errors.push('JWT_SECRET is required in production');
+    else if (PLACEHOLDER_SECRET.test(secret)) {
+      errors.push('JWT_SECRET looks like a placeholder; generate one with `openssl rand -base64 48`');
+    }
+  }
+  if (env.BCRYPT_COST < 10 && env.NODE_ENV !== 'test') {
+    errors.push('BCRYPT_COST below 10 is only allowed when NODE_ENV=test');
+  }
+  return errors;
+}
+
+export class ConfigValidationError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`Invalid configuration:\n  - ${problems.join('\n  - ')}`);
+    this.name = 'ConfigValidationError';
+  }
+}
+
+export function validateEnvironment(raw: Record<string, unknown>): EnvironmentVariables {
+  const env = plainToInstance(EnvironmentVariables, raw, { exposeDefaultValues: true });
+  const problems = validateSync(env, { skipMissingProperties: false }).flatMap((e) =>
+    Object.values(e.constraints ?? {}).map((m) =>
+      m.startsWith(e.property) ? m : `${e.property}: ${m}`,
+    ),
+  );
+  problems.push(...crossFieldErrors(env));
+  if (problems.length > 0) throw new ConfigValidationError(problems);
+  return env;
+}

@@ -1,0 +1,40 @@
+import { Global, Module } from '@nestjs/common';
+import { MongooseModule } from '@nestjs/mongoose';
+import mongoose from 'mongoose';
+import { databaseConfig, type DatabaseConfig } from '../config/configuration';
+import { TenantConnectionFactory } from './tenant-connection.factory';
+
+// Operator objects in filters are never honoured from user input, and queries
+// on unknown paths fail loudly instead of silently matching everything.
+mongoose.set('sanitizeFilter', true);
+mongoose.set('strictQuery', 'throw');
+
+@Global()
+@Module({
+  imports: [
+    MongooseModule.forRootAsync({
+      inject: [databaseConfig.KEY],
+      useFactory: (db: DatabaseConfig) => {
+        if (!db.uri) {
+          throw new Error('MONGODB_URI is not set and no embedded database was started');
+        }
+        return {
+          uri: db.uri,
+          dbName: db.masterDbName,
+          appName: 'org-management-service',
+          // Fail fast instead of queueing commands while the database is away:
+          // a request gets a 503 within the selection timeout, never a hang.
+          bufferCommands: false,
+          serverSelectionTimeoutMS: 5000,
+          connectTimeoutMS: 5000,
+          maxPoolSize: 50,
+          autoIndex: false,
+          autoCreate: false,
+        };
+      },
+    }),
+  ],
+  providers: [TenantConnectionFactory],
+  exports: [TenantConnectionFactory],
+})
+export class DatabaseModule {}

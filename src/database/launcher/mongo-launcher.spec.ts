@@ -1,0 +1,454 @@
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer as createHttpServer } from 'node:http';
+import { createServer as createTcpServer, type AddressInfo, type Server } from 'node:net';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { MongoClient } from 'mongodb';
+import * as ts from 'typescript';
+import { ferretDbArgs } from './ferretdb.server';
+import { installFerretDb, locateFerretDb } from './ferretdb.installer';
+import type { LaunchedMongo, MongoKind, StartContext } from './launcher.types';
+import { isPidAlive, pingMongo } from './managed-process.util';
+import { launchMongo, type LauncherDeps } from './mongo-launcher';
+import { findProjectRoot, toolsDir } from './project-root.util';
+import { checkReachable } from './reachability.util';
+
+const quiet = (): void => undefined;
+
+function fakeServer(kind: MongoKind, uri = `mongodb://fake-${kind}:1`): LaunchedMongo {
+  const noop = () => Promise.resolve();
+  return { uri, kind, stop: noop, stopProcess: noop, startProcess: noop, restart: noop };
+}
+
+/**
+ * Every side effect replaced; a test states what the machine "has" and the
+ * recorded calls show which branch ran.
+ */
+function fakeMachine(machine: {
+  onPath?: string[];
+  ferretdb?: string;
+  memoryServer?: 'works' | 'fails';
+  mongodFails?: boolean;
+}) {
+  const calls: string[] = [];
+  const contexts: StartContext[] = [];
+  const deps: LauncherDeps = {
+    findExecutable: (name) => (machine.onPath?.includes(name) === true ? `/bin/${name}` : undefined),
+    locateFerretDb: (ctx) => {
+      calls.push('locateFerretDb');
+      contexts.push(ctx);
+      return Promise.resolve(machine.ferretdb);
+    },
+    startMongod: (binary, ctx) => {
+      calls.push(`startMongod ${binary}`);
+      contexts.push(ctx);
+      return machine.mongodFails === true
+        ? Promise.reject(new Error('mongod exited during startup'))
+        : Promise.resolve(fakeServer('mongod'));
+    },
+    startFerretDb: (binary, ctx) => {
+      calls.push(`startFerretDb ${binary}`);
+      contexts.push(ctx);
+      return Promise.resolve(fakeServer('ferretdb'));
+    },
+    startMemoryServer: () => {
+      calls.push('startMemoryServer');
+      return machine.memoryServer === 'works'
+        ? Promise.resolve(fakeServer('memory-server'))
+        : Promise.reject(new Error('fastdl.mongodb.org: getaddrinfo ENOTFOUND'));
+    },
+    installFerretDb: (_ctx, reason) => {
+      calls.push(`installFerretDb (${reason})`);
+      return Promise.resolve('/project/.tools/bin/ferretdb');
+    },
+  };
+  return { deps, calls, contexts };
+}
+
+describe('launchMongo: which source is picked', () => {
+  const base = { projectRoot: '/project', log: quiet };
+
+  it('returns MONGODB_URI as is and starts nothing', async () => {
+    const { deps, calls } = fakeMachine({ onPath: ['mongod', 'go'], ferretdb: '/bin/ferretdb' });
+    const server = await launchMongo({ ...base, env: { MONGODB_URI: 'mongodb://db.example:27017/x' } }, deps);
+    expect(server.uri).toBe('mongodb://db.example:27017/x');
+    expect(server.kind).toBe('external');
+    expect(calls).toEqual([]);
+    await expect(server.stop()).resolves.toBeUndefined();
+    await expect(server.stopProcess()).rejects.toThrow(/MONGODB_URI/);
+  });
+
+  it('treats a blank MONGODB_URI as unset', async () => {
+    const { deps, calls } = fakeMachine({ onPath: ['mongod'] });
+    const server = await launchMongo({ ...base, env: { MONGODB_URI: '  ' } }, deps);
+    expect(server.kind).toBe('mongod');
+    expect(calls).toEqual(['startMongod /bin/mongod']);
+  });
+
+  it('ignores MONGODB_URI when "external" is not among the kinds', async () => {
+    const { deps, calls } = fakeMachine({ ferretdb: '/bin/ferretdb' });
+    const server = await launchMongo(
+      { ...base, env: { MONGODB_URI: 'mongodb://db.example:27017' }, kinds: ['ferretdb'] },
+      deps,
+    );
+    expect(server.kind).toBe('ferretdb');
+    expect(calls).toEqual(['locateFerretDb', 'startFerretDb /bin/ferretdb']);
+  });
+
+  it('prefers mongod on PATH over FerretDB and passes persistence on', async () => {
+    const { deps, calls, contexts } = fakeMachine({ onPath: ['mongod', 'go'], ferretdb: '/bin/ferretdb' });
+    const server = await launchMongo({ ...base, env: {}, persistent: true }, deps);
+    expect(server.kind).toBe('mongod');
+    expect(calls).toEqual(['startMongod /bin/mongod']);
+    expect(contexts[0]).toMatchObject({ projectRoot: '/project', persistent: true });
+  });
+
+  it('surfaces a failing mongod instead of silently falling back', async () => {
+    const { deps, calls } = fakeMachine({ onPath: ['mongod', 'go'], ferretdb: '/bin/ferretdb', mongodFails: true });
+    await expect(launchMongo({ ...base, env: {} }, deps)).rejects.toThrow('mongod exited during startup');
+    expect(calls).toEqual(['startMongod /bin/mongod']);
+  });
+
+  it('uses an existing FerretDB before trying mongodb-memory-server', async () => {
+    const { deps, calls, contexts } = fakeMachine({ ferretdb: '/x/.tools/bin/ferretdb', memoryServer: 'works' });
+    const server = await launchMongo({ ...base, env: {} }, deps);
+    expect(server.kind).toBe('ferretdb');
+    expect(calls).toEqual(['locateFerretDb', 'startFerretDb /x/.tools/bin/ferretdb']);
+    expect(contexts[1]).toMatchObject({ persistent: false });
+  });
+
+  it('uses mongodb-memory-server when nothing is installed and it can get mongod', async () => {
+    const { deps, calls } = fakeMachine({ onPath: ['go'], memoryServer: 'works' });
+    const server = await launchMongo({ ...base, env: {} }, deps);
+    expect(server.kind).toBe('memory-server');
+    expect(calls).toEqual(['locateFerretDb', 'startMemoryServer']);
+  });
+
+  it('builds FerretDB with Go when mongodb-memory-server cannot download', async () => {
+    const messages: string[] = [];
+    const { deps, calls } = fakeMachine({ onPath: ['go'], memoryServer: 'fails' });
+    const server = await launchMongo({ ...base, env: {}, log: (m) => messages.push(m) }, deps);
+    expect(server.kind).toBe('ferretdb');
+    expect(calls).toEqual([
+      'locateFerretDb',
+      'startMemoryServer',
+      'installFerretDb (No MongoDB found)',
+      'startFerretDb /project/.tools/bin/ferretdb',
+    ]);
+    expect(messages.join('\n')).toMatch(/mongodb-memory-server unavailable: .*ENOTFOUND/);
+  });
+
+  it('fails with every way out listed when there is no Go either', async () => {
+    const { deps, calls } = fakeMachine({ memoryServer: 'fails' });
+    const error = await launchMongo({ ...base, env: {} }, deps).then(
+      () => undefined,
+      (e: unknown) => e as Error,
+    );
+    expect(calls).toEqual(['locateFerretDb', 'startMemoryServer']);
+    expect(error?.message).toContain('MONGODB_URI is not set');
+    expect(error?.message).toContain('ENOTFOUND');
+    expect(error?.message).toContain('no `go` on PATH');
+    for (const remedy of ['set MONGODB_URI', 'install MongoDB so that `mongod`', 'install Go', 'internet access']) {
+      expect(error?.message).toContain(remedy);
+    }
+  });
+
+  it('does not build when allowBuild is false', async () => {
+    const { deps, calls } = fakeMachine({ onPath: ['go'], memoryServer: 'fails' });
+    await expect(launchMongo({ ...base, env: {}, allowBuild: false }, deps)).rejects.toThrow(/No MongoDB-compatible/);
+    expect(calls).toEqual(['locateFerretDb', 'startMemoryServer']);
+  });
+
+  it('with kinds ["ferretdb"] builds right away instead of trying the memory server', async () => {
+    const { deps, calls } = fakeMachine({ onPath: ['go', 'mongod'], memoryServer: 'works' });
+    const server = await launchMongo({ ...base, env: {}, kinds: ['ferretdb'] }, deps);
+    expect(server.kind).toBe('ferretdb');
+    expect(calls).toEqual([
+      'locateFerretDb',
+      'installFerretDb (No MongoDB found)',
+      'startFerretDb /project/.tools/bin/ferretdb',
+    ]);
+  });
+});
+
+describe('helpers', () => {
+  it('finds the project root from src/ and refuses a tree without package.json', () => {
+    const root = findProjectRoot();
+    expect(existsSync(join(root, 'package.json'))).toBe(true);
+    expect(__dirname.startsWith(root)).toBe(true);
+    const lonely = mkdtempSync(join(tmpdir(), 'no-project-'));
+    try {
+      // tmpdir itself might sit below some package.json on odd machines; only assert when it does not.
+      if (!hasPackageJsonAbove(lonely)) expect(() => findProjectRoot(lonely)).toThrow(/No package.json/);
+    } finally {
+      rmSync(lonely, { recursive: true, force: true });
+    }
+  });
+
+  it('runs FerretDB on SQLite with a debug port that cannot collide', () => {
+    const args = ferretDbArgs('/data/my db', 4242);
+    expect(args).toEqual([
+      '--handler=sqlite',
+      '--sqlite-url=file:/data/my%20db/',
+      '--state-dir=/data/my db',
+      '--listen-addr=127.0.0.1:4242',
+      '--debug-addr=127.0.0.1:0',
+      '--telemetry=disable',
+      '--log-level=error',
+    ]);
+  });
+});
+
+describe('checkReachable (fail-fast guard before downloading mongod)', () => {
+  it('counts any HTTP answer as reachable', async () => {
+    const server = createHttpServer((_req, res) => res.writeHead(404).end());
+    const port = await listen(server);
+    try {
+      await expect(checkReachable(`http://127.0.0.1:${port}/x.tgz`, 2000, {})).resolves.toEqual({ ok: true });
+    } finally {
+      server.close();
+    }
+  });
+
+  it('gives up after the timeout on a host that accepts but never answers', async () => {
+    const sockets = new Set<import('node:net').Socket>();
+    const server = createTcpServer((socket) => sockets.add(socket));
+    const port = await listen(server);
+    const started = Date.now();
+    try {
+      const result = await checkReachable(`https://127.0.0.1:${port}/`, 300, {});
+      expect(result).toEqual({ ok: false, reason: 'no answer within 300 ms' });
+      expect(Date.now() - started).toBeLessThan(2000);
+    } finally {
+      for (const socket of sockets) socket.destroy();
+      server.close();
+    }
+  });
+
+  it('reports an unresolvable host', async () => {
+    const result = await checkReachable('https://fastdl.mongodb.invalid/', 3000, {});
+    expect(result.ok).toBe(false);
+  });
+
+  it('goes through an HTTP proxy when one is configured', async () => {
+    const proxy = createHttpServer();
+    const seen: string[] = [];
+    proxy.on('connect', (req: import('node:http').IncomingMessage, socket: import('node:net').Socket) => {
+      seen.push(req.url ?? '');
+      socket.end('HTTP/1.1 403 Forbidden\r\n\r\n');
+    });
+    const port = await listen(proxy);
+    try {
+      const result = await checkReachable('https://fastdl.mongodb.org/linux/x.tgz', 2000, {
+        HTTPS_PROXY: `http://127.0.0.1:${port}`,
+      });
+      expect(seen).toEqual(['fastdl.mongodb.org:443']);
+      expect(result).toEqual({ ok: false, reason: `proxy http://127.0.0.1:${port} answered 403` });
+    } finally {
+      proxy.close();
+    }
+  });
+});
+
+describe('mongodb-memory-server fallback', () => {
+  it('either starts or gives up quickly, never hangs on the download', async () => {
+    const started = Date.now();
+    const outcome = await launchMongo({ kinds: ['memory-server'], log: quiet, downloadProbeTimeoutMs: 3000 }).then(
+      (server) => server,
+      (error: unknown) => error as Error,
+    );
+    if (outcome instanceof Error) {
+      expect(outcome.message).toMatch(/mongodb-memory-server failed/);
+      expect(Date.now() - started).toBeLessThan(15_000);
+    } else {
+      // A machine with internet (or a cached mongod) really starts it.
+      await pingMongo(outcome.uri, 5000);
+      await outcome.stop();
+    }
+  }, 300_000);
+});
+
+describe('FerretDB (real process)', () => {
+  const projectRoot = findProjectRoot();
+  let binary: string | undefined;
+
+  beforeAll(async () => {
+    binary = await locateFerretDb(projectRoot, process.env, quiet);
+    if (binary === undefined && hasGo()) binary = (await installFerretDb({ projectRoot, log: quiet })).binaryPath;
+    if (binary === undefined) console.warn('No FerretDB and no Go: skipping the real FerretDB tests.');
+  }, 600_000);
+
+  const launchFerret = (extra: { dataDir?: string } = {}) =>
+    launchMongo({ kinds: ['ferretdb'], allowBuild: false, log: quiet, ...extra });
+
+  it('starts, answers, survives stopProcess/startProcess on the same port, and cleans up', async () => {
+    if (binary === undefined) return;
+    const server = await launchFerret();
+    expect(server.kind).toBe('ferretdb');
+    expect(server.uri).toMatch(/^mongodb:\/\/127\.0\.0\.1:\d+$/);
+    const dataDir = server.dataDir as string;
+    const pid = server.pid as number;
+    expect(isPidAlive(pid)).toBe(true);
+    try {
+      await withClient(server.uri, (db) => db.collection('things').insertOne({ name: 'kept' }));
+
+      await server.stopProcess();
+      expect(isPidAlive(pid)).toBe(false);
+      expect(server.pid).toBeUndefined();
+      await expect(pingMongo(server.uri, 300)).rejects.toThrow();
+
+      await server.startProcess();
+      expect(server.pid).not.toBe(pid);
+      const doc = await withClient(server.uri, (db) => db.collection('things').findOne({ name: 'kept' }));
+      expect(doc?.name).toBe('kept');
+
+      await server.restart();
+      await server.stopProcess({ force: true });
+      await server.startProcess();
+      await pingMongo(server.uri, 2000);
+
+      // Our log file, not the console, gets the server's output.
+      expect(existsSync(server.logFile as string)).toBe(true);
+      expect(dirname(server.logFile as string)).toBe(dataDir);
+    } finally {
+      await server.stop();
+    }
+    expect(existsSync(dataDir)).toBe(false);
+    await server.stop(); // idempotent
+    await expect(server.startProcess()).rejects.toThrow(/stopped for good/);
+  }, 60_000);
+
+  it('runs several instances side by side (no fixed debug port)', async () => {
+    if (binary === undefined) return;
+    const servers = await Promise.all([launchFerret(), launchFerret(), launchFerret()]);
+    try {
+      expect(new Set(servers.map((s) => s.uri)).size).toBe(3);
+      await Promise.all(servers.map((s) => pingMongo(s.uri, 2000)));
+    } finally {
+      await Promise.all(servers.map((s) => s.stop()));
+    }
+  }, 60_000);
+
+  it('keeps a persistent data dir, refuses to share it, and reclaims it from an orphan', async () => {
+    if (binary === undefined) return;
+    const dataDir = mkdtempSync(join(tmpdir(), 'ferretdb-persistent-'));
+    try {
+      const first = await launchFerret({ dataDir });
+      try {
+        await withClient(first.uri, (db) => db.collection('c').insertOne({ v: 1 }));
+      } finally {
+        await first.stop();
+      }
+      expect(existsSync(dataDir)).toBe(true);
+
+      const second = await launchFerret({ dataDir });
+      try {
+        expect(await withClient(second.uri, (db) => db.collection('c').countDocuments())).toBe(1);
+      } finally {
+        await second.stop();
+      }
+
+      // An orphan: a FerretDB on this dir whose recorded owner is dead.
+      const orphan = spawn(binary, ferretDbArgs(dataDir, 0), { stdio: 'ignore', detached: true });
+      orphan.unref();
+      const deadOwner = spawnSync(process.execPath, ['-e', 'process.stdout.write(String(process.pid))']);
+      writeFileSync(
+        join(dataDir, 'ferretdb.pid'),
+        JSON.stringify({ pid: orphan.pid, ownerPid: Number(deadOwner.stdout.toString()), port: 1 }),
+      );
+      const third = await launchFerret({ dataDir });
+      try {
+        await waitFor(() => !isPidAlive(orphan.pid as number));
+        expect(await withClient(third.uri, (db) => db.collection('c').countDocuments())).toBe(1);
+      } finally {
+        await third.stop();
+        if (isPidAlive(orphan.pid as number)) process.kill(orphan.pid as number, 'SIGKILL');
+      }
+
+      // A live owner: the dir is in use and must not be taken over.
+      const live = spawn(binary, ferretDbArgs(dataDir, 0), { stdio: 'ignore' });
+      writeFileSync(
+        join(dataDir, 'ferretdb.pid'),
+        JSON.stringify({ pid: live.pid, ownerPid: process.ppid, port: 1 }),
+      );
+      try {
+        await waitFor(() => isPidAlive(live.pid as number));
+        await expect(launchFerret({ dataDir })).rejects.toThrow(/is in use by FerretDB pid/);
+        expect(isPidAlive(live.pid as number)).toBe(true);
+      } finally {
+        live.kill('SIGKILL');
+      }
+    } finally {
+      rmSync(dataDir, { recursive: true, force: true });
+    }
+  }, 60_000);
+
+  it('kills the server when the owning process exits without stop()', async () => {
+    if (binary === undefined) return;
+    const buildDir = transpileLauncher(join(toolsDir(projectRoot), `spec-build-${process.pid}`));
+    try {
+      const script = [
+        `const { launchMongo } = require(${JSON.stringify(join(buildDir, 'mongo-launcher.js'))});`,
+        `launchMongo({ kinds: ['ferretdb'], allowBuild: false, log: () => {} })`,
+        '  .then((s) => console.log(JSON.stringify({ pid: s.pid, dataDir: s.dataDir })));',
+      ].join('\n');
+      const output = execFileSync(process.execPath, ['-e', script], { encoding: 'utf8', timeout: 30_000 });
+      const { pid, dataDir } = JSON.parse(output) as { pid: number; dataDir: string };
+      try {
+        expect(pid).toBeGreaterThan(0);
+        await waitFor(() => !isPidAlive(pid), 5000);
+        expect(isPidAlive(pid)).toBe(false);
+        expect(existsSync(dataDir)).toBe(false);
+      } finally {
+        if (isPidAlive(pid)) process.kill(pid, 'SIGKILL');
+        rmSync(dataDir, { recursive: true, force: true });
+      }
+    } finally {
+      rmSync(buildDir, { recursive: true, force: true });
+    }
+  }, 60_000);
+});
+
+async function withClient<T>(uri: string, body: (db: import('mongodb').Db) => Promise<T>): Promise<T> {
+  const client = new MongoClient(uri, { serverSelectionTimeoutMS: 5000 });
+  try {
+    await client.connect();
+    return await body(client.db('launcher_spec'));
+  } finally {
+    await client.close();
+  }
+}
+
+function listen(server: Server | import('node:http').Server): Promise<number> {
+  return new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve((server.address() as AddressInfo).port)));
+}
+
+async function waitFor(condition: () => boolean, timeoutMs = 5000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition() && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50));
+}
+
+function hasGo(): boolean {
+  return spawnSync('go', ['version']).status === 0;
+}
+
+function hasPackageJsonAbove(dir: string): boolean {
+  for (let d = dir; ; d = dirname(d)) {
+    if (existsSync(join(d, 'package.json'))) return true;
+    if (dirname(d) === d) return false;
+  }
+}
+
+/** The launcher as plain CommonJS, for a child process that must run it without Jest. */
+function transpileLauncher(outDir: string): string {
+  mkdirSync(outDir, { recursive: true });
+  for (const file of readdirSync(__dirname)) {
+    if (!file.endsWith('.ts') || file.endsWith('.spec.ts')) continue;
+    const { outputText } = ts.transpileModule(readFileSync(join(__dirname, file), 'utf8'), {
+      compilerOptions: { module: ts.ModuleKind.CommonJS, target: ts.ScriptTarget.ES2022, esModuleInterop: true },
+    });
+    writeFileSync(join(outDir, file.replace(/\.ts$/, '.js')), outputText);
+  }
+  return outDir;
+}

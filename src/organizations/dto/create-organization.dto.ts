@@ -1,0 +1,30 @@
+import {
+  IsAdminEmail,
+  IsOrganizationName,
+  IsPassword,
+} from '../../common/decorators/validation.decorators';
+
+export class CreateOrganizationDto {
+  /**
+   * 3 to 50 characters: letters, digits, spaces, `-` and `_`, starting with a
+   * letter or digit. Names that differ only in case or separators are the same
+   * organization ("Acme Inc" = "acme_inc" = "ACME-INC").
+   * @example "Acme Inc"
+   */
+  @IsOrganizationName()
+  organization_name!: string;
+
+  /**
+   * The first admin's email, stored lower-cased; unique across the service.
+   * @example "owner@acme.test"
+   */
+  @IsAdminEmail()
+  email!: string;
+
+  /**
+   * 8 to 72 bytes (bcrypt's limit), not only whitespace.
+   * @example "correct horse battery staple"
+   */
+  @IsPassword()
+  password!: string;
+}

@@ -1,0 +1,10 @@
+import { IsOrganizationName } from '../../common/decorators/validation.decorators';
+
+export class OrganizationNameQueryDto {
+  /**
+   * Any spelling of the name: matching is by slug.
+   * @example "Acme Inc"
+   */
+  @IsOrganizationName()
+  organization_name!: string;
+}

@@ -1,0 +1,129 @@
+import { Body, Controller, Delete, Get, HttpCode, HttpStatus, Post, Put, Query } from '@nestjs/common';
+import {
+  ApiBearerAuth,
+  ApiBody,
+  ApiCreatedResponse,
+  ApiExtraModels,
+  ApiOkResponse,
+  ApiOperation,
+  ApiTags,
+  getSchemaPath,
+} from '@nestjs/swagger';
+import type { AuthenticatedAdmin } from '../auth/authenticated-admin';
+import { CurrentAdmin, OptionalAuth, Public } from '../auth/decorators';
+import { ApiProblems } from '../common/decorators/api-problems.decorator';
+import { DomainError } from '../common/errors/domain.error';
+import { ErrorCode } from '../common/errors/error-codes';
+import { CreateOrganizationDto } from './dto/create-organization.dto';
+import { DeleteOrganizationDto } from './dto/delete-organization.dto';
+import { OrganizationNameQueryDto } from './dto/organization-name-query.dto';
+import {
+  OrganizationDeletedView,
+  OrganizationOwnerView,
+  OrganizationPublicView,
+} from './dto/organization.view';
+import { UpdateOrganizationDto } from './dto/update-organization.dto';
+import { OrganizationsService } from './organizations.service';
+
+@ApiTags('organizations')
+@Controller('org')
+export class OrganizationsController {
+  constructor(private readonly organizations: OrganizationsService) {}
+
+  @Public()
+  @Post('create')
+  @ApiOperation({
+    summary: 'Create an organization and its first admin (the owner)',
+    description: 'Creates the master record, the owner admin and the tenant database `org_<slug>`.',
+  })
+  @ApiCreatedResponse({ type: OrganizationOwnerView })
+  @ApiProblems(
+    400,
+    413,
+    415,
+    [409, 'ORG_NAME_TAKEN: the name (by slug) is in use; EMAIL_TAKEN: the email is in use.'],
+  )
+  create(@Body() dto: CreateOrganizationDto): Promise<OrganizationOwnerView> {
+    return this.organizations.create(dto);
+  }
+
+  @OptionalAuth()
+  @Get('get')
+  @ApiBearerAuth()
+  @ApiOperation({
+    summary: 'Get an organization by name',
+    description:
+      'Anyone gets the public view. With a token of one of the organization\'s own admins, the owner view (adds `database_name` and `admin`). A token that is sent must be valid.',
+  })
+  @ApiExtraModels(OrganizationPublicView, OrganizationOwnerView)
+  @ApiOkResponse({
+    schema: {
+      oneOf: [
+        { $ref: getSchemaPath(OrganizationOwnerView) },
+        { $ref: getSchemaPath(OrganizationPublicView) },
+      ],
+    },
+  })
+  @ApiProblems(400, 401, 404)
+  get(
+    @Query() query: OrganizationNameQueryDto,
+    @CurrentAdmin() viewer: AuthenticatedAdmin | undefined,
+  ): Promise<OrganizationPublicView | OrganizationOwnerView> {
+    return this.organizations.get(query.organization_name, viewer);
+  }
+
+  @Put('update')
+  @ApiBearerAuth()
+  @ApiOperation({
+    summary: "Rename the token's organization and/or change the calling admin's email or password",
+    description:
+      'A rename that changes the slug moves the tenant data to `org_<new_slug>` (all collections, documents and indexes) before switching. Email and password changes need `current_password` and revoke earlier tokens; a rename does not.',
+  })
+  @ApiOkResponse({ type: OrganizationOwnerView })
+  @ApiProblems(
+    400,
+    401,
+    413,
+    415,
+    [403, 'FORBIDDEN: organization_name is not the token\'s organization; WRONG_PASSWORD: current_password is incorrect.'],
+    [409, 'ORG_NAME_TAKEN, EMAIL_TAKEN, or ORG_BUSY while another rename or delete of it runs.'],
+  )
+  update(
+    @CurrentAdmin() viewer: AuthenticatedAdmin,
+    @Body() dto: UpdateOrganizationDto,
+  ): Promise<OrganizationOwnerView> {
+    return this.organizations.update(viewer, dto);
+  }
+
+  @Delete('delete')
+  @HttpCode(HttpStatus.OK)
+  @ApiBearerAuth()
+  @ApiOperation({
+    summary: "Delete the token's organization, its admins and its database",
+    description:
+      'Name it in the query string (`?organization_name=`) or in a JSON body `{"organization_name": ...}`. Tokens of the organization stop working at once; the name becomes free.',
+  })
+  @ApiBody({ type: DeleteOrganizationDto, required: false })
+  @ApiOkResponse({ type: OrganizationDeletedView })
+  @ApiProblems(400, 401, 413, 415, [403, "FORBIDDEN: the organization is not the token's."], 404, [409, 'ORG_BUSY: a rename or delete of it is running.'])
+  delete(
+    @CurrentAdmin() viewer: AuthenticatedAdmin,
+    @Query() query: DeleteOrganizationDto,
+    @Body() body: DeleteOrganizationDto,
+  ): Promise<OrganizationDeletedView> {
+    const fromQuery = query.organization_name;
+    const fromBody = body?.organization_name;
+    const name = fromQuery ?? fromBody;
+    if (name === undefined) {
+      throw new DomainError(ErrorCode.VALIDATION_FAILED, 'organization_name is required.', [
+        { field: 'organization_name', message: 'organization_name is required (query or body)' },
+      ]);
+    }
+    if (fromQuery !== undefined && fromBody !== undefined && fromQuery !== fromBody) {
+      throw new DomainError(ErrorCode.VALIDATION_FAILED, 'The query and the body name different organizations.', [
+        { field: 'organization_name', message: 'query and body disagree' },
+      ]);
+    }
+    return this.organizations.delete(viewer, name);
+  }
+}

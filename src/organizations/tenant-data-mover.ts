@@ -1,0 +1,136 @@
+import { Injectable } from '@nestjs/common';
+import type { AnyBulkWriteOperation, Db, Document, IndexDescription } from 'mongodb';
+
+export interface CopyReport {
+  collections: number;
+  documents: number;
+  indexes: number;
+}
+
+export class CopyVerificationError extends Error {
+  constructor(readonly mismatches: string[]) {
+    super(`Copy verification failed: ${mismatches.join('; ')}`);
+    this.name = 'CopyVerificationError';
+  }
+}
+
+interface CollectionInfo {
+  name: string;
+  type?: string;
+  options?: Document;
+}
+
+async function listCopyable(db: Db): Promise<CollectionInfo[]> {
+  const infos = (await db.listCollections({}, { nameOnly: false }).toArray()) as CollectionInfo[];
+  return infos
+    .filter((c) => !c.name.startsWith('system.'))
+    .sort((a, b) => a.name.localeCompare(b.name));
+}
+
+/** Index specs minus the fields the server owns (`v`, `ns`) and the implicit `_id_`. */
+async function indexSpecs(db: Db, collection: string): Promise<IndexDescription[]> {
+  const indexes = await db.collection(collection).listIndexes().toArray();
+  return indexes
+    .filter((ix) => ix.name !== '_id_')
+    .map(({ v: _v, ns: _ns, key, ...options }: Document) => ({
+      key: key as IndexDescription['key'],
+      ...options,
+    }));
+}
+
+/**
+ * Copies every collection, document and index of one database into another,
+ * and verifies the result. Only features shared by MongoDB 7 and FerretDB
+ * 1.24 are used: no transactions, no $out/$merge across databases.
+ */
+@Injectable()
+export class TenantDataMover {
+  async copy(
+    source: Db,
+    target: Db,
+    options: { batchSize: number; onBatch: () => Promise<void> },
+  ): Promise<CopyReport> {
+    const report: CopyReport = { collections: 0, documents: 0, indexes: 0 };
+    for (const info of await listCopyable(source)) {
+      if (info.type === 'view') {
+        await target.createCollection(info.name, info.options ?? {});
+        report.collections += 1;
+        continue;
+      }
+      const hasOptions = info.options && Object.keys(info.options).length > 0;
+      await target.createCollection(info.name, hasOptions ? info.options : {});
+      report.documents += await this.copyDocuments(source, target, info.name, options);
+      // Indexes after the documents: building once is cheaper than
+      // maintaining them through every batch insert.
+      const specs = await indexSpecs(source, info.name);
+      if (specs.length > 0) await target.collection(info.name).createIndexes(specs);
+      report.indexes += specs.length;
+      report.collections += 1;
+    }
+    return report;
+  }
+
+  private async copyDocuments(
+    source: Db,
+    target: Db,
+    collection: string,
+    options: { batchSize: number; onBatch: () => Promise<void> },
+  ): Promise<number> {
+    const cursor = source.collection(collection).find({}, { batchSize: options.batchSize });
+    const destination = target.collection(collection);
+    let copied = 0;
+    let batch: Document[] = [];
+    // The next batch is read while the previous one is written.
+    let inFlight: Promise<unknown> = Promise.resolve();
+    const flush = async (docs: Document[]) => {
+      await inFlight;
+      await options.onBatch();
+      const ops: AnyBulkWriteOperation[] = docs.map((document) => ({ insertOne: { document } }));
+      const write = destination.bulkWrite(ops, { ordered: false });
+      // Observed now so a failure while the next batch is read is not an
+      // unhandled rejection; it is rethrown where `inFlight` is awaited.
+      write.catch(() => undefined);
+      inFlight = write;
+      copied += docs.length;
+    };
+    for await (const doc of cursor) {
+      batch.push(doc);
+      if (batch.length >= options.batchSize) {
+        await flush(batch);
+        batch = [];
+      }
+    }
+    if (batch.length > 0) await flush(batch);
+    await inFlight;
+    return copied;
+  }
+
+  /** Same collections, same document counts and same index names on both sides. */
+  async verify(source: Db, target: Db): Promise<void> {
+    const mismatches: string[] = [];
+    const [from, to] = await Promise.all([listCopyable(source), listCopyable(target)]);
+    const toNames = new Set(to.map((c) => c.name));
+    for (const info of from) {
+      if (!toNames.has(info.name)) {
+        mismatches.push(`collection ${info.name} missing`);
+        continue;
+      }
+      if (info.type === 'view') continue;
+      const [a, b, ia, ib] = await Promise.all([
+        source.collection(info.name).countDocuments({}),
+        target.collection(info.name).countDocuments({}),
+        indexSpecs(source, info.name),
+        indexSpecs(target, info.name),
+      ]);
+      if (a !== b) mismatches.push(`${info.name}: ${a} documents in source, ${b} in target`);
+      const names = (specs: IndexDescription[]) =>
+        specs
+          .map((s) => s.name)
+          .sort()
+          .join(',');
+      if (names(ia) !== names(ib)) mismatches.push(`${info.name}: indexes differ`);
+    }
+    if (to.length !== from.length) mismatches.push('target has extra collections');
+    if (mismatches.length > 0) throw new CopyVerificationError(mismatches);
+  }
+}

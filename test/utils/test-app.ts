@@ -1,0 +1,63 @@
+import { randomBytes } from 'node:crypto';
+import type { NestFastifyApplication } from '@nestjs/platform-fastify';
+import { getConnectionToken } from '@nestjs/mongoose';
+import { Test } from '@nestjs/testing';
+import type { Connection } from 'mongoose';
+import request from 'supertest';
+import { AppModule } from '../../src/app.module';
+import { configureApp, createFastifyAdapter } from '../../src/app.setup';
+import { TENANT_DB_PREFIX } from '../../src/database/database.constants';
+import { OperationHooks } from '../../src/organizations/operation-hooks';
+
+export interface TestApp {
+  app: NestFastifyApplication;
+  http: () => ReturnType<typeof request>;
+  master: Connection;
+  close: () => Promise<void>;
+}
+
+export interface TestAppOptions {
+  /** Master database; give the same name to a second app to "restart" the service. */
+  masterDbName?: string;
+  env?: Record<string, string>;
+  hooks?: OperationHooks;
+}
+
+export const uniqueSuffix = () => randomBytes(4).toString('hex');
+
+/** A fresh master database name, so test files never see each other's data. */
+export const uniqueMasterDb = () => `test_master_${uniqueSuffix()}`;
+
+/** Boots the real application (same pipeline as main.ts) on the test database. */
+export async function createTestApp(options: TestAppOptions = {}): Promise<TestApp> {
+  process.env.MASTER_DB_NAME = options.masterDbName ?? uniqueMasterDb();
+  process.env.OPERATION_LEASE_MS = '30000';
+  Object.assign(process.env, options.env ?? {});
+
+  let builder = Test.createTestingModule({ imports: [AppModule] });
+  if (options.hooks) builder = builder.overrideProvider(OperationHooks).useValue(options.hooks);
+  const moduleRef = await builder.compile();
+  const app = configureApp(moduleRef.createNestApplication<NestFastifyApplication>(createFastifyAdapter()));
+  await app.init();
+  await app.getHttpAdapter().getInstance().ready();
+  const master = app.get<Connection>(getConnectionToken());
+  return {
+    app,
+    master,
+    http: () => request(app.getHttpServer()),
+    close: () => app.close(),
+  };
+}
+
+/** Names of tenant databases that currently exist on the server. */
+export async function tenantDatabases(master: Connection): Promise<string[]> {
+  const admin = master.db!.admin();
+  const { databases } = await admin.listDatabases({ nameOnly: true });
+  return (databases as Array<{ name: string }>)
+    .map((d) => d.name)
+    .filter((name) => name.startsWith(TENANT_DB_PREFIX));
+}
+
+export async function dropDatabase(master: Connection, name: string): Promise<void> {
+  await master.getClient().db(name).dropDatabase();
+}

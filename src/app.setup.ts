@@ -1,6 +1,5 @@
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
 import { Logger } from 'nestjs-pino';
-import { sendProblem } from './common/filters/problem-details.filter';
 import { ProblemDetailsFilter } from './common/filters/problem-details.filter';
 import { REQUEST_ID_HEADER, requestIdFor } from './common/http/request-id';
 import { createValidationPipe } from './common/http/validation.pipe';
@@ -46,9 +45,6 @@ export function configureApp(app: NestFastifyApplication): NestFastifyApplicatio
     void reply.header(REQUEST_ID_HEADER, request.id);
     done();
   });
-  // Errors Fastify raises before Nest routes a request (body parsing, size)
-  // take the same problem+json path as everything else.
-  fastify.setErrorHandler((error, request, reply) => sendProblem(error, request, reply));
 
   setUpApiDocs(app);
   return app;

@@ -19,14 +19,22 @@ describe('Organizations API (e2e)', () => {
   describe('GET /', () => {
     it('answers the service banner with a request id', async () => {
       const res = await t.http().get('/').expect(200);
-      expect(res.body).toEqual({ status: 'ok', service: 'org-management-service', version: expect.any(String) });
+      expect(res.body).toEqual({
+        status: 'ok',
+        service: 'org-management-service',
+        version: expect.any(String),
+      });
       expect(res.headers['x-request-id']).toMatch(/^[0-9a-f-]{36}$/);
     });
 
     it('echoes a sane incoming X-Request-Id and replaces an unsafe one', async () => {
       const echoed = await t.http().get('/').set('X-Request-Id', 'client-abc.123').expect(200);
       expect(echoed.headers['x-request-id']).toBe('client-abc.123');
-      const replaced = await t.http().get('/').set('X-Request-Id', 'bad id\twith spaces').expect(200);
+      const replaced = await t
+        .http()
+        .get('/')
+        .set('X-Request-Id', 'bad id\twith spaces')
+        .expect(200);
       expect(replaced.headers['x-request-id']).not.toBe('bad id\twith spaces');
       expect(replaced.headers['x-request-id']).toMatch(/^[0-9a-f-]{36}$/);
     });
@@ -71,7 +79,11 @@ describe('Organizations API (e2e)', () => {
       const res = await t
         .http()
         .post('/org/create')
-        .send({ ...input, organization_name: `  ${input.organization_name}  `, email: input.email.toUpperCase() })
+        .send({
+          ...input,
+          organization_name: `  ${input.organization_name}  `,
+          email: input.email.toUpperCase(),
+        })
         .expect(201);
       expect(res.body.organization_name).toBe(input.organization_name);
       expect(res.body.admin.email).toBe(input.email);
@@ -99,39 +111,64 @@ describe('Organizations API (e2e)', () => {
       // The failed create rolled back: its name is free and no database was left.
       const slug = second.organization_name.toLowerCase().replace(/ /g, '_');
       expect(await tenantDatabases(t.master)).not.toContain(`org_${slug}`);
-      await t.http().post('/org/create').send({ ...second, email: `x${second.email}` }).expect(201);
+      await t
+        .http()
+        .post('/org/create')
+        .send({ ...second, email: `x${second.email}` })
+        .expect(201);
     });
 
     it('gives exactly one 201 for 20 parallel creates of one name', async () => {
       const name = newOrgInput('Race').organization_name;
       const results = await Promise.all(
         Array.from({ length: 20 }, () =>
-          t.http().post('/org/create').send({ ...newOrgInput(), organization_name: name }),
+          t
+            .http()
+            .post('/org/create')
+            .send({ ...newOrgInput(), organization_name: name }),
         ),
       );
       const statuses = results.map((r) => r.status).sort();
       expect(statuses.filter((s) => s === 201)).toHaveLength(1);
       expect(statuses.filter((s) => s === 409)).toHaveLength(19);
-      expect(results.filter((r) => r.status === 409).every((r) => r.body.code === 'ORG_NAME_TAKEN')).toBe(true);
+      expect(
+        results.filter((r) => r.status === 409).every((r) => r.body.code === 'ORG_NAME_TAKEN'),
+      ).toBe(true);
     });
 
     it.each([
       ['a missing field', { organization_name: 'Valid Name', email: 'a@b.test' }, 'password'],
       ['a short name', { ...newOrgInput(), organization_name: 'ab' }, 'organization_name'],
       ['a long name', { ...newOrgInput(), organization_name: 'x'.repeat(51) }, 'organization_name'],
-      ['a name with symbols', { ...newOrgInput(), organization_name: 'Acme!' }, 'organization_name'],
-      ['a name starting with "-"', { ...newOrgInput(), organization_name: '-Acme' }, 'organization_name'],
+      [
+        'a name with symbols',
+        { ...newOrgInput(), organization_name: 'Acme!' },
+        'organization_name',
+      ],
+      [
+        'a name starting with "-"',
+        { ...newOrgInput(), organization_name: '-Acme' },
+        'organization_name',
+      ],
       ['a bad email', { ...newOrgInput(), email: 'not-an-email' }, 'email'],
       ['a short password', { ...newOrgInput(), password: 'short' }, 'password'],
       ['a password over 72 bytes', { ...newOrgInput(), password: 'é'.repeat(37) }, 'password'],
       ['a whitespace password', { ...newOrgInput(), password: '          ' }, 'password'],
-      ['an operator object as a string', { ...newOrgInput(), organization_name: { $gt: '' } }, 'organization_name'],
+      [
+        'an operator object as a string',
+        { ...newOrgInput(), organization_name: { $gt: '' } },
+        'organization_name',
+      ],
       ['an array as a string', { ...newOrgInput(), email: ['a@b.test'] }, 'email'],
       ['an unknown field', { ...newOrgInput(), role: 'superadmin' }, 'role'],
     ])('rejects %s with 400 naming the field', async (_label, body, field) => {
       const res = await t.http().post('/org/create').send(body).expect(400);
       expect(res.headers['content-type']).toMatch(PROBLEM);
-      expect(res.body).toMatchObject({ status: 400, code: 'VALIDATION_FAILED', instance: '/org/create' });
+      expect(res.body).toMatchObject({
+        status: 400,
+        code: 'VALIDATION_FAILED',
+        instance: '/org/create',
+      });
       expect(res.body.errors.map((e: { field: string }) => e.field)).toContain(field);
     });
 
@@ -158,7 +195,12 @@ describe('Organizations API (e2e)', () => {
     });
 
     it('rejects a non-JSON content type with 415', async () => {
-      const res = await t.http().post('/org/create').set('Content-Type', 'text/plain').send('hello').expect(415);
+      const res = await t
+        .http()
+        .post('/org/create')
+        .set('Content-Type', 'text/plain')
+        .send('hello')
+        .expect(415);
       expect(res.body.code).toBe('UNSUPPORTED_MEDIA_TYPE');
     });
 
@@ -167,7 +209,11 @@ describe('Organizations API (e2e)', () => {
       ['a JSON string', '"text"'],
       ['JSON null', 'null'],
     ])('rejects %s as the body with 400', async (_label, raw) => {
-      const res = await t.http().post('/org/create').set('Content-Type', 'application/json').send(raw);
+      const res = await t
+        .http()
+        .post('/org/create')
+        .set('Content-Type', 'application/json')
+        .send(raw);
       expect(res.status).toBe(400);
       expect(res.headers['content-type']).toMatch(PROBLEM);
     });
@@ -192,39 +238,65 @@ describe('Organizations API (e2e)', () => {
 
     it("returns the owner view with the organization's own token", async () => {
       const org = await createOrg(t);
-      const res = await t.http().get('/org/get').query({ organization_name: org.name }).set(bearer(org.token)).expect(200);
+      const res = await t
+        .http()
+        .get('/org/get')
+        .query({ organization_name: org.name })
+        .set(bearer(org.token))
+        .expect(200);
       expect(res.body.database_name).toMatch(/^org_/);
       expect(res.body.admin).toEqual({ id: org.adminId, email: org.email });
     });
 
     it("returns only the public view with another organization's token", async () => {
       const [mine, other] = await Promise.all([createOrg(t), createOrg(t)]);
-      const res = await t.http().get('/org/get').query({ organization_name: other.name }).set(bearer(mine.token)).expect(200);
+      const res = await t
+        .http()
+        .get('/org/get')
+        .query({ organization_name: other.name })
+        .set(bearer(mine.token))
+        .expect(200);
       expect(res.body.database_name).toBeUndefined();
       expect(res.body.admin).toBeUndefined();
     });
 
     it('answers 404 ORG_NOT_FOUND for an unknown name', async () => {
-      const res = await t.http().get('/org/get').query({ organization_name: 'Nobody Here 000' }).expect(404);
+      const res = await t
+        .http()
+        .get('/org/get')
+        .query({ organization_name: 'Nobody Here 000' })
+        .expect(404);
       expect(res.body.code).toBe('ORG_NOT_FOUND');
     });
 
     it('answers 400 when the name is missing or repeated', async () => {
       await t.http().get('/org/get').expect(400);
-      const res = await t.http().get('/org/get?organization_name=Abc&organization_name=Def').expect(400);
+      const res = await t
+        .http()
+        .get('/org/get?organization_name=Abc&organization_name=Def')
+        .expect(400);
       expect(res.body.code).toBe('VALIDATION_FAILED');
     });
 
     it('answers 401 to an invalid token even though the token is optional', async () => {
       const org = await createOrg(t);
-      await t.http().get('/org/get').query({ organization_name: org.name }).set(bearer('not.a.token')).expect(401);
+      await t
+        .http()
+        .get('/org/get')
+        .query({ organization_name: org.name })
+        .set(bearer('not.a.token'))
+        .expect(401);
     });
   });
 
   describe('POST /admin/login', () => {
     it('issues a bearer token describing the admin and organization', async () => {
       const org = await createOrg(t);
-      const res = await t.http().post('/admin/login').send({ email: org.email, password: PASSWORD }).expect(200);
+      const res = await t
+        .http()
+        .post('/admin/login')
+        .send({ email: org.email, password: PASSWORD })
+        .expect(200);
       expect(res.body).toEqual({
         access_token: expect.any(String),
         token_type: 'bearer',
@@ -238,15 +310,29 @@ describe('Organizations API (e2e)', () => {
         .map((part) => JSON.parse(Buffer.from(part, 'base64url').toString()));
       expect(header.alg).toBe('HS256');
       expect(payload).toEqual(
-        expect.objectContaining({ sub: org.adminId, org_id: org.id, jti: expect.any(String), iss: expect.any(String), aud: expect.any(String) }),
+        expect.objectContaining({
+          sub: org.adminId,
+          org_id: org.id,
+          jti: expect.any(String),
+          iss: expect.any(String),
+          aud: expect.any(String),
+        }),
       );
       expect(payload.exp - payload.iat).toBe(1800);
     });
 
     it('answers unknown email and wrong password with the same 401 body', async () => {
       const org = await createOrg(t);
-      const wrong = await t.http().post('/admin/login').send({ email: org.email, password: 'wrong password!' }).expect(401);
-      const unknown = await t.http().post('/admin/login').send({ email: 'nobody@example.test', password: 'wrong password!' }).expect(401);
+      const wrong = await t
+        .http()
+        .post('/admin/login')
+        .send({ email: org.email, password: 'wrong password!' })
+        .expect(401);
+      const unknown = await t
+        .http()
+        .post('/admin/login')
+        .send({ email: 'nobody@example.test', password: 'wrong password!' })
+        .expect(401);
       const strip = (b: Record<string, unknown>) => ({ ...b, request_id: undefined });
       expect(strip(wrong.body)).toEqual(strip(unknown.body));
       expect(wrong.body.code).toBe('INVALID_CREDENTIALS');
@@ -254,18 +340,30 @@ describe('Organizations API (e2e)', () => {
 
     it('logs in with the email in any case', async () => {
       const org = await createOrg(t);
-      await t.http().post('/admin/login').send({ email: org.email.toUpperCase(), password: PASSWORD }).expect(200);
+      await t
+        .http()
+        .post('/admin/login')
+        .send({ email: org.email.toUpperCase(), password: PASSWORD })
+        .expect(200);
     });
 
     it('rejects a malformed login body with 400', async () => {
-      await t.http().post('/admin/login').send({ email: { $ne: null }, password: 'x' }).expect(400);
+      await t
+        .http()
+        .post('/admin/login')
+        .send({ email: { $ne: null }, password: 'x' })
+        .expect(400);
       await t.http().post('/admin/login').send({ email: 'a@b.test' }).expect(400);
     });
   });
 
   describe('PUT /org/update', () => {
     it('requires a token (401)', async () => {
-      const res = await t.http().put('/org/update').send({ new_organization_name: 'Whatever' }).expect(401);
+      const res = await t
+        .http()
+        .put('/org/update')
+        .send({ new_organization_name: 'Whatever' })
+        .expect(401);
       expect(res.body.code).toBe('UNAUTHORIZED');
     });
 
@@ -298,87 +396,200 @@ describe('Organizations API (e2e)', () => {
       expect(res.body.organization_name).toBe(newName);
       expect(res.body.database_name).toBe(`org_${newName.toLowerCase().replace(/ /g, '_')}`);
       await t.http().get('/org/get').query({ organization_name: org.name }).expect(404);
-      await t.http().get('/org/get').query({ organization_name: newName }).set(bearer(org.token)).expect(200);
+      await t
+        .http()
+        .get('/org/get')
+        .query({ organization_name: newName })
+        .set(bearer(org.token))
+        .expect(200);
     });
 
     it('changes only the spelling without moving data when the slug stays the same', async () => {
       const org = await createOrg(t);
-      const before = await t.http().get('/org/get').query({ organization_name: org.name }).set(bearer(org.token)).expect(200);
-      const res = await t.http().put('/org/update').set(bearer(org.token)).send({ new_organization_name: org.name.toUpperCase() }).expect(200);
+      const before = await t
+        .http()
+        .get('/org/get')
+        .query({ organization_name: org.name })
+        .set(bearer(org.token))
+        .expect(200);
+      const res = await t
+        .http()
+        .put('/org/update')
+        .set(bearer(org.token))
+        .send({ new_organization_name: org.name.toUpperCase() })
+        .expect(200);
       expect(res.body.organization_name).toBe(org.name.toUpperCase());
       expect(res.body.database_name).toBe(before.body.database_name);
     });
 
     it('answers 409 ORG_NAME_TAKEN when renaming onto another organization', async () => {
       const [mine, other] = await Promise.all([createOrg(t), createOrg(t)]);
-      const res = await t.http().put('/org/update').set(bearer(mine.token)).send({ new_organization_name: other.name.toLowerCase() }).expect(409);
+      const res = await t
+        .http()
+        .put('/org/update')
+        .set(bearer(mine.token))
+        .send({ new_organization_name: other.name.toLowerCase() })
+        .expect(409);
       expect(res.body.code).toBe('ORG_NAME_TAKEN');
       // Nothing moved and the organization can be renamed again.
-      await t.http().put('/org/update').set(bearer(mine.token)).send({ new_organization_name: `${mine.name} Two` }).expect(200);
+      await t
+        .http()
+        .put('/org/update')
+        .set(bearer(mine.token))
+        .send({ new_organization_name: `${mine.name} Two` })
+        .expect(200);
     });
 
     it('changes the password, revoking earlier tokens', async () => {
       const org = await createOrg(t);
-      await t.http().put('/org/update').set(bearer(org.token)).send({ password: 'a brand new password' }).expect(400);
-      const wrong = await t.http().put('/org/update').set(bearer(org.token)).send({ password: 'a brand new password', current_password: 'not my password' }).expect(403);
+      await t
+        .http()
+        .put('/org/update')
+        .set(bearer(org.token))
+        .send({ password: 'a brand new password' })
+        .expect(400);
+      const wrong = await t
+        .http()
+        .put('/org/update')
+        .set(bearer(org.token))
+        .send({ password: 'a brand new password', current_password: 'not my password' })
+        .expect(403);
       expect(wrong.body.code).toBe('WRONG_PASSWORD');
-      await t.http().put('/org/update').set(bearer(org.token)).send({ password: 'a brand new password', current_password: PASSWORD }).expect(200);
-      await t.http().get('/org/get').query({ organization_name: org.name }).set(bearer(org.token)).expect(401);
-      await t.http().post('/admin/login').send({ email: org.email, password: PASSWORD }).expect(401);
-      await t.http().post('/admin/login').send({ email: org.email, password: 'a brand new password' }).expect(200);
+      await t
+        .http()
+        .put('/org/update')
+        .set(bearer(org.token))
+        .send({ password: 'a brand new password', current_password: PASSWORD })
+        .expect(200);
+      await t
+        .http()
+        .get('/org/get')
+        .query({ organization_name: org.name })
+        .set(bearer(org.token))
+        .expect(401);
+      await t
+        .http()
+        .post('/admin/login')
+        .send({ email: org.email, password: PASSWORD })
+        .expect(401);
+      await t
+        .http()
+        .post('/admin/login')
+        .send({ email: org.email, password: 'a brand new password' })
+        .expect(200);
     });
 
     it('changes the email (409 EMAIL_TAKEN when another admin has it)', async () => {
       const [org, other] = await Promise.all([createOrg(t), createOrg(t)]);
-      const taken = await t.http().put('/org/update').set(bearer(org.token)).send({ email: other.email, current_password: PASSWORD }).expect(409);
+      const taken = await t
+        .http()
+        .put('/org/update')
+        .set(bearer(org.token))
+        .send({ email: other.email, current_password: PASSWORD })
+        .expect(409);
       expect(taken.body.code).toBe('EMAIL_TAKEN');
       const fresh = `new-${org.email}`;
-      const res = await t.http().put('/org/update').set(bearer(org.token)).send({ email: fresh.toUpperCase(), current_password: PASSWORD }).expect(200);
+      const res = await t
+        .http()
+        .put('/org/update')
+        .set(bearer(org.token))
+        .send({ email: fresh.toUpperCase(), current_password: PASSWORD })
+        .expect(200);
       expect(res.body.admin.email).toBe(fresh);
       await t.http().post('/admin/login').send({ email: fresh, password: PASSWORD }).expect(200);
     });
 
     it('rejects unknown fields with 400', async () => {
       const org = await createOrg(t);
-      const res = await t.http().put('/org/update').set(bearer(org.token)).send({ new_organization_name: 'Fine Name', admin: true }).expect(400);
-      expect(res.body.errors).toEqual(expect.arrayContaining([expect.objectContaining({ field: 'admin' })]));
+      const res = await t
+        .http()
+        .put('/org/update')
+        .set(bearer(org.token))
+        .send({ new_organization_name: 'Fine Name', admin: true })
+        .expect(400);
+      expect(res.body.errors).toEqual(
+        expect.arrayContaining([expect.objectContaining({ field: 'admin' })]),
+      );
     });
   });
 
   describe('DELETE /org/delete', () => {
     it('deletes the organization, its admins and its database; the name is free again', async () => {
       const org = await createOrg(t);
-      const got = await t.http().get('/org/get').query({ organization_name: org.name }).set(bearer(org.token)).expect(200);
-      const res = await t.http().delete('/org/delete').query({ organization_name: org.name }).set(bearer(org.token)).expect(200);
+      const got = await t
+        .http()
+        .get('/org/get')
+        .query({ organization_name: org.name })
+        .set(bearer(org.token))
+        .expect(200);
+      const res = await t
+        .http()
+        .delete('/org/delete')
+        .query({ organization_name: org.name })
+        .set(bearer(org.token))
+        .expect(200);
       expect(res.body).toEqual({ organization_name: org.name, deleted: true });
       expect(await tenantDatabases(t.master)).not.toContain(got.body.database_name);
       await t.http().get('/org/get').query({ organization_name: org.name }).expect(404);
-      await t.http().post('/admin/login').send({ email: org.email, password: PASSWORD }).expect(401);
-      await t.http().post('/org/create').send({ organization_name: org.name, email: org.email, password: PASSWORD }).expect(201);
+      await t
+        .http()
+        .post('/admin/login')
+        .send({ email: org.email, password: PASSWORD })
+        .expect(401);
+      await t
+        .http()
+        .post('/org/create')
+        .send({ organization_name: org.name, email: org.email, password: PASSWORD })
+        .expect(201);
     });
 
     it('accepts the name in a JSON body', async () => {
       const org = await createOrg(t);
-      await t.http().delete('/org/delete').set(bearer(org.token)).send({ organization_name: org.name }).expect(200);
+      await t
+        .http()
+        .delete('/org/delete')
+        .set(bearer(org.token))
+        .send({ organization_name: org.name })
+        .expect(200);
     });
 
     it('rejects a token of a deleted organization with 401', async () => {
       const org = await createOrg(t);
-      await t.http().delete('/org/delete').query({ organization_name: org.name }).set(bearer(org.token)).expect(200);
-      const res = await t.http().put('/org/update').set(bearer(org.token)).send({ new_organization_name: 'Ghost Org' }).expect(401);
+      await t
+        .http()
+        .delete('/org/delete')
+        .query({ organization_name: org.name })
+        .set(bearer(org.token))
+        .expect(200);
+      const res = await t
+        .http()
+        .put('/org/update')
+        .set(bearer(org.token))
+        .send({ new_organization_name: 'Ghost Org' })
+        .expect(401);
       expect(res.body.code).toBe('UNAUTHORIZED');
     });
 
     it("answers 403 to another organization's token and deletes nothing", async () => {
       const [mine, other] = await Promise.all([createOrg(t), createOrg(t)]);
-      const res = await t.http().delete('/org/delete').query({ organization_name: other.name }).set(bearer(mine.token)).expect(403);
+      const res = await t
+        .http()
+        .delete('/org/delete')
+        .query({ organization_name: other.name })
+        .set(bearer(mine.token))
+        .expect(403);
       expect(res.body.code).toBe('FORBIDDEN');
       await t.http().get('/org/get').query({ organization_name: other.name }).expect(200);
     });
 
     it('answers 404 for an unknown organization, 400 without a name, 401 without a token', async () => {
       const org = await createOrg(t);
-      await t.http().delete('/org/delete').query({ organization_name: 'Nobody Here 000' }).set(bearer(org.token)).expect(404);
+      await t
+        .http()
+        .delete('/org/delete')
+        .query({ organization_name: 'Nobody Here 000' })
+        .set(bearer(org.token))
+        .expect(404);
       await t.http().delete('/org/delete').set(bearer(org.token)).expect(400);
       await t.http().delete('/org/delete').query({ organization_name: org.name }).expect(401);
     });
@@ -388,7 +599,11 @@ describe('Organizations API (e2e)', () => {
     it('answers unknown routes with a 404 problem', async () => {
       const res = await t.http().get('/no/such/route').expect(404);
       expect(res.headers['content-type']).toMatch(PROBLEM);
-      expect(res.body).toMatchObject({ status: 404, code: 'NOT_FOUND', instance: '/no/such/route' });
+      expect(res.body).toMatchObject({
+        status: 404,
+        code: 'NOT_FOUND',
+        instance: '/no/such/route',
+      });
     });
   });
 });

@@ -11,17 +11,21 @@ const LEASE_MS = 1000;
 /** Seeds the tenant database directly: several collections, documents and a unique index. */
 async function seedTenant(t: TestApp, databaseName: string) {
   const db = t.master.getClient().db(databaseName);
-  await db.collection('members').insertMany(
-    Array.from({ length: 250 }, (_, i) => ({ email: `m${i}@example.test`, n: i })),
-  );
+  await db
+    .collection('members')
+    .insertMany(Array.from({ length: 250 }, (_, i) => ({ email: `m${i}@example.test`, n: i })));
   await db.collection('members').createIndex({ email: 1 }, { unique: true, name: 'email_unique' });
-  await db.collection('projects').insertMany(Array.from({ length: 40 }, (_, i) => ({ title: `p${i}` })));
+  await db
+    .collection('projects')
+    .insertMany(Array.from({ length: 40 }, (_, i) => ({ title: `p${i}` })));
   await db.collection('settings').insertOne({ _id: 'main' as never, theme: 'dark' });
 }
 
 async function tenantSnapshot(t: TestApp, databaseName: string) {
   const db = t.master.getClient().db(databaseName);
-  const names = (await db.listCollections({}, { nameOnly: true }).toArray()).map((c) => c.name).sort();
+  const names = (await db.listCollections({}, { nameOnly: true }).toArray())
+    .map((c) => c.name)
+    .sort();
   const counts: Record<string, number> = {};
   for (const name of names) counts[name] = await db.collection(name).countDocuments({});
   const memberIndexes = names.includes('members')
@@ -46,7 +50,12 @@ describe('Rename moves tenant data; interrupted operations are repaired (e2e)', 
       await seedTenant(t, dbNameOf(org.name));
       const before = await tenantSnapshot(t, dbNameOf(org.name));
       const newName = `${org.name} Moved`;
-      const res = await t.http().put('/org/update').set(bearer(org.token)).send({ new_organization_name: newName }).expect(200);
+      const res = await t
+        .http()
+        .put('/org/update')
+        .set(bearer(org.token))
+        .send({ new_organization_name: newName })
+        .expect(200);
       expect(res.body.database_name).toBe(dbNameOf(newName));
       const databases = await tenantDatabases(t.master);
       expect(databases).toContain(dbNameOf(newName));
@@ -56,10 +65,18 @@ describe('Rename moves tenant data; interrupted operations are repaired (e2e)', 
       expect(before.counts.members).toBe(250);
       // The unique index really is a unique index in its new home.
       await expect(
-        t.master.getClient().db(dbNameOf(newName)).collection('members').insertOne({ email: 'm1@example.test' }),
+        t.master
+          .getClient()
+          .db(dbNameOf(newName))
+          .collection('members')
+          .insertOne({ email: 'm1@example.test' }),
       ).rejects.toMatchObject({ code: 11000 });
       // The old name is free again.
-      await t.http().post('/org/create').send({ ...newOrgInput(), organization_name: org.name }).expect(201);
+      await t
+        .http()
+        .post('/org/create')
+        .send({ ...newOrgInput(), organization_name: org.name })
+        .expect(201);
     });
 
     it('answers 409 ORG_BUSY to an update while a rename of the same organization runs', async () => {
@@ -67,12 +84,24 @@ describe('Rename moves tenant data; interrupted operations are repaired (e2e)', 
       const frozenApp = await createTestApp({ hooks });
       try {
         const org = await createOrg(frozenApp);
-        const stuck = frozenApp.app.get(OrganizationLifecycleService).rename(new Types.ObjectId(org.id), `${org.name} Next`);
+        const stuck = frozenApp.app
+          .get(OrganizationLifecycleService)
+          .rename(new Types.ObjectId(org.id), `${org.name} Next`);
         void stuck;
         await hooks.frozen;
-        const res = await frozenApp.http().put('/org/update').set(bearer(org.token)).send({ new_organization_name: `${org.name} Other` }).expect(409);
+        const res = await frozenApp
+          .http()
+          .put('/org/update')
+          .set(bearer(org.token))
+          .send({ new_organization_name: `${org.name} Other` })
+          .expect(409);
         expect(res.body.code).toBe('ORG_BUSY');
-        const del = await frozenApp.http().delete('/org/delete').query({ organization_name: org.name }).set(bearer(org.token)).expect(409);
+        const del = await frozenApp
+          .http()
+          .delete('/org/delete')
+          .query({ organization_name: org.name })
+          .set(bearer(org.token))
+          .expect(409);
         expect(del.body.code).toBe('ORG_BUSY');
       } finally {
         await frozenApp.master.db!.dropDatabase();
@@ -127,7 +156,10 @@ describe('Rename moves tenant data; interrupted operations are repaired (e2e)', 
       const result = await interruptAndRestart(
         'rename',
         point,
-        (first, o) => first.app.get(OrganizationLifecycleService).rename(new Types.ObjectId(o!.id), newNameOf(o!)),
+        (first, o) =>
+          first.app
+            .get(OrganizationLifecycleService)
+            .rename(new Types.ObjectId(o!.id), newNameOf(o!)),
         seededOrg,
       );
       restarted = result.restarted;
@@ -149,7 +181,11 @@ describe('Rename moves tenant data; interrupted operations are repaired (e2e)', 
       expect(snapshot.counts).toMatchObject({ members: 250, projects: 40, settings: 1 });
       expect(snapshot.memberIndexes).toEqual(['_id_', 'email_unique']);
 
-      const login = await restarted.http().post('/admin/login').send({ email: org.email, password: PASSWORD }).expect(200);
+      const login = await restarted
+        .http()
+        .post('/admin/login')
+        .send({ email: org.email, password: PASSWORD })
+        .expect(200);
       const view = await restarted
         .http()
         .get('/org/get')
@@ -163,8 +199,16 @@ describe('Rename moves tenant data; interrupted operations are repaired (e2e)', 
     it('leaves the organization unlocked and the other name free', async () => {
       const forward = outcome === 'rolled forward';
       const goneName = forward ? org.name : newNameOf(org);
-      await restarted.http().post('/org/create').send({ ...newOrgInput(), organization_name: goneName }).expect(201);
-      const login = await restarted.http().post('/admin/login').send({ email: org.email, password: PASSWORD }).expect(200);
+      await restarted
+        .http()
+        .post('/org/create')
+        .send({ ...newOrgInput(), organization_name: goneName })
+        .expect(201);
+      const login = await restarted
+        .http()
+        .post('/admin/login')
+        .send({ email: org.email, password: PASSWORD })
+        .expect(200);
       await restarted
         .http()
         .put('/org/update')
@@ -181,13 +225,22 @@ describe('Rename moves tenant data; interrupted operations are repaired (e2e)', 
         const { restarted, org } = await interruptAndRestart(
           'delete',
           point,
-          (first, o) => first.app.get(OrganizationLifecycleService).delete(new Types.ObjectId(o!.id)),
+          (first, o) =>
+            first.app.get(OrganizationLifecycleService).delete(new Types.ObjectId(o!.id)),
           seededOrg,
         );
         try {
           expect(await tenantDatabases(restarted.master)).not.toContain(dbNameOf(org!.name));
-          await restarted.http().get('/org/get').query({ organization_name: org!.name }).expect(404);
-          await restarted.http().post('/admin/login').send({ email: org!.email, password: PASSWORD }).expect(401);
+          await restarted
+            .http()
+            .get('/org/get')
+            .query({ organization_name: org!.name })
+            .expect(404);
+          await restarted
+            .http()
+            .post('/admin/login')
+            .send({ email: org!.email, password: PASSWORD })
+            .expect(401);
           await restarted
             .http()
             .post('/org/create')
@@ -214,9 +267,19 @@ describe('Rename moves tenant data; interrupted operations are repaired (e2e)', 
           }),
         );
         try {
-          expect(await tenantDatabases(restarted.master)).not.toContain(dbNameOf(input.organization_name));
-          await restarted.http().get('/org/get').query({ organization_name: input.organization_name }).expect(404);
-          await restarted.http().post('/admin/login').send({ email: input.email, password: input.password }).expect(401);
+          expect(await tenantDatabases(restarted.master)).not.toContain(
+            dbNameOf(input.organization_name),
+          );
+          await restarted
+            .http()
+            .get('/org/get')
+            .query({ organization_name: input.organization_name })
+            .expect(404);
+          await restarted
+            .http()
+            .post('/admin/login')
+            .send({ email: input.email, password: input.password })
+            .expect(401);
           await restarted.http().post('/org/create').send(input).expect(201);
         } finally {
           await restarted.master.db!.dropDatabase();

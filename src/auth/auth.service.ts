@@ -37,7 +37,11 @@ export class AuthService {
     // Same answer as a wrong password: a half-created or deleted organization
     // must not be distinguishable from a bad login.
     if (!isVisible(org) || !org) throw invalidCredentials();
-    const claims = { sub: String(admin._id), org_id: String(org._id), ver: admin.credentials_version };
+    const claims = {
+      sub: String(admin._id),
+      org_id: String(org._id),
+      ver: admin.credentials_version,
+    };
     const access_token = await this.jwt.signAsync(claims, {
       jwtid: randomUUID(),
       expiresIn: this.expiresInSeconds,

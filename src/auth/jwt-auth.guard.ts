@@ -28,7 +28,8 @@ export class JwtAuthGuard extends AuthGuard('jwt') {
 
   override handleRequest<TUser>(err: unknown, user: TUser | false, info: unknown): TUser {
     // Errors from our own checks (or a database outage) keep their meaning.
-    if (err) throw err;
+    if (err instanceof Error) throw err;
+    if (err) throw unauthorized();
     if (!user) {
       const expired = info instanceof Error && info.name === EXPIRED;
       throw unauthorized(expired ? 'The token has expired; log in again.' : undefined);

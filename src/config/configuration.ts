@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { ConfigType, registerAs } from '@nestjs/config';
-import { NodeEnv, validateEnvironment } from './env.validation';
+import { validateEnvironment } from './env.validation';
 
 /**
  * Typed configuration namespaces. Each factory re-reads the validated
@@ -19,7 +19,7 @@ function parseTrustProxy(value: string): boolean | number | string {
 export const appConfig = registerAs('app', () => {
   const e = env();
   return {
-    nodeEnv: e.NODE_ENV as NodeEnv,
+    nodeEnv: e.NODE_ENV,
     isProduction: e.NODE_ENV === 'production',
     port: e.PORT,
     logLevel: e.LOG_LEVEL,

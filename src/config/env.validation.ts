@@ -111,7 +111,9 @@ function crossFieldErrors(env: EnvironmentVariables): string[] {
     }
     if (!secret) errors.push('JWT_SECRET is required in production');
     else if (PLACEHOLDER_SECRET.test(secret)) {
-      errors.push('JWT_SECRET looks like a placeholder; generate one with `openssl rand -base64 48`');
+      errors.push(
+        'JWT_SECRET looks like a placeholder; generate one with `openssl rand -base64 48`',
+      );
     }
   }
   if (env.BCRYPT_COST < 10 && env.NODE_ENV !== 'test') {

@@ -13,6 +13,4 @@ export async function startEmbeddedDatabaseIfNeeded(): Promise<void> {
   const server = await launchMongo({ persistent: true, log: (message) => logger.log(message) });
   logger.log(`No MONGODB_URI set: using ${server.kind} at ${server.uri}`);
   process.env.MONGODB_URI = server.uri;
-  const stop = () => void server.stop();
-  process.once('exit', stop);
 }

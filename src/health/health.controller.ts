@@ -17,7 +17,9 @@ export class HealthController {
   ) {}
 
   @Get('live')
-  @ApiOperation({ summary: 'Liveness: the process is up and serving HTTP (no dependencies checked)' })
+  @ApiOperation({
+    summary: 'Liveness: the process is up and serving HTTP (no dependencies checked)',
+  })
   @ApiOkResponse({ schema: { example: { status: 'ok' } } })
   live(): { status: 'ok' } {
     return { status: 'ok' };

@@ -16,7 +16,7 @@ import { appConfig, type AppConfig } from '../config/configuration';
         pinoHttp: {
           level: app.logLevel,
           // The id Fastify assigned (see request-id.ts), so logs and error bodies agree.
-          genReqId: (req: IncomingMessage) => String((req as { id?: unknown }).id ?? ''),
+          genReqId: (req: IncomingMessage) => (req as IncomingMessage & { id: string }).id,
           customProps: () => ({ context: 'HTTP' }),
           serializers: {
             req: (req: { id: string; method: string; url: string; raw?: IncomingMessage }) => ({
@@ -24,7 +24,9 @@ import { appConfig, type AppConfig } from '../config/configuration';
               method: req.method,
               url: req.url,
             }),
-            res: (res: ServerResponse | { statusCode: number }) => ({ status_code: res.statusCode }),
+            res: (res: ServerResponse | { statusCode: number }) => ({
+              status_code: res.statusCode,
+            }),
           },
           redact: {
             paths: [

@@ -8,7 +8,10 @@ import { ErrorCode } from '../common/errors/error-codes';
 import { databaseConfig, type DatabaseConfig } from '../config/configuration';
 import { TENANT_META_COLLECTION, TENANT_SCHEMA_VERSION } from '../database/database.constants';
 import { isDuplicateKeyError } from '../database/mongo-errors';
-import { TenantConnectionFactory, type TenantLocation } from '../database/tenant-connection.factory';
+import {
+  TenantConnectionFactory,
+  type TenantLocation,
+} from '../database/tenant-connection.factory';
 import { OperationHooks } from './operation-hooks';
 import { slugify } from './organization-name';
 import type { OrganizationRecord } from './organizations.repository';
@@ -25,6 +28,9 @@ export const orgNameTaken = (name: string) =>
   new DomainError(ErrorCode.ORG_NAME_TAKEN, `An organization named "${name}" already exists.`);
 
 const TENANT_META_ID = 'tenant';
+
+/** `empty`, `foreign`, or the owning organization's id as a hex string. */
+type TenantOwner = string;
 
 const locationOf = (org: Pick<Organization, 'database_name' | 'cluster_uri'>): TenantLocation => ({
   databaseName: org.database_name,
@@ -104,7 +110,10 @@ export class OrganizationLifecycleService {
       return { organization: done, owner };
     } catch (error) {
       await this.undoCreate(organization).catch((undoError: unknown) =>
-        this.logger.error({ err: undoError, organization_id: organization._id }, 'Create rollback failed; repair will retry'),
+        this.logger.error(
+          { err: undoError, organization_id: organization._id },
+          'Create rollback failed; repair will retry',
+        ),
       );
       throw error;
     }
@@ -112,7 +121,11 @@ export class OrganizationLifecycleService {
 
   private async reserveSlug(slug: string, organizationId: Types.ObjectId, name: string) {
     try {
-      await this.slugs.create({ _id: slug, organization_id: organizationId, created_at: new Date() });
+      await this.slugs.create({
+        _id: slug,
+        organization_id: organizationId,
+        created_at: new Date(),
+      });
     } catch (error) {
       if (!isDuplicateKeyError(error)) throw error;
       const holder = await this.slugs.findById(slug).lean().exec();
@@ -147,7 +160,7 @@ export class OrganizationLifecycleService {
    * organization's id, or `foreign` (data without our metadata, which no
    * protocol of ours ever drops).
    */
-  private async tenantOwner(location: TenantLocation): Promise<'empty' | 'foreign' | string> {
+  private async tenantOwner(location: TenantLocation): Promise<TenantOwner> {
     const db = this.tenants.db(location);
     const collections = await db.listCollections({}, { nameOnly: true }).toArray();
     if (collections.length === 0) return 'empty';
@@ -161,7 +174,10 @@ export class OrganizationLifecycleService {
     const owner = await this.tenantOwner(location);
     if (owner === String(organizationId)) await this.tenants.dropDatabase(location);
     else if (owner === 'foreign') {
-      this.logger.warn({ database: location.databaseName }, 'Left a database with foreign data in place');
+      this.logger.warn(
+        { database: location.databaseName },
+        'Left a database with foreign data in place',
+      );
     }
   }
 
@@ -175,14 +191,21 @@ export class OrganizationLifecycleService {
   // ---------------------------------------------------------------- rename
 
   async rename(organizationId: Types.ObjectId, newName: string): Promise<OrganizationRecord> {
-    const current = await this.organizations.findById(organizationId).lean<OrganizationRecord>().exec();
+    const current = await this.organizations
+      .findById(organizationId)
+      .lean<OrganizationRecord>()
+      .exec();
     if (!current || (current.pending && current.pending.type !== 'rename')) throw orgNotFound();
     const newSlug = slugify(newName);
 
     if (newSlug === current.slug) {
       // Same identity, new spelling: no data moves.
       const updated = await this.organizations
-        .findOneAndUpdate({ _id: organizationId, pending: null }, { $set: { name: newName } }, { returnDocument: 'after' })
+        .findOneAndUpdate(
+          { _id: organizationId, pending: null },
+          { $set: { name: newName } },
+          { returnDocument: 'after' },
+        )
         .lean<OrganizationRecord>()
         .exec();
       if (!updated) throw orgBusy();
@@ -196,7 +219,11 @@ export class OrganizationLifecycleService {
       target_database: target.databaseName,
     });
     const locked = await this.organizations
-      .findOneAndUpdate({ _id: organizationId, pending: null }, { $set: { pending } }, { returnDocument: 'after' })
+      .findOneAndUpdate(
+        { _id: organizationId, pending: null },
+        { $set: { pending } },
+        { returnDocument: 'after' },
+      )
       .lean<OrganizationRecord>()
       .exec();
     if (!locked) throw orgBusy();
@@ -253,7 +280,10 @@ export class OrganizationLifecycleService {
       return await this.finishRename(switched).catch((error: unknown) => {
         // The rename is committed; only clean-up of the old database is left,
         // which repair finishes once the lease runs out.
-        this.logger.error({ err: error, organization_id: organizationId }, 'Rename clean-up deferred to repair');
+        this.logger.error(
+          { err: error, organization_id: organizationId },
+          'Rename clean-up deferred to repair',
+        );
         return switched;
       });
     } catch (error) {
@@ -266,14 +296,21 @@ export class OrganizationLifecycleService {
   private async finishRename(org: OrganizationRecord): Promise<OrganizationRecord> {
     const op = org.pending as PendingOperation;
     if (op.source_database) {
-      await this.tenants.dropDatabase({ databaseName: op.source_database, clusterUri: org.cluster_uri });
+      await this.tenants.dropDatabase({
+        databaseName: op.source_database,
+        clusterUri: org.cluster_uri,
+      });
     }
     await this.hooks.reached('rename', 'source_dropped');
     if (op.source_slug) {
       await this.slugs.deleteOne({ _id: op.source_slug, organization_id: org._id }).exec();
     }
     const done = await this.organizations
-      .findOneAndUpdate({ _id: org._id, 'pending.op_id': op.op_id }, { $set: { pending: null } }, { returnDocument: 'after' })
+      .findOneAndUpdate(
+        { _id: org._id, 'pending.op_id': op.op_id },
+        { $set: { pending: null } },
+        { returnDocument: 'after' },
+      )
       .lean<OrganizationRecord>()
       .exec();
     if (!done) throw new Error('Lost the rename lease before finishing');
@@ -286,7 +323,10 @@ export class OrganizationLifecycleService {
       const reservation = await this.slugs.findById(op.target_slug).lean().exec();
       // Only a reservation we hold proves the target database is ours to drop.
       if (reservation?.organization_id.equals(org._id)) {
-        await this.dropTenantIfOwned(org._id, { databaseName: op.target_database, clusterUri: org.cluster_uri });
+        await this.dropTenantIfOwned(org._id, {
+          databaseName: op.target_database,
+          clusterUri: org.cluster_uri,
+        });
         await this.slugs.deleteOne({ _id: op.target_slug, organization_id: org._id }).exec();
       }
     }
@@ -300,7 +340,11 @@ export class OrganizationLifecycleService {
   async delete(organizationId: Types.ObjectId): Promise<OrganizationRecord> {
     const pending = this.newOperation('delete', 'dropping');
     const locked = await this.organizations
-      .findOneAndUpdate({ _id: organizationId, pending: null }, { $set: { pending } }, { returnDocument: 'after' })
+      .findOneAndUpdate(
+        { _id: organizationId, pending: null },
+        { $set: { pending } },
+        { returnDocument: 'after' },
+      )
       .lean<OrganizationRecord>()
       .exec();
     if (!locked) {
@@ -328,7 +372,9 @@ export class OrganizationLifecycleService {
     // organizations share it.
     await this.slugs.deleteMany({ organization_id: org._id }).exec();
     await this.hooks.reached('delete', 'slug_released');
-    await this.organizations.deleteOne({ _id: org._id, 'pending.op_id': org.pending?.op_id }).exec();
+    await this.organizations
+      .deleteOne({ _id: org._id, 'pending.op_id': org.pending?.op_id })
+      .exec();
   }
 
   // ---------------------------------------------------------------- repair
@@ -408,7 +454,10 @@ export class OrganizationLifecycleService {
         .exec();
       if (org) await this.recover(org);
     } catch (error) {
-      this.logger.error({ err: error, organization_id: organizationId }, 'Recovery failed; repair will retry');
+      this.logger.error(
+        { err: error, organization_id: organizationId },
+        'Recovery failed; repair will retry',
+      );
     }
   }
 
@@ -434,7 +483,10 @@ export class OrganizationLifecycleService {
   }
 
   private async advance(org: OrganizationRecord, step: OperationStep): Promise<void> {
-    await this.conditionalSet(org, { 'pending.step': step, 'pending.lease_until': this.leaseDeadline() });
+    await this.conditionalSet(org, {
+      'pending.step': step,
+      'pending.lease_until': this.leaseDeadline(),
+    });
   }
 
   private renewLease(org: OrganizationRecord): Promise<void> {
@@ -442,7 +494,10 @@ export class OrganizationLifecycleService {
   }
 
   /** A write that only lands while this process still holds the operation. */
-  private async conditionalSet(org: OrganizationRecord, set: Record<string, unknown>): Promise<void> {
+  private async conditionalSet(
+    org: OrganizationRecord,
+    set: Record<string, unknown>,
+  ): Promise<void> {
     const result = await this.organizations
       .updateOne({ _id: org._id, 'pending.op_id': org.pending?.op_id }, { $set: set })
       .exec();

@@ -1,4 +1,14 @@
-import { Body, Controller, Delete, Get, HttpCode, HttpStatus, Post, Put, Query } from '@nestjs/common';
+import {
+  Body,
+  Controller,
+  Delete,
+  Get,
+  HttpCode,
+  HttpStatus,
+  Post,
+  Put,
+  Query,
+} from '@nestjs/common';
 import {
   ApiBearerAuth,
   ApiBody,
@@ -37,12 +47,10 @@ export class OrganizationsController {
     description: 'Creates the master record, the owner admin and the tenant database `org_<slug>`.',
   })
   @ApiCreatedResponse({ type: OrganizationOwnerView })
-  @ApiProblems(
-    400,
-    413,
-    415,
-    [409, 'ORG_NAME_TAKEN: the name (by slug) is in use; EMAIL_TAKEN: the email is in use.'],
-  )
+  @ApiProblems(400, 413, 415, [
+    409,
+    'ORG_NAME_TAKEN: the name (by slug) is in use; EMAIL_TAKEN: the email is in use.',
+  ])
   create(@Body() dto: CreateOrganizationDto): Promise<OrganizationOwnerView> {
     return this.organizations.create(dto);
   }
@@ -53,7 +61,7 @@ export class OrganizationsController {
   @ApiOperation({
     summary: 'Get an organization by name',
     description:
-      'Anyone gets the public view. With a token of one of the organization\'s own admins, the owner view (adds `database_name` and `admin`). A token that is sent must be valid.',
+      "Anyone gets the public view. With a token of one of the organization's own admins, the owner view (adds `database_name` and `admin`). A token that is sent must be valid.",
   })
   @ApiExtraModels(OrganizationPublicView, OrganizationOwnerView)
   @ApiOkResponse({
@@ -85,7 +93,10 @@ export class OrganizationsController {
     401,
     413,
     415,
-    [403, 'FORBIDDEN: organization_name is not the token\'s organization; WRONG_PASSWORD: current_password is incorrect.'],
+    [
+      403,
+      "FORBIDDEN: organization_name is not the token's organization; WRONG_PASSWORD: current_password is incorrect.",
+    ],
     [409, 'ORG_NAME_TAKEN, EMAIL_TAKEN, or ORG_BUSY while another rename or delete of it runs.'],
   )
   update(
@@ -105,7 +116,10 @@ export class OrganizationsController {
   })
   @ApiBody({ type: DeleteOrganizationDto, required: false })
   @ApiOkResponse({ type: OrganizationDeletedView })
-  @ApiProblems(400, 401, 413, 415, [403, "FORBIDDEN: the organization is not the token's."], 404, [409, 'ORG_BUSY: a rename or delete of it is running.'])
+  @ApiProblems(400, 401, 413, 415, [403, "FORBIDDEN: the organization is not the token's."], 404, [
+    409,
+    'ORG_BUSY: a rename or delete of it is running.',
+  ])
   delete(
     @CurrentAdmin() viewer: AuthenticatedAdmin,
     @Query() query: DeleteOrganizationDto,
@@ -120,9 +134,11 @@ export class OrganizationsController {
       ]);
     }
     if (fromQuery !== undefined && fromBody !== undefined && fromQuery !== fromBody) {
-      throw new DomainError(ErrorCode.VALIDATION_FAILED, 'The query and the body name different organizations.', [
-        { field: 'organization_name', message: 'query and body disagree' },
-      ]);
+      throw new DomainError(
+        ErrorCode.VALIDATION_FAILED,
+        'The query and the body name different organizations.',
+        [{ field: 'organization_name', message: 'query and body disagree' }],
+      );
     }
     return this.organizations.delete(viewer, name);
   }

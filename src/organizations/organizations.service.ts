@@ -12,7 +12,11 @@ import {
 import type { UpdateOrganizationDto } from './dto/update-organization.dto';
 import { OrganizationLifecycleService } from './organization-lifecycle.service';
 import { slugify } from './organization-name';
-import { isVisible, OrganizationsRepository, type OrganizationRecord } from './organizations.repository';
+import {
+  isVisible,
+  OrganizationsRepository,
+  type OrganizationRecord,
+} from './organizations.repository';
 
 const forbidden = () =>
   new DomainError(ErrorCode.FORBIDDEN, 'Your token belongs to a different organization.');
@@ -49,13 +53,21 @@ export class OrganizationsService {
    * Credentials are checked and the new email's availability is confirmed
    * before the rename starts, so the common failures leave nothing half-done.
    */
-  async update(viewer: AuthenticatedAdmin, dto: UpdateOrganizationDto): Promise<OrganizationOwnerView> {
+  async update(
+    viewer: AuthenticatedAdmin,
+    dto: UpdateOrganizationDto,
+  ): Promise<OrganizationOwnerView> {
     const changesCredentials = dto.email !== undefined || dto.password !== undefined;
     if (dto.new_organization_name === undefined && !changesCredentials) {
       throw new DomainError(
         ErrorCode.VALIDATION_FAILED,
         'Nothing to change: give new_organization_name, email or password.',
-        [{ field: 'body', message: 'at least one of new_organization_name, email, password is required' }],
+        [
+          {
+            field: 'body',
+            message: 'at least one of new_organization_name, email, password is required',
+          },
+        ],
       );
     }
     let org = await this.ownOrganization(viewer);

@@ -31,7 +31,7 @@ async function listCopyable(db: Db): Promise<CollectionInfo[]> {
 async function indexSpecs(db: Db, collection: string): Promise<IndexDescription[]> {
   const indexes = await db.collection(collection).listIndexes().toArray();
   return indexes
-    .filter((ix) => ix.name !== '_id_')
+    .filter((ix: Document) => ix.name !== '_id_')
     .map(({ v: _v, ns: _ns, key, ...options }: Document) => ({
       key: key as IndexDescription['key'],
       ...options,

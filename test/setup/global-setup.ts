@@ -6,7 +6,10 @@ import { launchMongo } from '../../src/database/launcher/mongo-launcher';
  * files isolate themselves with their own master database name.
  */
 export default async function globalSetup(): Promise<void> {
-  const server = await launchMongo({ persistent: false, log: (m: string) => console.log(`[db] ${m}`) });
+  const server = await launchMongo({
+    persistent: false,
+    log: (m: string) => console.log(`[db] ${m}`),
+  });
   process.env.MONGODB_URI = server.uri;
   (globalThis as { __TEST_DB__?: typeof server }).__TEST_DB__ = server;
 }

@@ -37,7 +37,9 @@ export async function createTestApp(options: TestAppOptions = {}): Promise<TestA
   let builder = Test.createTestingModule({ imports: [AppModule] });
   if (options.hooks) builder = builder.overrideProvider(OperationHooks).useValue(options.hooks);
   const moduleRef = await builder.compile();
-  const app = configureApp(moduleRef.createNestApplication<NestFastifyApplication>(createFastifyAdapter()));
+  const app = configureApp(
+    moduleRef.createNestApplication<NestFastifyApplication>(createFastifyAdapter()),
+  );
   await app.init();
   await app.getHttpAdapter().getInstance().ready();
   const master = app.get<Connection>(getConnectionToken());

@@ -6,7 +6,7 @@ import { PROBLEM_CONTENT_TYPE } from '../http/problem';
 const DEFAULT_DESCRIPTIONS: Record<number, string> = {
   400: 'Invalid input (VALIDATION_FAILED, MALFORMED_REQUEST).',
   401: 'Missing, invalid, expired or revoked bearer token (UNAUTHORIZED).',
-  403: "The token belongs to another organization (FORBIDDEN).",
+  403: 'The token belongs to another organization (FORBIDDEN).',
   404: 'No such organization (ORG_NOT_FOUND).',
   409: 'Conflict with the current state.',
   413: 'The body exceeds 100 kB (PAYLOAD_TOO_LARGE).',

@@ -21,9 +21,12 @@ export const PASSWORD_MAX_BYTES = 72;
 
 // Only strings are transformed: an object such as {"$gt": ""} must reach the
 // validators untouched so it is rejected as "not a string".
-const trimmed = () => Transform(({ value }) => (typeof value === 'string' ? value.trim() : value));
+const trimmed = () =>
+  Transform(({ value }: { value: unknown }) => (typeof value === 'string' ? value.trim() : value));
 const lowerCased = () =>
-  Transform(({ value }) => (typeof value === 'string' ? value.trim().toLowerCase() : value));
+  Transform(({ value }: { value: unknown }) =>
+    typeof value === 'string' ? value.trim().toLowerCase() : value,
+  );
 
 export function IsOrganizationName(): PropertyDecorator {
   return applyDecorators(
@@ -44,7 +47,10 @@ export function IsAdminEmail(): PropertyDecorator {
     lowerCased(),
     IsString(),
     MaxLength(254),
-    IsEmail({ allow_ip_domain: false, require_tld: true }, { message: '$property must be a valid email address' }),
+    IsEmail(
+      { allow_ip_domain: false, require_tld: true },
+      { message: '$property must be a valid email address' },
+    ),
   );
 }
 

@@ -73,7 +73,8 @@ function fromHttpException(error: HttpException): ProblemShape {
   const status = error.getStatus();
   const body = error.getResponse();
   const code =
-    STATUS_CODES[status] ?? (status >= 500 ? ErrorCode.INTERNAL_ERROR : ErrorCode.MALFORMED_REQUEST);
+    STATUS_CODES[status] ??
+    (status >= 500 ? ErrorCode.INTERNAL_ERROR : ErrorCode.MALFORMED_REQUEST);
   // Nest's built-in exceptions carry a safe client message; anything 5xx is
   // described generically so no internal detail leaks.
   const message =

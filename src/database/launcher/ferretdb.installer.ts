@@ -32,7 +32,8 @@ export const FERRETDB_MODULE = 'github.com/FerretDB/FerretDB';
 const exe = process.platform === 'win32' ? '.exe' : '';
 
 /** `<project>/.tools/bin/ferretdb`: where {@link installFerretDb} puts the binary. */
-export const ferretDbToolPath = (projectRoot: string): string => join(toolsDir(projectRoot), 'bin', `ferretdb${exe}`);
+export const ferretDbToolPath = (projectRoot: string): string =>
+  join(toolsDir(projectRoot), 'bin', `ferretdb${exe}`);
 
 /** The version a FerretDB binary reports (`version: v1.24.2`), or undefined if it does not run. */
 export function readFerretDbVersion(binary: string): Promise<string | undefined> {
@@ -45,7 +46,8 @@ export function readFerretDbVersion(binary: string): Promise<string | undefined>
 }
 
 /** Only 1.x has the `sqlite` handler the launcher relies on. */
-export const hasSqliteBackend = (version: string | undefined): boolean => version?.startsWith('v1.') === true;
+export const hasSqliteBackend = (version: string | undefined): boolean =>
+  version?.startsWith('v1.') === true;
 
 /**
  * A usable FerretDB binary: `ferretdb` on PATH if it is a 1.x (2.x cannot run
@@ -60,7 +62,9 @@ export async function locateFerretDb(
   if (onPath !== undefined) {
     const version = await readFerretDbVersion(onPath);
     if (hasSqliteBackend(version)) return onPath;
-    log(`Ignoring ${onPath} (version ${version ?? 'unknown'}): only FerretDB 1.x has the SQLite backend.`);
+    log(
+      `Ignoring ${onPath} (version ${version ?? 'unknown'}): only FerretDB 1.x has the SQLite backend.`,
+    );
   }
   const tool = ferretDbToolPath(projectRoot);
   if (isExecutableFile(tool) && hasSqliteBackend(await readFerretDbVersion(tool))) return tool;
@@ -94,7 +98,9 @@ export interface InstallFerretDbResult {
  * module, copy it out of the read-only module cache, add version.txt, build.
  * Go's module and build caches are reused, so a rebuild takes seconds.
  */
-export async function installFerretDb(options: InstallFerretDbOptions = {}): Promise<InstallFerretDbResult> {
+export async function installFerretDb(
+  options: InstallFerretDbOptions = {},
+): Promise<InstallFerretDbResult> {
   const started = Date.now();
   const projectRoot = options.projectRoot ?? findProjectRoot();
   const env = options.env ?? process.env;
@@ -102,7 +108,12 @@ export async function installFerretDb(options: InstallFerretDbOptions = {}): Pro
   const binaryPath = ferretDbToolPath(projectRoot);
   const alreadyInstalled = async (): Promise<InstallFerretDbResult | undefined> =>
     options.force !== true && (await readFerretDbVersion(binaryPath)) === FERRETDB_VERSION
-      ? { binaryPath, version: FERRETDB_VERSION, action: 'already-installed', durationMs: Date.now() - started }
+      ? {
+          binaryPath,
+          version: FERRETDB_VERSION,
+          action: 'already-installed',
+          durationMs: Date.now() - started,
+        }
       : undefined;
 
   const existing = await alreadyInstalled();
@@ -136,14 +147,20 @@ export async function installFerretDb(options: InstallFerretDbOptions = {}): Pro
     const goEnv = { ...env, GOWORK: 'off', GO111MODULE: 'on' };
     try {
       log(`  1/3 go mod download ${FERRETDB_MODULE}@${FERRETDB_VERSION}`);
-      const downloaded = await run(go, ['mod', 'download', '-json', `${FERRETDB_MODULE}@${FERRETDB_VERSION}`], {
-        cwd: tools,
-        env: goEnv,
-      });
+      const downloaded = await run(
+        go,
+        ['mod', 'download', '-json', `${FERRETDB_MODULE}@${FERRETDB_VERSION}`],
+        {
+          cwd: tools,
+          env: goEnv,
+        },
+      );
       const moduleDir = parseModuleDir(downloaded.stdout);
 
       const sourceDir = join(tools, 'ferretdb-src');
-      log(`  2/3 copy sources to ${relative(projectRoot, sourceDir)} and add build/version/version.txt`);
+      log(
+        `  2/3 copy sources to ${relative(projectRoot, sourceDir)} and add build/version/version.txt`,
+      );
       removeTree(sourceDir);
       cpSync(moduleDir, sourceDir, { recursive: true });
       makeWritable(sourceDir);
@@ -153,13 +170,19 @@ export async function installFerretDb(options: InstallFerretDbOptions = {}): Pro
       const tempBinary = `${binaryPath}.tmp-${process.pid}`;
       log(`  3/3 go build ./cmd/ferretdb -> ${shown}`);
       try {
-        await run(go, ['build', '-buildvcs=false', '-mod=readonly', '-o', tempBinary, './cmd/ferretdb'], {
-          cwd: sourceDir,
-          env: goEnv,
-        });
+        await run(
+          go,
+          ['build', '-buildvcs=false', '-mod=readonly', '-o', tempBinary, './cmd/ferretdb'],
+          {
+            cwd: sourceDir,
+            env: goEnv,
+          },
+        );
         const version = await readFerretDbVersion(tempBinary);
         if (version !== FERRETDB_VERSION) {
-          throw new Error(`The freshly built FerretDB reports version ${version ?? '(none)'}, not ${FERRETDB_VERSION}.`);
+          throw new Error(
+            `The freshly built FerretDB reports version ${version ?? '(none)'}, not ${FERRETDB_VERSION}.`,
+          );
         }
         renameSync(tempBinary, binaryPath);
       } finally {
@@ -227,10 +250,19 @@ function run(
     });
     child.once('close', (code, signal) => {
       clearTimeout(timer);
-      const result = { stdout: Buffer.concat(out).toString('utf8'), stderr: Buffer.concat(err).toString('utf8') };
+      const result = {
+        stdout: Buffer.concat(out).toString('utf8'),
+        stderr: Buffer.concat(err).toString('utf8'),
+      };
       if (code === 0) return resolve(result);
-      const how = signal !== null ? `was killed (${signal}${signal === 'SIGKILL' ? ', timed out?' : ''})` : `exited ${code}`;
-      const detail = (result.stderr.trim() || result.stdout.trim()).split('\n').slice(-30).join('\n');
+      const how =
+        signal !== null
+          ? `was killed (${signal}${signal === 'SIGKILL' ? ', timed out?' : ''})`
+          : `exited ${code}`;
+      const detail = (result.stderr.trim() || result.stdout.trim())
+        .split('\n')
+        .slice(-30)
+        .join('\n');
       reject(new Error(`\`${[command, ...args].join(' ')}\` ${how} in ${options.cwd}:\n${detail}`));
     });
   });
@@ -257,7 +289,8 @@ async function withLock<T>(lockFile: string, log: LauncherLog, body: () => Promi
       rmSync(lockFile, { force: true });
       continue;
     }
-    if (Date.now() > deadline) throw new Error(`Timed out waiting for ${lockFile} (held by pid ${holder}).`);
+    if (Date.now() > deadline)
+      throw new Error(`Timed out waiting for ${lockFile} (held by pid ${holder}).`);
     if (!announced) {
       log(`Waiting for another FerretDB install (pid ${holder}) to finish...`);
       announced = true;

@@ -38,7 +38,9 @@ export async function startFerretDb(binary: string, ctx: StartContext): Promise<
   const persistent = ctx.persistent || ctx.dataDir !== undefined;
   const dataDir =
     ctx.dataDir ??
-    (persistent ? join(dataRootDir(ctx.projectRoot), 'ferretdb') : mkdtempSync(join(tmpdir(), 'ferretdb-')));
+    (persistent
+      ? join(dataRootDir(ctx.projectRoot), 'ferretdb')
+      : mkdtempSync(join(tmpdir(), 'ferretdb-')));
   mkdirSync(dataDir, { recursive: true });
   if (persistent) await reclaimDataDir(dataDir, ctx.log);
 
@@ -82,7 +84,8 @@ export async function startFerretDb(binary: string, ctx: StartContext): Promise<
  */
 async function reclaimDataDir(dataDir: string, log: LauncherLog): Promise<void> {
   const record = readPidRecord(join(dataDir, PID_FILE));
-  if (record === undefined || !isPidAlive(record.pid) || !servesDataDir(record.pid, dataDir)) return;
+  if (record === undefined || !isPidAlive(record.pid) || !servesDataDir(record.pid, dataDir))
+    return;
   if (record.ownerPid !== process.pid && isPidAlive(record.ownerPid)) {
     throw new Error(
       `FerretDB data dir ${dataDir} is in use by FerretDB pid ${record.pid} (started by pid ${record.ownerPid}), ` +
@@ -90,7 +93,9 @@ async function reclaimDataDir(dataDir: string, log: LauncherLog): Promise<void> 
         `MONGODB_URI=mongodb://${LOOPBACK}:${record.port}.`,
     );
   }
-  log(`Stopping orphaned FerretDB (pid ${record.pid}) left running on ${dataDir} by an earlier run.`);
+  log(
+    `Stopping orphaned FerretDB (pid ${record.pid}) left running on ${dataDir} by an earlier run.`,
+  );
   process.kill(record.pid, 'SIGTERM');
   for (let waited = 0; waited < 5000 && isPidAlive(record.pid); waited += 100) await sleep(100);
   if (isPidAlive(record.pid)) process.kill(record.pid, 'SIGKILL');
@@ -99,7 +104,11 @@ async function reclaimDataDir(dataDir: string, log: LauncherLog): Promise<void> 
 function readPidRecord(file: string): PidRecord | undefined {
   try {
     const record = JSON.parse(readFileSync(file, 'utf8')) as Partial<PidRecord>;
-    if (typeof record.pid === 'number' && typeof record.ownerPid === 'number' && typeof record.port === 'number') {
+    if (
+      typeof record.pid === 'number' &&
+      typeof record.ownerPid === 'number' &&
+      typeof record.port === 'number'
+    ) {
       return { pid: record.pid, ownerPid: record.ownerPid, port: record.port };
     }
   } catch {

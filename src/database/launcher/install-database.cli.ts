@@ -23,6 +23,8 @@ async function main(): Promise<void> {
 }
 
 main().catch((error: unknown) => {
-  console.error(`Could not install FerretDB ${FERRETDB_VERSION}: ${error instanceof Error ? error.message : String(error)}`);
+  console.error(
+    `Could not install FerretDB ${FERRETDB_VERSION}: ${error instanceof Error ? error.message : String(error)}`,
+  );
   process.exitCode = 1;
 });

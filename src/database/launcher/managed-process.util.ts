@@ -5,6 +5,7 @@ import {
   constants,
   existsSync,
   openSync,
+  readFileSync,
   readSync,
   renameSync,
   rmSync,
@@ -19,9 +20,13 @@ import type { LaunchedMongo, LauncherLog, MongoKind, StopProcessOptions } from '
 export const LOOPBACK = '127.0.0.1';
 
 /** Like `which`: the first executable file called `name` on PATH. */
-export function findExecutable(name: string, env: NodeJS.ProcessEnv = process.env): string | undefined {
+export function findExecutable(
+  name: string,
+  env: NodeJS.ProcessEnv = process.env,
+): string | undefined {
   const pathVar = env.PATH ?? env.Path ?? '';
-  const extensions = process.platform === 'win32' ? ['', ...(env.PATHEXT ?? '.EXE;.CMD').split(';')] : [''];
+  const extensions =
+    process.platform === 'win32' ? ['', ...(env.PATHEXT ?? '.EXE;.CMD').split(';')] : [''];
   for (const dir of pathVar.split(delimiter)) {
     if (dir === '') continue;
     for (const extension of extensions) {
@@ -45,10 +50,25 @@ export function isExecutableFile(file: string): boolean {
 export function isPidAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
-    return true;
   } catch (error) {
     // EPERM: it exists but belongs to someone else.
     return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+  return !isZombie(pid);
+}
+
+/**
+ * An orphan that exited stays a zombie until init reaps it, which in some
+ * containers takes seconds; signal 0 still succeeds on it.
+ */
+function isZombie(pid: number): boolean {
+  if (process.platform !== 'linux') return false;
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const state = stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
+    return state === 'Z' || state === 'X';
+  } catch {
+    return false;
   }
 }
 
@@ -64,7 +84,9 @@ export function getFreePort(host: string = LOOPBACK): Promise<number> {
     server.listen(0, host, () => {
       const address = server.address();
       const port = typeof address === 'object' && address !== null ? address.port : 0;
-      server.close(() => (port > 0 ? resolve(port) : reject(new Error('Could not allocate a free port.'))));
+      server.close(() =>
+        port > 0 ? resolve(port) : reject(new Error('Could not allocate a free port.')),
+      );
     });
   });
 }
@@ -170,6 +192,19 @@ function installExitHook(): void {
   if (exitHookInstalled) return;
   exitHookInstalled = true;
   process.on('exit', cleanUpOnExit);
+  // A signal's default action ends the process without 'exit'. While someone
+  // else handles the signal (e.g. Nest shutdown hooks) we stay out of the way;
+  // when we are the only listener, which includes the signal Nest re-raises
+  // after closing the app, we clean up and let the default action happen.
+  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const)
+    process.on(signal, onTerminatingSignal);
+}
+
+function onTerminatingSignal(signal: NodeJS.Signals): void {
+  if (process.listenerCount(signal) > 1) return;
+  process.removeListener(signal, onTerminatingSignal);
+  cleanUpOnExit();
+  process.kill(process.pid, signal);
 }
 
 function track(child: ChildProcess): void {
@@ -251,7 +286,8 @@ export class ManagedProcess {
         await this.start();
         return;
       } catch (error) {
-        if (!(error instanceof ServerExitedError && error.portConflict) || attempt >= attempts) throw error;
+        if (!(error instanceof ServerExitedError && error.portConflict) || attempt >= attempts)
+          throw error;
       }
     }
   }
@@ -319,7 +355,8 @@ export class ManagedProcess {
     await this.stop({ force: true });
     const cause = lastError instanceof Error ? ` Last error: ${lastError.message}.` : '';
     throw new Error(
-      `${name} did not answer ping on ${this.uri} within ${readyTimeoutMs} ms.${cause}` + logTailSuffix(logFile),
+      `${name} did not answer ping on ${this.uri} within ${readyTimeoutMs} ms.${cause}` +
+        logTailSuffix(logFile),
     );
   }
 
@@ -333,7 +370,9 @@ export class ManagedProcess {
       child.ref();
       child.kill(options.force === true ? 'SIGKILL' : 'SIGTERM');
       if (!(await settlesWithin(exited, this.options.stopGraceMs ?? 5000)) && this.running) {
-        this.options.log(`${this.options.name} (pid ${child.pid ?? '?'}) ignored SIGTERM; sending SIGKILL.`);
+        this.options.log(
+          `${this.options.name} (pid ${child.pid ?? '?'}) ignored SIGTERM; sending SIGKILL.`,
+        );
         child.kill('SIGKILL');
         await settlesWithin(exited, 5000);
       }
@@ -346,11 +385,15 @@ export class ManagedProcess {
   private exitError(info: ExitInfo): ServerExitedError {
     const { name, command, logFile } = this.options;
     if (info.error !== undefined) {
-      return new ServerExitedError(`Could not start ${name} (${command}): ${info.error.message}`, false);
+      return new ServerExitedError(
+        `Could not start ${name} (${command}): ${info.error.message}`,
+        false,
+      );
     }
     const tail = readLogTail(logFile);
     return new ServerExitedError(
-      `${name} exited during startup (${describeExit(info)}) on port ${this.port}.` + logTailSuffix(logFile, tail),
+      `${name} exited during startup (${describeExit(info)}) on port ${this.port}.` +
+        logTailSuffix(logFile, tail),
       /address already in use/i.test(tail),
     );
   }
@@ -379,7 +422,15 @@ export interface ProcessLaunchOptions {
 
 /** Wraps a started {@link ManagedProcess} in the public {@link LaunchedMongo} shape. */
 export function launchedFromProcess(options: ProcessLaunchOptions): LaunchedMongo {
-  const { kind, process: server, dataDir, logFile, removeDataDirOnStop, afterStart, afterStop } = options;
+  const {
+    kind,
+    process: server,
+    dataDir,
+    logFile,
+    removeDataDirOnStop,
+    afterStart,
+    afterStop,
+  } = options;
   let stopped = false;
   const stopProcess = async (stopOptions?: StopProcessOptions): Promise<void> => {
     await server.stop(stopOptions);

@@ -8,7 +8,8 @@ import { checkReachable } from './reachability.util';
 
 type MemoryServerModule = typeof import('mongodb-memory-server-core');
 type ResolveConfigModule = typeof import('mongodb-memory-server-core/lib/util/resolveConfig');
-type DownloadUrlModule = typeof import('mongodb-memory-server-core/lib/util/MongoBinaryDownloadUrl');
+type DownloadUrlModule =
+  typeof import('mongodb-memory-server-core/lib/util/MongoBinaryDownloadUrl');
 
 /**
  * mongodb-memory-server-core is a devDependency: loaded only when this
@@ -23,7 +24,9 @@ function loadMemoryServer(): MemoryServerModule {
   try {
     return lazyRequire('mongodb-memory-server-core') as MemoryServerModule;
   } catch (error) {
-    throw new Error(`mongodb-memory-server-core is not installed (${(error as Error).message})`, { cause: error });
+    throw new Error(`mongodb-memory-server-core is not installed (${(error as Error).message})`, {
+      cause: error,
+    });
   }
 }
 
@@ -45,12 +48,18 @@ async function assertBinaryObtainable(mms: MemoryServerModule, ctx: StartContext
   const { MongoBinaryDownloadUrl } = lazyRequire(
     'mongodb-memory-server-core/lib/util/MongoBinaryDownloadUrl',
   ) as DownloadUrlModule;
-  const url = await new MongoBinaryDownloadUrl(await DryMongoBinary.generateOptions(binaryOptions)).getDownloadUrl();
+  const url = await new MongoBinaryDownloadUrl(
+    await DryMongoBinary.generateOptions(binaryOptions),
+  ).getDownloadUrl();
   const reachable = await checkReachable(url, ctx.downloadProbeTimeoutMs);
   if (!reachable.ok) {
-    throw new Error(`mongod ${binaryOptions.version} cannot be downloaded: ${new URL(url).host}: ${reachable.reason}`);
+    throw new Error(
+      `mongod ${binaryOptions.version} cannot be downloaded: ${new URL(url).host}: ${reachable.reason}`,
+    );
   }
-  ctx.log(`Downloading mongod ${binaryOptions.version} for mongodb-memory-server (one-off, cached afterwards)...`);
+  ctx.log(
+    `Downloading mongod ${binaryOptions.version} for mongodb-memory-server (one-off, cached afterwards)...`,
+  );
 }
 
 export async function startMemoryServer(ctx: StartContext): Promise<LaunchedMongo> {
@@ -58,7 +67,9 @@ export async function startMemoryServer(ctx: StartContext): Promise<LaunchedMong
   await assertBinaryObtainable(mms, ctx);
 
   const persistent = ctx.persistent || ctx.dataDir !== undefined;
-  const dbPath = persistent ? (ctx.dataDir ?? join(dataRootDir(ctx.projectRoot), 'mongodb-memory-server')) : undefined;
+  const dbPath = persistent
+    ? (ctx.dataDir ?? join(dataRootDir(ctx.projectRoot), 'mongodb-memory-server'))
+    : undefined;
   if (dbPath !== undefined) mkdirSync(dbPath, { recursive: true });
   const server = await mms.MongoMemoryServer.create({
     instance: {

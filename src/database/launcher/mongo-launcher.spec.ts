@@ -1,5 +1,13 @@
-import { execFileSync, spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { createServer as createHttpServer } from 'node:http';
 import { createServer as createTcpServer, type AddressInfo, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -34,7 +42,8 @@ function fakeMachine(machine: {
   const calls: string[] = [];
   const contexts: StartContext[] = [];
   const deps: LauncherDeps = {
-    findExecutable: (name) => (machine.onPath?.includes(name) === true ? `/bin/${name}` : undefined),
+    findExecutable: (name) =>
+      machine.onPath?.includes(name) === true ? `/bin/${name}` : undefined,
     locateFerretDb: (ctx) => {
       calls.push('locateFerretDb');
       contexts.push(ctx);
@@ -71,7 +80,10 @@ describe('launchMongo: which source is picked', () => {
 
   it('returns MONGODB_URI as is and starts nothing', async () => {
     const { deps, calls } = fakeMachine({ onPath: ['mongod', 'go'], ferretdb: '/bin/ferretdb' });
-    const server = await launchMongo({ ...base, env: { MONGODB_URI: 'mongodb://db.example:27017/x' } }, deps);
+    const server = await launchMongo(
+      { ...base, env: { MONGODB_URI: 'mongodb://db.example:27017/x' } },
+      deps,
+    );
     expect(server.uri).toBe('mongodb://db.example:27017/x');
     expect(server.kind).toBe('external');
     expect(calls).toEqual([]);
@@ -97,7 +109,10 @@ describe('launchMongo: which source is picked', () => {
   });
 
   it('prefers mongod on PATH over FerretDB and passes persistence on', async () => {
-    const { deps, calls, contexts } = fakeMachine({ onPath: ['mongod', 'go'], ferretdb: '/bin/ferretdb' });
+    const { deps, calls, contexts } = fakeMachine({
+      onPath: ['mongod', 'go'],
+      ferretdb: '/bin/ferretdb',
+    });
     const server = await launchMongo({ ...base, env: {}, persistent: true }, deps);
     expect(server.kind).toBe('mongod');
     expect(calls).toEqual(['startMongod /bin/mongod']);
@@ -105,13 +120,22 @@ describe('launchMongo: which source is picked', () => {
   });
 
   it('surfaces a failing mongod instead of silently falling back', async () => {
-    const { deps, calls } = fakeMachine({ onPath: ['mongod', 'go'], ferretdb: '/bin/ferretdb', mongodFails: true });
-    await expect(launchMongo({ ...base, env: {} }, deps)).rejects.toThrow('mongod exited during startup');
+    const { deps, calls } = fakeMachine({
+      onPath: ['mongod', 'go'],
+      ferretdb: '/bin/ferretdb',
+      mongodFails: true,
+    });
+    await expect(launchMongo({ ...base, env: {} }, deps)).rejects.toThrow(
+      'mongod exited during startup',
+    );
     expect(calls).toEqual(['startMongod /bin/mongod']);
   });
 
   it('uses an existing FerretDB before trying mongodb-memory-server', async () => {
-    const { deps, calls, contexts } = fakeMachine({ ferretdb: '/x/.tools/bin/ferretdb', memoryServer: 'works' });
+    const { deps, calls, contexts } = fakeMachine({
+      ferretdb: '/x/.tools/bin/ferretdb',
+      memoryServer: 'works',
+    });
     const server = await launchMongo({ ...base, env: {} }, deps);
     expect(server.kind).toBe('ferretdb');
     expect(calls).toEqual(['locateFerretDb', 'startFerretDb /x/.tools/bin/ferretdb']);
@@ -149,14 +173,21 @@ describe('launchMongo: which source is picked', () => {
     expect(error?.message).toContain('MONGODB_URI is not set');
     expect(error?.message).toContain('ENOTFOUND');
     expect(error?.message).toContain('no `go` on PATH');
-    for (const remedy of ['set MONGODB_URI', 'install MongoDB so that `mongod`', 'install Go', 'internet access']) {
+    for (const remedy of [
+      'set MONGODB_URI',
+      'install MongoDB so that `mongod`',
+      'install Go',
+      'internet access',
+    ]) {
       expect(error?.message).toContain(remedy);
     }
   });
 
   it('does not build when allowBuild is false', async () => {
     const { deps, calls } = fakeMachine({ onPath: ['go'], memoryServer: 'fails' });
-    await expect(launchMongo({ ...base, env: {}, allowBuild: false }, deps)).rejects.toThrow(/No MongoDB-compatible/);
+    await expect(launchMongo({ ...base, env: {}, allowBuild: false }, deps)).rejects.toThrow(
+      /No MongoDB-compatible/,
+    );
     expect(calls).toEqual(['locateFerretDb', 'startMemoryServer']);
   });
 
@@ -180,7 +211,8 @@ describe('helpers', () => {
     const lonely = mkdtempSync(join(tmpdir(), 'no-project-'));
     try {
       // tmpdir itself might sit below some package.json on odd machines; only assert when it does not.
-      if (!hasPackageJsonAbove(lonely)) expect(() => findProjectRoot(lonely)).toThrow(/No package.json/);
+      if (!hasPackageJsonAbove(lonely))
+        expect(() => findProjectRoot(lonely)).toThrow(/No package.json/);
     } finally {
       rmSync(lonely, { recursive: true, force: true });
     }
@@ -205,7 +237,9 @@ describe('checkReachable (fail-fast guard before downloading mongod)', () => {
     const server = createHttpServer((_req, res) => res.writeHead(404).end());
     const port = await listen(server);
     try {
-      await expect(checkReachable(`http://127.0.0.1:${port}/x.tgz`, 2000, {})).resolves.toEqual({ ok: true });
+      await expect(checkReachable(`http://127.0.0.1:${port}/x.tgz`, 2000, {})).resolves.toEqual({
+        ok: true,
+      });
     } finally {
       server.close();
     }
@@ -234,10 +268,13 @@ describe('checkReachable (fail-fast guard before downloading mongod)', () => {
   it('goes through an HTTP proxy when one is configured', async () => {
     const proxy = createHttpServer();
     const seen: string[] = [];
-    proxy.on('connect', (req: import('node:http').IncomingMessage, socket: import('node:net').Socket) => {
-      seen.push(req.url ?? '');
-      socket.end('HTTP/1.1 403 Forbidden\r\n\r\n');
-    });
+    proxy.on(
+      'connect',
+      (req: import('node:http').IncomingMessage, socket: import('node:net').Socket) => {
+        seen.push(req.url ?? '');
+        socket.end('HTTP/1.1 403 Forbidden\r\n\r\n');
+      },
+    );
     const port = await listen(proxy);
     try {
       const result = await checkReachable('https://fastdl.mongodb.org/linux/x.tgz', 2000, {
@@ -254,7 +291,11 @@ describe('checkReachable (fail-fast guard before downloading mongod)', () => {
 describe('mongodb-memory-server fallback', () => {
   it('either starts or gives up quickly, never hangs on the download', async () => {
     const started = Date.now();
-    const outcome = await launchMongo({ kinds: ['memory-server'], log: quiet, downloadProbeTimeoutMs: 3000 }).then(
+    const outcome = await launchMongo({
+      kinds: ['memory-server'],
+      log: quiet,
+      downloadProbeTimeoutMs: 3000,
+    }).then(
       (server) => server,
       (error: unknown) => error as Error,
     );
@@ -275,8 +316,10 @@ describe('FerretDB (real process)', () => {
 
   beforeAll(async () => {
     binary = await locateFerretDb(projectRoot, process.env, quiet);
-    if (binary === undefined && hasGo()) binary = (await installFerretDb({ projectRoot, log: quiet })).binaryPath;
-    if (binary === undefined) console.warn('No FerretDB and no Go: skipping the real FerretDB tests.');
+    if (binary === undefined && hasGo())
+      binary = (await installFerretDb({ projectRoot, log: quiet })).binaryPath;
+    if (binary === undefined)
+      console.warn('No FerretDB and no Go: skipping the real FerretDB tests.');
   }, 600_000);
 
   const launchFerret = (extra: { dataDir?: string } = {}) =>
@@ -300,7 +343,9 @@ describe('FerretDB (real process)', () => {
 
       await server.startProcess();
       expect(server.pid).not.toBe(pid);
-      const doc = await withClient(server.uri, (db) => db.collection('things').findOne({ name: 'kept' }));
+      const doc = await withClient(server.uri, (db) =>
+        db.collection('things').findOne({ name: 'kept' }),
+      );
       expect(doc?.name).toBe('kept');
 
       await server.restart();
@@ -352,7 +397,10 @@ describe('FerretDB (real process)', () => {
       // An orphan: a FerretDB on this dir whose recorded owner is dead.
       const orphan = spawn(binary, ferretDbArgs(dataDir, 0), { stdio: 'ignore', detached: true });
       orphan.unref();
-      const deadOwner = spawnSync(process.execPath, ['-e', 'process.stdout.write(String(process.pid))']);
+      const deadOwner = spawnSync(process.execPath, [
+        '-e',
+        'process.stdout.write(String(process.pid))',
+      ]);
       writeFileSync(
         join(dataDir, 'ferretdb.pid'),
         JSON.stringify({ pid: orphan.pid, ownerPid: Number(deadOwner.stdout.toString()), port: 1 }),
@@ -384,33 +432,120 @@ describe('FerretDB (real process)', () => {
     }
   }, 60_000);
 
-  it('kills the server when the owning process exits without stop()', async () => {
-    if (binary === undefined) return;
-    const buildDir = transpileLauncher(join(toolsDir(projectRoot), `spec-build-${process.pid}`));
+  /** A `mongod` on PATH that is really FerretDB: exercises the mongod branch end to end without MongoDB. */
+  function fakeMongodOnPath(body: string): { env: NodeJS.ProcessEnv; dir: string } {
+    const dir = mkdtempSync(join(tmpdir(), 'fake-mongod-'));
+    writeFileSync(join(dir, 'mongod'), `#!/bin/sh\n${body}\n`, { mode: 0o755 });
+    return {
+      env: { ...process.env, PATH: `${dir}:${process.env.PATH ?? ''}`, MONGODB_URI: '' },
+      dir,
+    };
+  }
+
+  it('starts a mongod from PATH with its own data dir and log', async () => {
+    if (binary === undefined || process.platform === 'win32') return;
+    const fake = fakeMongodOnPath(
+      [
+        'while [ $# -gt 0 ]; do case "$1" in --dbpath) D=$2; shift;; --port) P=$2; shift;; esac; shift; done',
+        `exec ${JSON.stringify(binary)} --handler=sqlite --sqlite-url="file:$D/" --state-dir="$D" ` +
+          '--listen-addr=127.0.0.1:$P --debug-addr=127.0.0.1:0 --telemetry=disable',
+      ].join('\n'),
+    );
     try {
-      const script = [
-        `const { launchMongo } = require(${JSON.stringify(join(buildDir, 'mongo-launcher.js'))});`,
-        `launchMongo({ kinds: ['ferretdb'], allowBuild: false, log: () => {} })`,
-        '  .then((s) => console.log(JSON.stringify({ pid: s.pid, dataDir: s.dataDir })));',
-      ].join('\n');
-      const output = execFileSync(process.execPath, ['-e', script], { encoding: 'utf8', timeout: 30_000 });
-      const { pid, dataDir } = JSON.parse(output) as { pid: number; dataDir: string };
+      const server = await launchMongo({ env: fake.env, log: quiet });
       try {
-        expect(pid).toBeGreaterThan(0);
-        await waitFor(() => !isPidAlive(pid), 5000);
-        expect(isPidAlive(pid)).toBe(false);
-        expect(existsSync(dataDir)).toBe(false);
+        expect(server.kind).toBe('mongod');
+        expect(server.logFile).toBe(join(server.dataDir as string, 'mongod.log'));
+        await pingMongo(server.uri, 2000);
+        await server.restart();
+        await pingMongo(server.uri, 2000);
       } finally {
-        if (isPidAlive(pid)) process.kill(pid, 'SIGKILL');
-        rmSync(dataDir, { recursive: true, force: true });
+        await server.stop();
       }
+      expect(existsSync(server.dataDir as string)).toBe(false);
     } finally {
-      rmSync(buildDir, { recursive: true, force: true });
+      rmSync(fake.dir, { recursive: true, force: true });
     }
   }, 60_000);
+
+  it('reports why a server died during startup, with the end of its log', async () => {
+    if (process.platform === 'win32') return;
+    const fake = fakeMongodOnPath('echo "Unrecognized option: --frobnicate" >&2\nexit 2');
+    try {
+      const started = Date.now();
+      await expect(launchMongo({ env: fake.env, log: quiet })).rejects.toThrow(
+        /mongod exited during startup \(exit code 2\)[\s\S]*Unrecognized option: --frobnicate/,
+      );
+      expect(Date.now() - started).toBeLessThan(5000);
+    } finally {
+      rmSync(fake.dir, { recursive: true, force: true });
+    }
+  });
+
+  describe('when the owning process goes away without stop()', () => {
+    let buildDir: string;
+    beforeAll(() => {
+      buildDir = transpileLauncher(join(toolsDir(projectRoot), `spec-build-${process.pid}`));
+    });
+    afterAll(() => rmSync(buildDir, { recursive: true, force: true }));
+
+    /** Runs the launcher in a plain node child; resolves with the server it started and how the child ended. */
+    function ownerProcess(then: 'exit' | NodeJS.Signals) {
+      const script = [
+        `const { launchMongo } = require(${JSON.stringify(join(buildDir, 'mongo-launcher.js'))});`,
+        `launchMongo({ kinds: ['ferretdb'], allowBuild: false, log: () => {} }).then((s) => {`,
+        '  console.log(JSON.stringify({ pid: s.pid, dataDir: s.dataDir }));',
+        // Stay alive until signalled, like a server would.
+        then === 'exit' ? '});' : '  setInterval(() => {}, 1000); });',
+      ].join('\n');
+      const child = spawn(process.execPath, ['-e', script], {
+        stdio: ['ignore', 'pipe', 'inherit'],
+      });
+      let output = '';
+      child.stdout.on('data', (chunk: Buffer) => {
+        output += chunk.toString();
+        if (then !== 'exit' && output.includes('\n')) child.kill(then);
+      });
+      return new Promise<{ pid: number; dataDir: string; signal: NodeJS.Signals | null }>(
+        (resolve, reject) => {
+          child.once('error', reject);
+          child.once('close', (_code, signal) => {
+            try {
+              resolve({ ...(JSON.parse(output) as { pid: number; dataDir: string }), signal });
+            } catch {
+              reject(new Error(`owner printed no server: ${output}`));
+            }
+          });
+        },
+      );
+    }
+
+    it.each(['exit', 'SIGTERM', 'SIGINT'] as const)(
+      'kills the server and removes its temp dir (%s)',
+      async (how) => {
+        if (binary === undefined) return;
+        const { pid, dataDir, signal } = await ownerProcess(how);
+        try {
+          expect(pid).toBeGreaterThan(0);
+          // The owner still dies of the signal: we clean up without swallowing it.
+          expect(signal).toBe(how === 'exit' ? null : how);
+          await waitFor(() => !isPidAlive(pid), 5000);
+          expect(isPidAlive(pid)).toBe(false);
+          expect(existsSync(dataDir)).toBe(false);
+        } finally {
+          if (isPidAlive(pid)) process.kill(pid, 'SIGKILL');
+          rmSync(dataDir, { recursive: true, force: true });
+        }
+      },
+      60_000,
+    );
+  });
 });
 
-async function withClient<T>(uri: string, body: (db: import('mongodb').Db) => Promise<T>): Promise<T> {
+async function withClient<T>(
+  uri: string,
+  body: (db: import('mongodb').Db) => Promise<T>,
+): Promise<T> {
   const client = new MongoClient(uri, { serverSelectionTimeoutMS: 5000 });
   try {
     await client.connect();
@@ -421,12 +556,15 @@ async function withClient<T>(uri: string, body: (db: import('mongodb').Db) => Pr
 }
 
 function listen(server: Server | import('node:http').Server): Promise<number> {
-  return new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve((server.address() as AddressInfo).port)));
+  return new Promise((resolve) =>
+    server.listen(0, '127.0.0.1', () => resolve((server.address() as AddressInfo).port)),
+  );
 }
 
 async function waitFor(condition: () => boolean, timeoutMs = 5000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
-  while (!condition() && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50));
+  while (!condition() && Date.now() < deadline)
+    await new Promise((resolve) => setTimeout(resolve, 50));
 }
 
 function hasGo(): boolean {
@@ -446,7 +584,11 @@ function transpileLauncher(outDir: string): string {
   for (const file of readdirSync(__dirname)) {
     if (!file.endsWith('.ts') || file.endsWith('.spec.ts')) continue;
     const { outputText } = ts.transpileModule(readFileSync(join(__dirname, file), 'utf8'), {
-      compilerOptions: { module: ts.ModuleKind.CommonJS, target: ts.ScriptTarget.ES2022, esModuleInterop: true },
+      compilerOptions: {
+        module: ts.ModuleKind.CommonJS,
+        target: ts.ScriptTarget.ES2022,
+        esModuleInterop: true,
+      },
     });
     writeFileSync(join(outDir, file.replace(/\.ts$/, '.js')), outputText);
   }

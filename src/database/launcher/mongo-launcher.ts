@@ -1,5 +1,10 @@
 import { relative } from 'node:path';
-import { FERRETDB_VERSION, ferretDbToolPath, installFerretDb, locateFerretDb } from './ferretdb.installer';
+import {
+  FERRETDB_VERSION,
+  ferretDbToolPath,
+  installFerretDb,
+  locateFerretDb,
+} from './ferretdb.installer';
 import { startFerretDb } from './ferretdb.server';
 import type { LaunchedMongo, LauncherLog, MongoKind, StartContext } from './launcher.types';
 import { findExecutable } from './managed-process.util';
@@ -7,10 +12,21 @@ import { startMemoryServer } from './memory-server.server';
 import { startMongod } from './mongod.server';
 import { findProjectRoot } from './project-root.util';
 
-export type { LaunchedMongo, LauncherLog, MongoKind, StartContext, StopProcessOptions } from './launcher.types';
+export type {
+  LaunchedMongo,
+  LauncherLog,
+  MongoKind,
+  StartContext,
+  StopProcessOptions,
+} from './launcher.types';
 
 /** Contract order; see {@link launchMongo}. */
-export const DEFAULT_KINDS: readonly MongoKind[] = ['external', 'mongod', 'ferretdb', 'memory-server'];
+export const DEFAULT_KINDS: readonly MongoKind[] = [
+  'external',
+  'mongod',
+  'ferretdb',
+  'memory-server',
+];
 
 export interface LaunchMongoOptions {
   /**
@@ -57,7 +73,8 @@ export const defaultLauncherDeps: LauncherDeps = {
   startFerretDb,
   startMemoryServer,
   installFerretDb: async (ctx, reason) =>
-    (await installFerretDb({ projectRoot: ctx.projectRoot, env: ctx.env, log: ctx.log, reason })).binaryPath,
+    (await installFerretDb({ projectRoot: ctx.projectRoot, env: ctx.env, log: ctx.log, reason }))
+      .binaryPath,
 };
 
 const defaultLog: LauncherLog = (message) => process.stderr.write(`[mongo-launcher] ${message}\n`);
@@ -108,8 +125,11 @@ export async function launchMongo(
 
   if (kinds.has('ferretdb')) {
     const ferretdb = await d.locateFerretDb(ctx);
-    if (ferretdb !== undefined) return announce(await d.startFerretDb(ferretdb, ctx), `FerretDB (${ferretdb})`, log);
-    tried.push(`no FerretDB 1.x on PATH or at ${relative(ctx.projectRoot, ferretDbToolPath(ctx.projectRoot))}`);
+    if (ferretdb !== undefined)
+      return announce(await d.startFerretDb(ferretdb, ctx), `FerretDB (${ferretdb})`, log);
+    tried.push(
+      `no FerretDB 1.x on PATH or at ${relative(ctx.projectRoot, ferretDbToolPath(ctx.projectRoot))}`,
+    );
   }
 
   if (kinds.has('memory-server')) {
@@ -151,7 +171,9 @@ function announce(server: LaunchedMongo, what: string, log: LauncherLog): Launch
 
 function externalServer(uri: string): LaunchedMongo {
   const notOurs = (): Promise<never> =>
-    Promise.reject(new Error('The database comes from MONGODB_URI; this process cannot stop or start it.'));
+    Promise.reject(
+      new Error('The database comes from MONGODB_URI; this process cannot stop or start it.'),
+    );
   return {
     uri,
     kind: 'external',

@@ -13,7 +13,10 @@ export function mongodArgs(dataDir: string, port: number): string[] {
 export async function startMongod(binary: string, ctx: StartContext): Promise<LaunchedMongo> {
   const persistent = ctx.persistent || ctx.dataDir !== undefined;
   const dataDir =
-    ctx.dataDir ?? (persistent ? join(dataRootDir(ctx.projectRoot), 'mongod') : mkdtempSync(join(tmpdir(), 'mongod-')));
+    ctx.dataDir ??
+    (persistent
+      ? join(dataRootDir(ctx.projectRoot), 'mongod')
+      : mkdtempSync(join(tmpdir(), 'mongod-')));
   mkdirSync(dataDir, { recursive: true });
   const logFile = join(dataDir, 'mongod.log');
   const server = new ManagedProcess({
@@ -33,5 +36,11 @@ export async function startMongod(binary: string, ctx: StartContext): Promise<La
     if (!persistent) rmSync(dataDir, { recursive: true, force: true });
     throw error;
   }
-  return launchedFromProcess({ kind: 'mongod', process: server, dataDir, logFile, removeDataDirOnStop: !persistent });
+  return launchedFromProcess({
+    kind: 'mongod',
+    process: server,
+    dataDir,
+    logFile,
+    removeDataDirOnStop: !persistent,
+  });
 }

@@ -14,7 +14,8 @@ export function findProjectRoot(startDir: string = __dirname): string {
   for (;;) {
     if (existsSync(join(dir, 'package.json'))) break;
     const parent = dirname(dir);
-    if (parent === dir) throw new Error(`No package.json found in ${startDir} or any parent directory.`);
+    if (parent === dir)
+      throw new Error(`No package.json found in ${startDir} or any parent directory.`);
     dir = parent;
   }
   if (startDir === __dirname) cachedRoot = dir;

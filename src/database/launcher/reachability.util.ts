@@ -27,7 +27,10 @@ export function checkReachable(
       resolve(result);
     };
     // Covers DNS and TCP connect, which a socket idle timeout does not.
-    const timer = setTimeout(() => finish({ ok: false, reason: `no answer within ${timeoutMs} ms` }), timeoutMs);
+    const timer = setTimeout(
+      () => finish({ ok: false, reason: `no answer within ${timeoutMs} ms` }),
+      timeoutMs,
+    );
     timer.unref();
     const port = url.port !== '' ? url.port : url.protocol === 'http:' ? '80' : '443';
 
@@ -48,9 +51,15 @@ export function checkReachable(
       });
       req.once('connect', (res) => {
         const status = res.statusCode ?? 0;
-        finish(status >= 200 && status < 300 ? { ok: true } : { ok: false, reason: `proxy ${proxy} answered ${status}` });
+        finish(
+          status >= 200 && status < 300
+            ? { ok: true }
+            : { ok: false, reason: `proxy ${proxy} answered ${status}` },
+        );
       });
-      req.once('error', (error) => finish({ ok: false, reason: `proxy ${proxy}: ${describe(error)}` }));
+      req.once('error', (error) =>
+        finish({ ok: false, reason: `proxy ${proxy}: ${describe(error)}` }),
+      );
       req.end();
       return;
     }
@@ -89,5 +98,7 @@ function proxyFromEnv(env: NodeJS.ProcessEnv): string | undefined {
 
 function describe(error: Error): string {
   const code = (error as NodeJS.ErrnoException).code;
-  return code !== undefined && !error.message.includes(code) ? `${code} ${error.message}` : error.message;
+  return code !== undefined && !error.message.includes(code)
+    ? `${code} ${error.message}`
+    : error.message;
 }

@@ -39,7 +39,10 @@ export class OrganizationOwnerView extends OrganizationPublicView {
   @ApiProperty({ type: AdminSummaryView })
   admin!: AdminSummaryView;
 
-  static fromOwner(org: OrganizationRecord, admin: Pick<AdminRecord, '_id' | 'email'>): OrganizationOwnerView {
+  static fromOwner(
+    org: OrganizationRecord,
+    admin: Pick<AdminRecord, '_id' | 'email'>,
+  ): OrganizationOwnerView {
     return {
       ...OrganizationPublicView.from(org),
       database_name: org.database_name,

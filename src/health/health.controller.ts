@@ -1,6 +1,6 @@
 import { Controller, Get } from '@nestjs/common';
 import { ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
-import { HealthCheck, HealthCheckService, MongooseHealthIndicator } from '@nestjs/terminus';
+import { HealthCheckService, MongooseHealthIndicator } from '@nestjs/terminus';
 import { Public } from '../auth/decorators';
 import { ApiProblems } from '../common/decorators/api-problems.decorator';
 
@@ -26,8 +26,17 @@ export class HealthController {
   }
 
   @Get('ready')
-  @HealthCheck()
   @ApiOperation({ summary: 'Readiness: the master database answers a ping' })
+  @ApiOkResponse({
+    schema: {
+      example: {
+        status: 'ok',
+        info: { database: { status: 'up' } },
+        error: {},
+        details: { database: { status: 'up' } },
+      },
+    },
+  })
   @ApiProblems([503, 'SERVICE_UNAVAILABLE: the database did not answer a ping in time.'])
   ready() {
     return this.health.check([

@@ -1,5 +1,5 @@
 import { createSecretKey } from 'node:crypto';
-import { Module } from '@nestjs/common';
+import { Inject, Logger, Module, type OnModuleInit } from '@nestjs/common';
 import { APP_GUARD } from '@nestjs/core';
 import { JwtModule } from '@nestjs/jwt';
 import { PassportModule } from '@nestjs/passport';
@@ -32,4 +32,14 @@ import { JwtStrategy } from './jwt.strategy';
   controllers: [AuthController],
   providers: [AuthService, JwtStrategy, { provide: APP_GUARD, useClass: JwtAuthGuard }],
 })
-export class AuthModule {}
+export class AuthModule implements OnModuleInit {
+  constructor(@Inject(authConfig.KEY) private readonly config: AuthConfig) {}
+
+  onModuleInit(): void {
+    if (this.config.jwtSecretGenerated) {
+      new Logger(AuthModule.name).warn(
+        'JWT_SECRET is not set: using a random secret for this process only. Tokens stop working on restart; set JWT_SECRET (openssl rand -base64 48).',
+      );
+    }
+  }
+}

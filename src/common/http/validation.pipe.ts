@@ -23,7 +23,9 @@ export function createValidationPipe(): ValidationPipe {
     transform: true,
     transformOptions: { enableImplicitConversion: false },
     validationError: { target: false, value: false },
-    stopAtFirstError: false,
+    // One message per field: "must be a string" is the useful one for an object,
+    // not three more about its length and pattern.
+    stopAtFirstError: true,
     exceptionFactory: (errors) => {
       const fieldErrors = flatten(errors);
       return new DomainError(

@@ -2,13 +2,17 @@ import { Module } from '@nestjs/common';
 import { ConfigModule } from '@nestjs/config';
 import { AdminsModule } from './admins/admins.module';
 import { AppController } from './app.controller';
+import { AuditModule } from './audit/audit.module';
 import { AuthModule } from './auth/auth.module';
 import { configNamespaces } from './config/configuration';
 import { validateEnvironment } from './config/env.validation';
 import { DatabaseModule } from './database/database.module';
 import { HealthModule } from './health/health.module';
+import { MembersModule } from './members/members.module';
+import { MigrationsModule } from './migrations/migrations.module';
 import { LoggingModule } from './logging/logging.module';
 import { OrganizationsModule } from './organizations/organizations.module';
+import { TeamModule } from './team/team.module';
 
 @Module({
   imports: [
@@ -24,6 +28,10 @@ import { OrganizationsModule } from './organizations/organizations.module';
     OrganizationsModule,
     AuthModule,
     HealthModule,
+    AuditModule,
+    TeamModule,
+    MembersModule,
+    MigrationsModule,
   ],
   controllers: [AppController],
 })

@@ -69,6 +69,17 @@ describe('OpenAPI document (e2e)', () => {
         'PUT /org/update',
         'DELETE /org/delete',
         'POST /admin/login',
+        'GET /org/list',
+        'GET /org/audit',
+        'POST /org/admins',
+        'GET /org/admins',
+        'PATCH /org/admins/{id}',
+        'DELETE /org/admins/{id}',
+        'POST /org/members',
+        'GET /org/members',
+        'GET /org/members/{id}',
+        'PATCH /org/members/{id}',
+        'DELETE /org/members/{id}',
       ].sort(),
     );
   });

@@ -1,4 +1,5 @@
 import { TENANT_META_COLLECTION } from '../src/database/database.constants';
+import { LATEST_TENANT_VERSION } from '../src/migrations/tenant-migrations';
 import { bearer, createOrg, newOrgInput, PASSWORD } from './utils/fixtures';
 import { createTestApp, tenantDatabases, type TestApp } from './utils/test-app';
 
@@ -70,7 +71,7 @@ describe('Organizations API (e2e)', () => {
         .db(`org_${slug}`)
         .collection(TENANT_META_COLLECTION)
         .findOne({});
-      expect(meta).toMatchObject({ schema_version: 1 });
+      expect(meta).toMatchObject({ schema_version: LATEST_TENANT_VERSION });
       expect(String(meta!.organization_id)).toBe(res.body.id);
     });
 
@@ -301,7 +302,7 @@ describe('Organizations API (e2e)', () => {
         access_token: expect.any(String),
         token_type: 'bearer',
         expires_in: 1800,
-        admin: { id: org.adminId, email: org.email },
+        admin: { id: org.adminId, email: org.email, role: 'owner' },
         organization: { id: org.id, organization_name: org.name },
       });
       const [header, payload] = (res.body.access_token as string)

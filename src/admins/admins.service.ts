@@ -115,6 +115,72 @@ export class AdminsService implements OnModuleInit {
     }
   }
 
+  listForOrganization(organizationId: Types.ObjectId): Promise<AdminRecord[]> {
+    return this.admins
+      .find({ organization_id: organizationId }, RECORD_PROJECTION)
+      .sort({ _id: 1 })
+      .limit(1000)
+      .lean<AdminRecord[]>()
+      .exec();
+  }
+
+  findInOrganization(
+    organizationId: Types.ObjectId,
+    id: Types.ObjectId,
+  ): Promise<AdminRecord | null> {
+    return this.admins
+      .findOne({ _id: id, organization_id: organizationId }, RECORD_PROJECTION)
+      .lean<AdminRecord>()
+      .exec();
+  }
+
+  async setRole(id: Types.ObjectId, role: AdminRole): Promise<void> {
+    await this.admins.updateOne({ _id: id }, { $set: { role } }).exec();
+  }
+
+  async deleteById(id: Types.ObjectId): Promise<void> {
+    await this.admins.deleteOne({ _id: id }).exec();
+  }
+
+  /**
+   * The operator account: created when missing, its password re-hashed (and
+   * its tokens revoked) when SUPERADMIN_PASSWORD changed. An organization
+   * admin holding the email is never turned into the operator.
+   */
+  async ensureSuperadmin(
+    email: string,
+    password: string,
+  ): Promise<'created' | 'unchanged' | 'password rotated'> {
+    const existing = await this.admins
+      .findOne({ email }, { role: 1, organization_id: 1, password_hash: 1 })
+      .lean<Pick<Admin, '_id' | 'role' | 'organization_id' | 'password_hash'>>()
+      .exec();
+    if (!existing) {
+      try {
+        await this.admins.create({
+          email,
+          password_hash: await this.hasher.hash(password),
+          organization_id: null,
+          role: 'superadmin',
+          credentials_version: 0,
+        });
+        return 'created';
+      } catch (error) {
+        // Another worker created it first.
+        if (isDuplicateKeyError(error)) return this.ensureSuperadmin(email, password);
+        throw error;
+      }
+    }
+    if (existing.role !== 'superadmin' || existing.organization_id) {
+      throw new Error(
+        'SUPERADMIN_EMAIL belongs to an organization admin; choose another address for the super admin',
+      );
+    }
+    if (await this.hasher.verify(password, existing.password_hash)) return 'unchanged';
+    await this.updateCredentials(existing._id, { password });
+    return 'password rotated';
+  }
+
   findOwner(organizationId: Types.ObjectId): Promise<AdminRecord | null> {
     return this.admins
       .findOne({ organization_id: organizationId, role: 'owner' }, RECORD_PROJECTION)

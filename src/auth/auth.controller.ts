@@ -1,6 +1,11 @@
 import { Body, Controller, HttpCode, HttpStatus, Post } from '@nestjs/common';
 import { ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
+import { Types } from 'mongoose';
+import { AuditService } from '../audit/audit.service';
 import { ApiProblems } from '../common/decorators/api-problems.decorator';
+import { DomainError } from '../common/errors/domain.error';
+import { ErrorCode } from '../common/errors/error-codes';
+import { type RequestContext, ReqContext } from '../common/http/request-context';
 import { AuthService } from './auth.service';
 import { Public } from './decorators';
 import { LoginDto } from './dto/login.dto';
@@ -9,7 +14,10 @@ import { LoginResponseView } from './dto/login-response.view';
 @ApiTags('auth')
 @Controller('admin')
 export class AuthController {
-  constructor(private readonly auth: AuthService) {}
+  constructor(
+    private readonly auth: AuthService,
+    private readonly audit: AuditService,
+  ) {}
 
   @Public()
   @Post('login')
@@ -20,7 +28,30 @@ export class AuthController {
   })
   @ApiOkResponse({ type: LoginResponseView })
   @ApiProblems(400, 413, 415, [401, 'INVALID_CREDENTIALS: unknown email or wrong password.'])
-  login(@Body() dto: LoginDto): Promise<LoginResponseView> {
-    return this.auth.login(dto.email, dto.password);
+  async login(
+    @ReqContext() context: RequestContext,
+    @Body() dto: LoginDto,
+  ): Promise<LoginResponseView> {
+    try {
+      const result = await this.auth.login(dto.email, dto.password);
+      await this.audit.record(context, {
+        action: 'login.succeeded',
+        organizationId: result.organization ? new Types.ObjectId(result.organization.id) : null,
+        actorId: new Types.ObjectId(result.admin.id),
+        actorEmail: result.admin.email,
+      });
+      return result;
+    } catch (error) {
+      if (error instanceof DomainError && error.code === ErrorCode.INVALID_CREDENTIALS) {
+        // The email that was tried, never the password.
+        await this.audit.record(context, {
+          action: 'login.failed',
+          organizationId: null,
+          actorId: null,
+          actorEmail: dto.email,
+        });
+      }
+      throw error;
+    }
   }
 }

@@ -33,13 +33,14 @@ export class AuthService {
   async login(email: string, password: string): Promise<LoginResponseView> {
     const admin = await this.admins.authenticate(email, password);
     if (!admin) throw invalidCredentials();
-    const org = await this.organizations.findById(admin.organization_id);
-    // Same answer as a wrong password: a half-created or deleted organization
-    // must not be distinguishable from a bad login.
-    if (!isVisible(org) || !org) throw invalidCredentials();
+    // The super admin belongs to no organization; everyone else must belong
+    // to a live one. A half-created or deleted organization gets the same
+    // answer as a wrong password.
+    const org = admin.organization_id ? await this.organizations.findById(admin.organization_id) : null;
+    if (admin.role !== 'superadmin' && (!org || !isVisible(org))) throw invalidCredentials();
     const claims = {
       sub: String(admin._id),
-      org_id: String(org._id),
+      org_id: org ? String(org._id) : null,
       ver: admin.credentials_version,
     };
     const access_token = await this.jwt.signAsync(claims, {
@@ -50,8 +51,8 @@ export class AuthService {
       access_token,
       token_type: 'bearer',
       expires_in: this.expiresInSeconds,
-      admin: { id: String(admin._id), email: admin.email },
-      organization: { id: String(org._id), organization_name: org.name },
+      admin: { id: String(admin._id), email: admin.email, role: admin.role },
+      organization: org ? { id: String(org._id), organization_name: org.name } : null,
     };
   }
 
@@ -64,23 +65,26 @@ export class AuthService {
     const { sub, org_id, ver, jti, iat, exp } = claims;
     if (
       typeof sub !== 'string' ||
-      typeof org_id !== 'string' ||
+      (typeof org_id !== 'string' && org_id !== null) ||
       typeof jti !== 'string' ||
       typeof ver !== 'number' ||
       typeof iat !== 'number' ||
       typeof exp !== 'number' ||
       !Types.ObjectId.isValid(sub) ||
-      !Types.ObjectId.isValid(org_id)
+      (org_id !== null && !Types.ObjectId.isValid(org_id))
     ) {
       throw unauthorized('The token is missing required claims.');
     }
     const adminId = new Types.ObjectId(sub);
-    const organizationId = new Types.ObjectId(org_id);
+    const organizationId = org_id === null ? null : new Types.ObjectId(org_id);
     const [admin, org] = await Promise.all([
       this.admins.findById(adminId),
-      this.organizations.findById(organizationId),
+      organizationId ? this.organizations.findById(organizationId) : Promise.resolve(null),
     ]);
-    if (!admin || !admin.organization_id.equals(organizationId) || !isVisible(org)) {
+    const sameOrganization = organizationId
+      ? admin?.organization_id?.equals(organizationId) === true && isVisible(org)
+      : admin?.role === 'superadmin' && !admin.organization_id;
+    if (!admin || !sameOrganization) {
       throw unauthorized('The token refers to an admin or organization that no longer exists.');
     }
     if (admin.credentials_version !== ver) {

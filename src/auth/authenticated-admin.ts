@@ -4,7 +4,8 @@ import type { AdminRole } from '../admins/schemas/admin.schema';
 /** What a verified token proves: this admin of this organization, right now. */
 export interface AuthenticatedAdmin {
   adminId: Types.ObjectId;
-  organizationId: Types.ObjectId;
+  /** Null for the super admin, who belongs to no organization. */
+  organizationId: Types.ObjectId | null;
   email: string;
   role: AdminRole;
   tokenId: string;
@@ -13,7 +14,8 @@ export interface AuthenticatedAdmin {
 /** The claims we issue and require. Every one is checked on every request. */
 export interface AccessTokenClaims {
   sub: string;
-  org_id: string;
+  /** Null in the super admin's tokens. */
+  org_id: string | null;
   /** The admin's credentials version when the token was issued. */
   ver: number;
   jti: string;

@@ -38,6 +38,9 @@ export const databaseConfig = registerAs('database', () => {
     tenantCacheSize: e.TENANT_CACHE_SIZE,
     operationLeaseMs: e.OPERATION_LEASE_MS,
     copyBatchSize: e.COPY_BATCH_SIZE,
+    tenantWriteDrainMs: e.TENANT_WRITE_DRAIN_MS,
+    migrateOnStart: e.MIGRATE_ON_START === 'true',
+    auditRetentionDays: e.AUDIT_RETENTION_DAYS,
   };
 });
 
@@ -56,6 +59,11 @@ export const authConfig = registerAs('auth', () => {
     jwtIssuer: 'org-management-service',
     jwtAudience: 'org-management-api',
     bcryptCost: e.BCRYPT_COST,
+    superadmin:
+      e.SUPERADMIN_EMAIL && e.SUPERADMIN_PASSWORD
+        ? { email: e.SUPERADMIN_EMAIL.trim().toLowerCase(), password: e.SUPERADMIN_PASSWORD }
+        : null,
+    orgCreatePolicy: e.ORG_CREATE_POLICY,
   };
 });
 

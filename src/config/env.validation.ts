@@ -1,5 +1,6 @@
 import { plainToInstance, Transform } from 'class-transformer';
 import {
+  IsEmail,
   IsIn,
   IsInt,
   IsOptional,
@@ -92,6 +93,39 @@ export class EnvironmentVariables {
   @IsString()
   @MinLength(1)
   TRUST_PROXY = 'false';
+
+  /** Bootstraps the operator account at start-up (both or neither). */
+  @IsOptional()
+  @IsEmail({}, { message: 'SUPERADMIN_EMAIL must be an email address' })
+  SUPERADMIN_EMAIL?: string;
+
+  @IsOptional()
+  @IsString()
+  SUPERADMIN_PASSWORD?: string;
+
+  /** Who may create organizations: anyone, or only the super admin. */
+  @IsOptional()
+  @IsIn(['public', 'superadmin'])
+  ORG_CREATE_POLICY: 'public' | 'superadmin' = 'public';
+
+  @IsOptional()
+  @Transform(toInt)
+  @IsInt()
+  @Min(1)
+  @Max(3650)
+  AUDIT_RETENTION_DAYS = 90;
+
+  @IsOptional()
+  @IsIn(['true', 'false'])
+  MIGRATE_ON_START = 'false';
+
+  /** Pause between locking a rename and copying, so tenant writes already past their check land first. */
+  @IsOptional()
+  @Transform(toInt)
+  @IsInt()
+  @Min(0)
+  @Max(60_000)
+  TENANT_WRITE_DRAIN_MS = 1000;
 }
 
 const PLACEHOLDER_SECRET = /change[-_ ]?me|secret|example|placeholder|your[-_]/i;
@@ -115,6 +149,16 @@ function crossFieldErrors(env: EnvironmentVariables): string[] {
         'JWT_SECRET looks like a placeholder; generate one with `openssl rand -base64 48`',
       );
     }
+  }
+  if (Boolean(env.SUPERADMIN_EMAIL) !== Boolean(env.SUPERADMIN_PASSWORD)) {
+    errors.push('SUPERADMIN_EMAIL and SUPERADMIN_PASSWORD must be set together');
+  }
+  const superPassword = env.SUPERADMIN_PASSWORD;
+  if (
+    superPassword !== undefined &&
+    (Buffer.byteLength(superPassword) < 12 || Buffer.byteLength(superPassword) > 72)
+  ) {
+    errors.push('SUPERADMIN_PASSWORD must be 12 to 72 bytes');
   }
   if (env.BCRYPT_COST < 10 && env.NODE_ENV !== 'test') {
     errors.push('BCRYPT_COST below 10 is only allowed when NODE_ENV=test');

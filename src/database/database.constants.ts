@@ -3,6 +3,3 @@ export const TENANT_DB_PREFIX = 'org_';
 
 /** Collection in every tenant database describing whose it is. */
 export const TENANT_META_COLLECTION = '_tenant_meta';
-
-/** Tenant schema version new organizations start at. */
-export const TENANT_SCHEMA_VERSION = 1;

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { InjectModel } from '@nestjs/mongoose';
 import { Model, Types, trusted } from 'mongoose';
@@ -6,12 +7,13 @@ import { AdminsService, type AdminRecord } from '../admins/admins.service';
 import { DomainError, orgBusy, orgNotFound } from '../common/errors/domain.error';
 import { ErrorCode } from '../common/errors/error-codes';
 import { databaseConfig, type DatabaseConfig } from '../config/configuration';
-import { TENANT_META_COLLECTION, TENANT_SCHEMA_VERSION } from '../database/database.constants';
+import { TENANT_META_COLLECTION } from '../database/database.constants';
 import { isDuplicateKeyError } from '../database/mongo-errors';
 import {
   TenantConnectionFactory,
   type TenantLocation,
 } from '../database/tenant-connection.factory';
+import { MigrationsService } from '../migrations/migrations.service';
 import { OperationHooks } from './operation-hooks';
 import { slugify } from './organization-name';
 import type { OrganizationRecord } from './organizations.repository';
@@ -57,6 +59,7 @@ export class OrganizationLifecycleService {
     private readonly tenants: TenantConnectionFactory,
     private readonly mover: TenantDataMover,
     private readonly hooks: OperationHooks,
+    private readonly migrations: MigrationsService,
   ) {}
 
   // ---------------------------------------------------------------- create
@@ -144,15 +147,15 @@ export class OrganizationLifecycleService {
         'A database for this name already exists and belongs to no organization; an operator must remove it.',
       );
     }
-    await db.collection(TENANT_META_COLLECTION).replaceOne(
-      { _id: TENANT_META_ID as never },
-      {
-        organization_id: organizationId,
-        created_at: new Date(),
-        schema_version: TENANT_SCHEMA_VERSION,
-      },
-      { upsert: true },
-    );
+    await db
+      .collection(TENANT_META_COLLECTION)
+      .replaceOne(
+        { _id: TENANT_META_ID as never },
+        { organization_id: organizationId, created_at: new Date(), schema_version: 0 },
+        { upsert: true },
+      );
+    // New organizations start at the latest tenant schema version.
+    await this.migrations.initialiseTenant(db);
   }
 
   /**
@@ -234,6 +237,10 @@ export class OrganizationLifecycleService {
       await this.hooks.reached('rename', 'slug_reserved');
 
       await this.advance(locked, 'copying');
+      // Tenant writes check the lock before writing; one that passed its
+      // check just before the lock was taken lands within this pause, so the
+      // copy below cannot miss it (verification would also catch a count drift).
+      if (this.config.tenantWriteDrainMs > 0) await sleep(this.config.tenantWriteDrainMs);
       const owner = await this.tenantOwner(target);
       if (owner === 'foreign') {
         throw new DomainError(

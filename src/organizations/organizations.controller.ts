@@ -8,19 +8,25 @@ import {
   Post,
   Put,
   Query,
+  Res,
 } from '@nestjs/common';
+import type { FastifyReply } from 'fastify';
 import {
   ApiBearerAuth,
   ApiBody,
   ApiCreatedResponse,
   ApiExtraModels,
+  ApiHeader,
   ApiOkResponse,
   ApiOperation,
   ApiTags,
   getSchemaPath,
 } from '@nestjs/swagger';
 import type { AuthenticatedAdmin } from '../auth/authenticated-admin';
-import { CurrentAdmin, OptionalAuth, Public } from '../auth/decorators';
+import { CurrentAdmin, OptionalAuth } from '../auth/decorators';
+import { type RequestContext, ReqContext } from '../common/http/request-context';
+import { IdempotencyKey } from '../idempotency/idempotency-key.decorator';
+import { IdempotencyService } from '../idempotency/idempotency.service';
 import { ApiProblems } from '../common/decorators/api-problems.decorator';
 import { DomainError } from '../common/errors/domain.error';
 import { ErrorCode } from '../common/errors/error-codes';
@@ -30,18 +36,30 @@ import { OrganizationNameQueryDto } from './dto/organization-name-query.dto';
 import {
   OrganizationDeletedView,
   OrganizationOwnerView,
+  OrganizationPageView,
   OrganizationPublicView,
 } from './dto/organization.view';
+import { ListOrganizationsQueryDto } from './dto/list-organizations-query.dto';
 import { UpdateOrganizationDto } from './dto/update-organization.dto';
 import { OrganizationsService } from './organizations.service';
 
 @ApiTags('organizations')
 @Controller('org')
 export class OrganizationsController {
-  constructor(private readonly organizations: OrganizationsService) {}
+  constructor(
+    private readonly organizations: OrganizationsService,
+    private readonly idempotency: IdempotencyService,
+  ) {}
 
-  @Public()
+  @OptionalAuth()
   @Post('create')
+  @ApiBearerAuth()
+  @ApiHeader({
+    name: 'Idempotency-Key',
+    required: false,
+    description:
+      'Makes retries safe: the same key with the same body within 24 hours replays the first response (with `Idempotent-Replayed: true`); the same key with a different body gets 422.',
+  })
   @ApiOperation({
     summary: 'Create an organization and its first admin (the owner)',
     description: 'Creates the master record, the owner admin and the tenant database `org_<slug>`.',
@@ -51,8 +69,33 @@ export class OrganizationsController {
     409,
     'ORG_NAME_TAKEN: the name (by slug) is in use; EMAIL_TAKEN: the email is in use.',
   ])
-  create(@Body() dto: CreateOrganizationDto): Promise<OrganizationOwnerView> {
-    return this.organizations.create(dto);
+  async create(
+    @ReqContext() context: RequestContext,
+    @IdempotencyKey() key: string | undefined,
+    @Body() dto: CreateOrganizationDto,
+    @Res({ passthrough: true }) reply: FastifyReply,
+  ): Promise<OrganizationOwnerView> {
+    if (!key) return this.organizations.create(context, dto);
+    const outcome = await this.idempotency.run('org.create', key, dto, HttpStatus.CREATED, () =>
+      this.organizations.create(context, dto),
+    );
+    if (outcome.replayed) void reply.header('idempotent-replayed', 'true');
+    return outcome.body as OrganizationOwnerView;
+  }
+
+  @Get('list')
+  @ApiBearerAuth()
+  @ApiOperation({
+    summary: 'List organizations by slug, optionally by name prefix (super admin only)',
+  })
+  @ApiOkResponse({ type: OrganizationPageView })
+  @ApiProblems(400, 401, [403, 'FORBIDDEN: only the super admin lists organizations.'])
+  async list(
+    @CurrentAdmin() viewer: AuthenticatedAdmin,
+    @Query() query: ListOrganizationsQueryDto,
+  ): Promise<OrganizationPageView> {
+    const page = await this.organizations.list(viewer, query);
+    return { items: page.items.map((o) => OrganizationPublicView.from(o)), next: page.next };
   }
 
   @OptionalAuth()
@@ -100,10 +143,10 @@ export class OrganizationsController {
     [409, 'ORG_NAME_TAKEN, EMAIL_TAKEN, or ORG_BUSY while another rename or delete of it runs.'],
   )
   update(
-    @CurrentAdmin() viewer: AuthenticatedAdmin,
+    @ReqContext() context: RequestContext,
     @Body() dto: UpdateOrganizationDto,
   ): Promise<OrganizationOwnerView> {
-    return this.organizations.update(viewer, dto);
+    return this.organizations.update(context, dto);
   }
 
   @Delete('delete')
@@ -116,12 +159,17 @@ export class OrganizationsController {
   })
   @ApiBody({ type: DeleteOrganizationDto, required: false })
   @ApiOkResponse({ type: OrganizationDeletedView })
-  @ApiProblems(400, 401, 413, 415, [403, "FORBIDDEN: the organization is not the token's."], 404, [
-    409,
-    'ORG_BUSY: a rename or delete of it is running.',
-  ])
+  @ApiProblems(
+    400,
+    401,
+    413,
+    415,
+    [403, "FORBIDDEN: the organization is not the token's, or you are not an owner."],
+    404,
+    [409, 'ORG_BUSY: a rename or delete of it is running.'],
+  )
   delete(
-    @CurrentAdmin() viewer: AuthenticatedAdmin,
+    @ReqContext() context: RequestContext,
     @Query() query: DeleteOrganizationDto,
     @Body() body: DeleteOrganizationDto,
   ): Promise<OrganizationDeletedView> {
@@ -140,6 +188,6 @@ export class OrganizationsController {
         [{ field: 'organization_name', message: 'query and body disagree' }],
       );
     }
-    return this.organizations.delete(viewer, name);
+    return this.organizations.delete(context, name);
   }
 }

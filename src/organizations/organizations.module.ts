@@ -1,6 +1,8 @@
 import { Module } from '@nestjs/common';
 import { MongooseModule } from '@nestjs/mongoose';
 import { AdminsModule } from '../admins/admins.module';
+import { IdempotencyModule } from '../idempotency/idempotency.module';
+import { MigrationsModule } from '../migrations/migrations.module';
 import { OperationHooks } from './operation-hooks';
 import { OperationRepairService } from './operation-repair.service';
 import { OrganizationLifecycleService } from './organization-lifecycle.service';
@@ -18,6 +20,8 @@ import { TenantDataMover } from './tenant-data-mover';
 @Module({
   imports: [
     AdminsModule,
+    MigrationsModule,
+    IdempotencyModule,
     MongooseModule.forFeature([
       { name: Organization.name, schema: OrganizationSchema },
       { name: SlugReservation.name, schema: SlugReservationSchema },

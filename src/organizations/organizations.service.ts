@@ -1,8 +1,12 @@
-import { Injectable } from '@nestjs/common';
+import { Inject, Injectable } from '@nestjs/common';
+import { trusted } from 'mongoose';
 import { AdminsService, emailTaken } from '../admins/admins.service';
+import { AuditService } from '../audit/audit.service';
 import type { AuthenticatedAdmin } from '../auth/authenticated-admin';
 import { DomainError, orgNotFound } from '../common/errors/domain.error';
 import { ErrorCode } from '../common/errors/error-codes';
+import type { RequestContext } from '../common/http/request-context';
+import { authConfig, type AuthConfig } from '../config/configuration';
 import type { CreateOrganizationDto } from './dto/create-organization.dto';
 import {
   OrganizationDeletedView,
@@ -18,8 +22,10 @@ import {
   type OrganizationRecord,
 } from './organizations.repository';
 
-const forbidden = () =>
-  new DomainError(ErrorCode.FORBIDDEN, 'Your token belongs to a different organization.');
+const forbidden = (detail = 'Your token belongs to a different organization.') =>
+  new DomainError(ErrorCode.FORBIDDEN, detail);
+
+const ownersOnly = () => forbidden('Only an owner of the organization may do this.');
 
 @Injectable()
 export class OrganizationsService {
@@ -27,15 +33,59 @@ export class OrganizationsService {
     private readonly repository: OrganizationsRepository,
     private readonly lifecycle: OrganizationLifecycleService,
     private readonly admins: AdminsService,
+    private readonly audit: AuditService,
+    @Inject(authConfig.KEY) private readonly auth: AuthConfig,
   ) {}
 
-  async create(dto: CreateOrganizationDto): Promise<OrganizationOwnerView> {
+  async create(
+    context: RequestContext,
+    dto: CreateOrganizationDto,
+  ): Promise<OrganizationOwnerView> {
+    if (this.auth.orgCreatePolicy === 'superadmin' && context.actor?.role !== 'superadmin') {
+      throw context.actor
+        ? forbidden('Only the super admin may create organizations (ORG_CREATE_POLICY=superadmin).')
+        : new DomainError(
+            ErrorCode.UNAUTHORIZED,
+            "Creating organizations needs the super admin's token.",
+          );
+    }
     const { organization, owner } = await this.lifecycle.create({
       name: dto.organization_name,
       email: dto.email,
       password: dto.password,
     });
+    await this.audit.record(context, {
+      action: 'organization.created',
+      organizationId: organization._id,
+      details: { organization_name: organization.name, owner_email: owner.email },
+    });
     return OrganizationOwnerView.fromOwner(organization, owner);
+  }
+
+  /** The operator's view of every organization, by slug, optionally by name prefix. */
+  async list(
+    viewer: AuthenticatedAdmin,
+    query: { limit?: number; after?: string; q?: string },
+  ): Promise<{ items: OrganizationRecord[]; next: string | null }> {
+    if (viewer.role !== 'superadmin')
+      throw forbidden('Only the super admin may list organizations.');
+    const limit = query.limit ?? 20;
+    const range: Record<string, string> = {};
+    const prefix = query.q ? slugify(query.q) : '';
+    // A prefix is a range on the unique slug index: no regex from user input.
+    if (prefix) Object.assign(range, { $gte: prefix, $lt: `${prefix}\uffff` });
+    if (query.after) range.$gt = query.after;
+    const filter = Object.keys(range).length
+      ? { slug: trusted(range), pending: null }
+      : { pending: null };
+    const page = await this.repository.organizations
+      .find(filter)
+      .sort({ slug: 1 })
+      .limit(limit + 1)
+      .lean<OrganizationRecord[]>()
+      .exec();
+    const items = page.slice(0, limit);
+    return { items, next: page.length > limit ? items[items.length - 1].slug : null };
   }
 
   async get(
@@ -43,7 +93,7 @@ export class OrganizationsService {
     viewer: AuthenticatedAdmin | undefined,
   ): Promise<OrganizationPublicView | OrganizationOwnerView> {
     const org = await this.findVisible(name);
-    if (viewer && org._id.equals(viewer.organizationId)) {
+    if (viewer?.organizationId && org._id.equals(viewer.organizationId)) {
       return OrganizationOwnerView.fromOwner(org, { _id: viewer.adminId, email: viewer.email });
     }
     return OrganizationPublicView.from(org);
@@ -54,9 +104,10 @@ export class OrganizationsService {
    * before the rename starts, so the common failures leave nothing half-done.
    */
   async update(
-    viewer: AuthenticatedAdmin,
+    context: RequestContext,
     dto: UpdateOrganizationDto,
   ): Promise<OrganizationOwnerView> {
+    const viewer = context.actor as AuthenticatedAdmin;
     const changesCredentials = dto.email !== undefined || dto.password !== undefined;
     if (dto.new_organization_name === undefined && !changesCredentials) {
       throw new DomainError(
@@ -82,7 +133,14 @@ export class OrganizationsService {
       }
     }
     if (dto.new_organization_name !== undefined && dto.new_organization_name !== org.name) {
+      if (viewer.role !== 'owner') throw ownersOnly();
+      const previous = org.name;
       org = await this.lifecycle.rename(org._id, dto.new_organization_name);
+      await this.audit.record(context, {
+        action: 'organization.renamed',
+        organizationId: org._id,
+        details: { from: previous, to: org.name },
+      });
     }
     let admin = { _id: viewer.adminId, email: viewer.email };
     if (changesCredentials) {
@@ -90,14 +148,32 @@ export class OrganizationsService {
         email: dto.email,
         password: dto.password,
       });
+      await this.audit.record(context, {
+        action: 'admin.credentials_changed',
+        organizationId: org._id,
+        details: {
+          email_changed: dto.email !== undefined,
+          password_changed: dto.password !== undefined,
+        },
+      });
     }
     return OrganizationOwnerView.fromOwner(org, admin);
   }
 
-  async delete(viewer: AuthenticatedAdmin, name: string): Promise<OrganizationDeletedView> {
+  async delete(context: RequestContext, name: string): Promise<OrganizationDeletedView> {
+    const viewer = context.actor as AuthenticatedAdmin;
     const org = await this.findVisible(name);
-    if (!org._id.equals(viewer.organizationId)) throw forbidden();
+    // The operator may delete any organization; otherwise only its owners.
+    if (viewer.role !== 'superadmin') {
+      if (!viewer.organizationId || !org._id.equals(viewer.organizationId)) throw forbidden();
+      if (viewer.role !== 'owner') throw ownersOnly();
+    }
     const deleted = await this.lifecycle.delete(org._id);
+    await this.audit.record(context, {
+      action: 'organization.deleted',
+      organizationId: deleted._id,
+      details: { organization_name: deleted.name },
+    });
     return { organization_name: deleted.name, deleted: true };
   }
 
@@ -108,6 +184,7 @@ export class OrganizationsService {
   }
 
   private async ownOrganization(viewer: AuthenticatedAdmin): Promise<OrganizationRecord> {
+    if (!viewer.organizationId) throw forbidden('The super admin belongs to no organization.');
     const org = await this.repository.findById(viewer.organizationId);
     if (!org || !isVisible(org)) throw orgNotFound();
     return org;

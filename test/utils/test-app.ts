@@ -32,7 +32,16 @@ export const uniqueMasterDb = () => `test_master_${uniqueSuffix()}`;
 export async function createTestApp(options: TestAppOptions = {}): Promise<TestApp> {
   process.env.MASTER_DB_NAME = options.masterDbName ?? uniqueMasterDb();
   process.env.OPERATION_LEASE_MS = '30000';
-  Object.assign(process.env, options.env ?? {});
+  // Per-app overrides are undone on close so they cannot leak into the next app.
+  const overrides = options.env ?? {};
+  const previous = Object.fromEntries(Object.keys(overrides).map((k) => [k, process.env[k]]));
+  Object.assign(process.env, overrides);
+  const restoreEnv = () => {
+    for (const [key, value] of Object.entries(previous)) {
+      if (value === undefined) delete process.env[key];
+      else process.env[key] = value;
+    }
+  };
 
   let builder = Test.createTestingModule({ imports: [AppModule] });
   if (options.hooks) builder = builder.overrideProvider(OperationHooks).useValue(options.hooks);
@@ -47,7 +56,10 @@ export async function createTestApp(options: TestAppOptions = {}): Promise<TestA
     app,
     master,
     http: () => request(app.getHttpServer()),
-    close: () => app.close(),
+    close: async () => {
+      await app.close();
+      restoreEnv();
+    },
   };
 }
 

@@ -1,7 +1,8 @@
 import { Prop, Schema, SchemaFactory } from '@nestjs/mongoose';
 import { HydratedDocument, Types } from 'mongoose';
 
-export const ADMIN_ROLES = ['owner', 'admin'] as const;
+/** `superadmin` is the operator: no organization, bootstrapped from the environment. */
+export const ADMIN_ROLES = ['owner', 'admin', 'superadmin'] as const;
 export type AdminRole = (typeof ADMIN_ROLES)[number];
 
 @Schema({
@@ -19,8 +20,9 @@ export class Admin {
   @Prop({ required: true })
   password_hash!: string;
 
-  @Prop({ type: Types.ObjectId, required: true, index: true })
-  organization_id!: Types.ObjectId;
+  /** Null only for the super admin. */
+  @Prop({ type: Types.ObjectId, default: null, index: true })
+  organization_id!: Types.ObjectId | null;
 
   @Prop({ type: String, required: true, enum: ADMIN_ROLES, default: 'owner' })
   role!: AdminRole;

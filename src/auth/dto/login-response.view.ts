@@ -1,10 +1,14 @@
 import { ApiProperty } from '@nestjs/swagger';
+import type { AdminRole } from '../../admins/schemas/admin.schema';
 
 export class LoginAdminView {
   /** @example "665f1c2b9d3e4a0012345679" */
   id!: string;
   /** @example "owner@acme.test" */
   email!: string;
+
+  @ApiProperty({ enum: ['owner', 'admin', 'superadmin'], example: 'owner' })
+  role!: AdminRole;
 }
 
 export class LoginOrganizationView {
@@ -27,6 +31,7 @@ export class LoginResponseView {
   @ApiProperty({ type: LoginAdminView })
   admin!: LoginAdminView;
 
-  @ApiProperty({ type: LoginOrganizationView })
-  organization!: LoginOrganizationView;
+  /** Null for the super admin, who belongs to no organization. */
+  @ApiProperty({ type: LoginOrganizationView, nullable: true })
+  organization!: LoginOrganizationView | null;
 }

@@ -1,4 +1,4 @@
-import { ValidationError, ValidationPipe } from '@nestjs/common';
+import { type ArgumentMetadata, type ValidationError, ValidationPipe } from '@nestjs/common';
 import { DomainError, FieldError } from '../errors/domain.error';
 import { ErrorCode } from '../errors/error-codes';
 
@@ -15,8 +15,18 @@ function flatten(errors: ValidationError[], parent = ''): FieldError[] {
  * values are coerced only where a DTO says so, and failures become a
  * VALIDATION_FAILED problem listing every field.
  */
+/**
+ * Route params are validated by their own pipes (e.g. ObjectIdParam); only
+ * bodies and query strings are DTOs.
+ */
+class DtoValidationPipe extends ValidationPipe {
+  protected override toValidate(metadata: ArgumentMetadata): boolean {
+    return metadata.type !== 'param' && super.toValidate(metadata);
+  }
+}
+
 export function createValidationPipe(): ValidationPipe {
-  return new ValidationPipe({
+  return new DtoValidationPipe({
     whitelist: true,
     forbidNonWhitelisted: true,
     forbidUnknownValues: true,

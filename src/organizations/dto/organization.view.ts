@@ -57,3 +57,12 @@ export class OrganizationDeletedView {
   /** @example true */
   deleted!: true;
 }
+
+export class OrganizationPageView {
+  @ApiProperty({ type: [OrganizationPublicView] })
+  items!: OrganizationPublicView[];
+
+  /** Pass as `after` for the next page; null on the last page. */
+  @ApiProperty({ type: String, nullable: true, example: 'acme_inc' })
+  next!: string | null;
+}

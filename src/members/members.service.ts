@@ -1,0 +1,148 @@
+import { Injectable } from '@nestjs/common';
+import { InjectModel } from '@nestjs/mongoose';
+import { Model, Types, trusted } from 'mongoose';
+import { AuditService } from '../audit/audit.service';
+import type { AuthenticatedAdmin } from '../auth/authenticated-admin';
+import { DomainError, orgBusy, orgNotFound } from '../common/errors/domain.error';
+import { ErrorCode } from '../common/errors/error-codes';
+import type { RequestContext } from '../common/http/request-context';
+import { isDuplicateKeyError } from '../database/mongo-errors';
+import { TenantConnectionFactory } from '../database/tenant-connection.factory';
+import { isVisible } from '../organizations/organizations.repository';
+import { Organization } from '../organizations/schemas/organization.schema';
+import type { PageQueryDto } from '../common/http/page-query.dto';
+import type { CreateMemberDto, UpdateMemberDto } from './dto/member.dto';
+import { Member, MEMBER_MODEL, MemberSchema } from './schemas/member.schema';
+
+const DEFAULT_PAGE = 20;
+
+const memberNotFound = () =>
+  new DomainError(ErrorCode.MEMBER_NOT_FOUND, 'No member with this id in your organization.');
+const memberEmailTaken = () =>
+  new DomainError(ErrorCode.MEMBER_EMAIL_TAKEN, 'A member with this email already exists.');
+
+/**
+ * The member directory, stored in the organization's own database. The
+ * organization always comes from the verified token; the tenant handle from
+ * the factory. Writes are refused while a rename or delete holds the
+ * organization, so no write can land in a database that is being copied.
+ */
+@Injectable()
+export class MembersService {
+  constructor(
+    @InjectModel(Organization.name) private readonly organizations: Model<Organization>,
+    private readonly tenants: TenantConnectionFactory,
+    private readonly audit: AuditService,
+  ) {}
+
+  async create(context: RequestContext, dto: CreateMemberDto): Promise<Member> {
+    const members = await this.model(context.actor, 'write');
+    try {
+      const doc = await members.create({
+        email: dto.email,
+        name: dto.name,
+        role: dto.role ?? 'member',
+        metadata: dto.metadata ?? {},
+      });
+      await this.changed(context, 'member.added', doc._id);
+      return doc.toObject();
+    } catch (error) {
+      if (isDuplicateKeyError(error)) throw memberEmailTaken();
+      throw error;
+    }
+  }
+
+  /** Stable order by id; `after` is the last id of the previous page. */
+  async list(
+    viewer: AuthenticatedAdmin,
+    query: PageQueryDto,
+  ): Promise<{ items: Member[]; next: string | null }> {
+    const members = await this.model(viewer, 'read');
+    const limit = query.limit ?? DEFAULT_PAGE;
+    const filter = query.after ? { _id: trusted({ $gt: new Types.ObjectId(query.after) }) } : {};
+    // One extra document tells whether another page exists.
+    const page = await members
+      .find(filter)
+      .sort({ _id: 1 })
+      .limit(limit + 1)
+      .lean<Member[]>()
+      .exec();
+    const items = page.slice(0, limit);
+    const next = page.length > limit ? String(items[items.length - 1]._id) : null;
+    return { items, next };
+  }
+
+  async get(viewer: AuthenticatedAdmin, id: Types.ObjectId): Promise<Member> {
+    const members = await this.model(viewer, 'read');
+    const member = await members.findById(id).lean<Member>().exec();
+    if (!member) throw memberNotFound();
+    return member;
+  }
+
+  async update(context: RequestContext, id: Types.ObjectId, dto: UpdateMemberDto): Promise<Member> {
+    const set = Object.fromEntries(Object.entries(dto).filter(([, v]) => v !== undefined));
+    if (Object.keys(set).length === 0) {
+      throw new DomainError(ErrorCode.VALIDATION_FAILED, 'Nothing to change.', [
+        { field: 'body', message: 'at least one of email, name, role, metadata is required' },
+      ]);
+    }
+    const members = await this.model(context.actor, 'write');
+    try {
+      // No projection on findAndModify: FerretDB 1.24 does not implement it.
+      const updated = await members
+        .findByIdAndUpdate(id, { $set: set }, { returnDocument: 'after' })
+        .lean<Member>()
+        .exec();
+      if (!updated) throw memberNotFound();
+      await this.changed(context, 'member.updated', id, { fields: Object.keys(set) });
+      return updated;
+    } catch (error) {
+      if (isDuplicateKeyError(error)) throw memberEmailTaken();
+      throw error;
+    }
+  }
+
+  async remove(context: RequestContext, id: Types.ObjectId): Promise<void> {
+    const members = await this.model(context.actor, 'write');
+    const result = await members.deleteOne({ _id: id }).exec();
+    if (result.deletedCount === 0) throw memberNotFound();
+    await this.changed(context, 'member.removed', id);
+  }
+
+  private changed(
+    context: RequestContext,
+    action: string,
+    memberId: Types.ObjectId,
+    details: Record<string, unknown> = {},
+  ): Promise<void> {
+    return this.audit.record(context, {
+      action,
+      organizationId: context.actor?.organizationId ?? null,
+      details: { member_id: String(memberId), ...details },
+    });
+  }
+
+  private async model(
+    viewer: AuthenticatedAdmin | undefined,
+    access: 'read' | 'write',
+  ): Promise<Model<Member>> {
+    if (!viewer?.organizationId) {
+      throw new DomainError(ErrorCode.FORBIDDEN, 'The super admin belongs to no organization.');
+    }
+    const org = await this.organizations
+      .findById(viewer.organizationId, { database_name: 1, cluster_uri: 1, pending: 1 })
+      .lean<Organization>()
+      .exec();
+    if (!org || !isVisible(org)) throw orgNotFound();
+    if (access === 'write' && org.pending) throw orgBusy();
+    const connection = this.tenants.connection({
+      databaseName: org.database_name,
+      clusterUri: org.cluster_uri,
+    });
+    // Compiled once per tenant handle and cached on it by Mongoose.
+    return (
+      (connection.models[MEMBER_MODEL] as Model<Member> | undefined) ??
+      connection.model<Member>(MEMBER_MODEL, MemberSchema)
+    );
+  }
+}

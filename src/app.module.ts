@@ -12,6 +12,7 @@ import { MembersModule } from './members/members.module';
 import { MigrationsModule } from './migrations/migrations.module';
 import { LoggingModule } from './logging/logging.module';
 import { OrganizationsModule } from './organizations/organizations.module';
+import { SecurityModule } from './security/security.module';
 import { TeamModule } from './team/team.module';
 
 @Module({
@@ -26,6 +27,8 @@ import { TeamModule } from './team/team.module';
     DatabaseModule,
     AdminsModule,
     OrganizationsModule,
+    // Before AuthModule: its rate-limit guard then runs before the JWT guard.
+    SecurityModule,
     AuthModule,
     HealthModule,
     AuditModule,

@@ -5,6 +5,8 @@ import { REQUEST_ID_HEADER, requestIdFor } from './common/http/request-id';
 import { createValidationPipe } from './common/http/validation.pipe';
 import { appConfig } from './config/configuration';
 import { setUpApiDocs } from './docs/api-docs';
+import { applyHttpSecurity, RATE_LIMIT_RESPONSE_HEADERS } from './security/http-security';
+import { writeClientErrorProblem } from './security/request-hardening';
 
 /** The service's own body limit; NGINX's client_max_body_size is aligned with it. */
 export const BODY_LIMIT_BYTES = 100 * 1024;
@@ -16,6 +18,8 @@ export function createFastifyAdapter(): FastifyAdapter {
     // Fastify accepts a hop count too; its typings only list the other forms.
     trustProxy: config.trustProxy as boolean | string,
     genReqId: requestIdFor,
+    // Requests Node rejects before Fastify sees them (oversized headers, a broken request line).
+    clientErrorHandler: writeClientErrorProblem,
     // Nest logs requests through pino-http; Fastify's own logger stays off.
     logger: false,
     return503OnClosing: true,
@@ -35,7 +39,10 @@ export function configureApp(app: NestFastifyApplication): NestFastifyApplicatio
   app.useGlobalFilters(new ProblemDetailsFilter());
   app.enableShutdownHooks();
   if (config.corsOrigins.length > 0) {
-    app.enableCors({ origin: config.corsOrigins, exposedHeaders: [REQUEST_ID_HEADER] });
+    app.enableCors({
+      origin: config.corsOrigins,
+      exposedHeaders: [REQUEST_ID_HEADER, 'Retry-After', ...RATE_LIMIT_RESPONSE_HEADERS],
+    });
   }
 
   const fastify = app.getHttpAdapter().getInstance();
@@ -46,6 +53,7 @@ export function configureApp(app: NestFastifyApplication): NestFastifyApplicatio
     done();
   });
 
+  applyHttpSecurity(app);
   setUpApiDocs(app);
   return app;
 }

@@ -69,6 +69,7 @@ describe('OpenAPI document (e2e)', () => {
         'PUT /org/update',
         'DELETE /org/delete',
         'POST /admin/login',
+        'POST /admin/logout',
         'GET /org/list',
         'GET /org/audit',
         'POST /org/admins',

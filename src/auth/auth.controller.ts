@@ -1,5 +1,12 @@
-import { Body, Controller, HttpCode, HttpStatus, Post } from '@nestjs/common';
-import { ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
+import { Body, Controller, HttpCode, HttpStatus, Post, Req } from '@nestjs/common';
+import {
+  ApiBearerAuth,
+  ApiNoContentResponse,
+  ApiOkResponse,
+  ApiOperation,
+  ApiTags,
+} from '@nestjs/swagger';
+import type { FastifyRequest } from 'fastify';
 import { Types } from 'mongoose';
 import { AuditService } from '../audit/audit.service';
 import { ApiProblems } from '../common/decorators/api-problems.decorator';
@@ -7,7 +14,9 @@ import { DomainError } from '../common/errors/domain.error';
 import { ErrorCode } from '../common/errors/error-codes';
 import { type RequestContext, ReqContext } from '../common/http/request-context';
 import { AuthService } from './auth.service';
-import { Public } from './decorators';
+import type { AuthenticatedAdmin } from './authenticated-admin';
+import { CurrentAdmin, Public } from './decorators';
+import { bearerToken } from './jwt.strategy';
 import { LoginDto } from './dto/login.dto';
 import { LoginResponseView } from './dto/login-response.view';
 
@@ -24,7 +33,8 @@ export class AuthController {
   @HttpCode(HttpStatus.OK)
   @ApiOperation({
     summary: 'Log in as an admin and receive a bearer token',
-    description: 'Unknown email and wrong password get the same 401 body and comparable timing.',
+    description:
+      'Unknown email and wrong password get the same 401 body and comparable timing. After 10 attempts on one account within 15 minutes (LOGIN_LOCKOUT), further attempts get 429 with Retry-After, even with the right password, until the oldest attempt leaves the window; a successful login clears the count.',
   })
   @ApiOkResponse({ type: LoginResponseView })
   @ApiProblems(400, 413, 415, [401, 'INVALID_CREDENTIALS: unknown email or wrong password.'])
@@ -53,5 +63,23 @@ export class AuthController {
       }
       throw error;
     }
+  }
+
+  @Post('logout')
+  @HttpCode(HttpStatus.NO_CONTENT)
+  @ApiBearerAuth()
+  @ApiOperation({
+    summary: 'Log out: revoke the presented token',
+    description:
+      'The token is refused with 401 from now until it would have expired. Other tokens of the same admin stay valid.',
+  })
+  @ApiNoContentResponse({ description: 'The token is revoked.' })
+  @ApiProblems(401)
+  async logout(
+    @CurrentAdmin() admin: AuthenticatedAdmin,
+    @Req() request: FastifyRequest,
+  ): Promise<void> {
+    // The guard has verified this very token; it is only read again for its expiry.
+    await this.auth.logout(admin, bearerToken(request)!);
   }
 }

@@ -6,16 +6,19 @@ import { PassportModule } from '@nestjs/passport';
 import { AdminsModule } from '../admins/admins.module';
 import { authConfig, type AuthConfig } from '../config/configuration';
 import { OrganizationsModule } from '../organizations/organizations.module';
+import { SecurityModule } from '../security/security.module';
 import { JWT_ALGORITHM } from './auth.constants';
 import { AuthController } from './auth.controller';
 import { AuthService } from './auth.service';
 import { JwtAuthGuard } from './jwt-auth.guard';
 import { JwtStrategy } from './jwt.strategy';
+import { TokenRevocationService } from './token-revocation.service';
 
 @Module({
   imports: [
     AdminsModule,
     OrganizationsModule,
+    SecurityModule,
     PassportModule,
     JwtModule.registerAsync({
       inject: [authConfig.KEY],
@@ -30,7 +33,12 @@ import { JwtStrategy } from './jwt.strategy';
     }),
   ],
   controllers: [AuthController],
-  providers: [AuthService, JwtStrategy, { provide: APP_GUARD, useClass: JwtAuthGuard }],
+  providers: [
+    AuthService,
+    JwtStrategy,
+    TokenRevocationService,
+    { provide: APP_GUARD, useClass: JwtAuthGuard },
+  ],
 })
 export class AuthModule implements OnModuleInit {
   constructor(@Inject(authConfig.KEY) private readonly config: AuthConfig) {}

@@ -7,9 +7,11 @@ import { DomainError } from '../common/errors/domain.error';
 import { ErrorCode } from '../common/errors/error-codes';
 import { authConfig, type AuthConfig } from '../config/configuration';
 import { isVisible, OrganizationsRepository } from '../organizations/organizations.repository';
+import { LoginLockoutService } from '../security/login-lockout.service';
 import type { AccessTokenClaims, AuthenticatedAdmin } from './authenticated-admin';
 import type { LoginResponseView } from './dto/login-response.view';
 import { durationToSeconds } from './duration';
+import { TokenRevocationService } from './token-revocation.service';
 
 const invalidCredentials = () =>
   new DomainError(ErrorCode.INVALID_CREDENTIALS, 'The email or password is incorrect.');
@@ -25,19 +27,27 @@ export class AuthService {
     private readonly admins: AdminsService,
     private readonly organizations: OrganizationsRepository,
     private readonly jwt: JwtService,
+    private readonly lockout: LoginLockoutService,
+    private readonly revocations: TokenRevocationService,
     @Inject(authConfig.KEY) config: AuthConfig,
   ) {
     this.expiresInSeconds = durationToSeconds(config.jwtExpiresIn);
   }
 
   async login(email: string, password: string): Promise<LoginResponseView> {
+    // Counted before the password is checked: a locked account answers 429
+    // whether or not the password is right.
+    const attempt = await this.lockout.admit(email);
     const admin = await this.admins.authenticate(email, password);
     if (!admin) throw invalidCredentials();
     // The super admin belongs to no organization; everyone else must belong
     // to a live one. A half-created or deleted organization gets the same
     // answer as a wrong password.
-    const org = admin.organization_id ? await this.organizations.findById(admin.organization_id) : null;
+    const org = admin.organization_id
+      ? await this.organizations.findById(admin.organization_id)
+      : null;
     if (admin.role !== 'superadmin' && (!org || !isVisible(org))) throw invalidCredentials();
+    await this.lockout.succeeded(attempt);
     const claims = {
       sub: String(admin._id),
       org_id: org ? String(org._id) : null,
@@ -54,6 +64,14 @@ export class AuthService {
       admin: { id: String(admin._id), email: admin.email, role: admin.role },
       organization: org ? { id: String(org._id), organization_name: org.name } : null,
     };
+  }
+
+  /** Revokes the presented (already verified) token until it would have expired. */
+  async logout(admin: AuthenticatedAdmin, token: string): Promise<void> {
+    const { exp } = this.jwt.decode<{ exp?: unknown }>(token) ?? {};
+    const expiresAt =
+      typeof exp === 'number' ? exp * 1000 : Date.now() + this.expiresInSeconds * 1000;
+    await this.revocations.revoke(admin.tokenId, admin.adminId, new Date(expiresAt));
   }
 
   /**
@@ -75,6 +93,9 @@ export class AuthService {
     ) {
       throw unauthorized('The token is missing required claims.');
     }
+    // Looked up alongside the admin and organization, awaited after them.
+    const revoked = this.revocations.isRevoked(jti);
+    revoked.catch(() => undefined);
     const adminId = new Types.ObjectId(sub);
     const organizationId = org_id === null ? null : new Types.ObjectId(org_id);
     const [admin, org] = await Promise.all([
@@ -87,6 +108,7 @@ export class AuthService {
     if (!admin || !sameOrganization) {
       throw unauthorized('The token refers to an admin or organization that no longer exists.');
     }
+    if (await revoked) throw unauthorized('The token was revoked by a logout; log in again.');
     if (admin.credentials_version !== ver) {
       throw unauthorized('The token was revoked by a credentials change; log in again.');
     }

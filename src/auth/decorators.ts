@@ -1,4 +1,10 @@
-import { createParamDecorator, ExecutionContext, SetMetadata } from '@nestjs/common';
+import {
+  applyDecorators,
+  createParamDecorator,
+  ExecutionContext,
+  SetMetadata,
+} from '@nestjs/common';
+import { ApiSecurity } from '@nestjs/swagger';
 import type { FastifyRequest } from 'fastify';
 import { IS_OPTIONAL_AUTH_KEY, IS_PUBLIC_KEY } from './auth.constants';
 import type { AuthenticatedAdmin } from './authenticated-admin';
@@ -6,8 +12,13 @@ import type { AuthenticatedAdmin } from './authenticated-admin';
 /** Opts a route out of the global JWT guard. */
 export const Public = () => SetMetadata(IS_PUBLIC_KEY, true);
 
-/** No token is fine; a token that is present must be valid. */
-export const OptionalAuth = () => SetMetadata(IS_OPTIONAL_AUTH_KEY, true);
+/**
+ * No token is fine; a token that is present must be valid. The empty
+ * security requirement it adds tells OpenAPI clients (and fuzzers) the same:
+ * anonymous requests are allowed here.
+ */
+export const OptionalAuth = () =>
+  applyDecorators(SetMetadata(IS_OPTIONAL_AUTH_KEY, true), ApiSecurity({}));
 
 /** The admin the verified token belongs to (undefined on an anonymous optional-auth request). */
 export const CurrentAdmin = createParamDecorator(

@@ -7,6 +7,10 @@ import { JWT_ALGORITHM } from './auth.constants';
 import { AuthService } from './auth.service';
 import type { AccessTokenClaims, AuthenticatedAdmin } from './authenticated-admin';
 
+/** The bearer token of a request, exactly as the strategy reads it. */
+export const bearerToken: (request: unknown) => string | null =
+  ExtractJwt.fromAuthHeaderAsBearerToken();
+
 @Injectable()
 export class JwtStrategy extends PassportStrategy(Strategy, 'jwt') {
   constructor(
@@ -14,7 +18,7 @@ export class JwtStrategy extends PassportStrategy(Strategy, 'jwt') {
     private readonly auth: AuthService,
   ) {
     super({
-      jwtFromRequest: ExtractJwt.fromAuthHeaderAsBearerToken(),
+      jwtFromRequest: bearerToken,
       // A KeyObject, derived once: jsonwebtoken would otherwise rebuild the
       // key from the string secret on every request. The typings predate
       // KeyObject support in jsonwebtoken 9, hence the cast.

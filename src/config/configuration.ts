@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { ConfigType, registerAs } from '@nestjs/config';
+import { parseRateLimit } from '../security/rate-limit';
 import { validateEnvironment } from './env.validation';
 
 /**
@@ -67,8 +68,21 @@ export const authConfig = registerAs('auth', () => {
   };
 });
 
+export const securityConfig = registerAs('security', () => {
+  const e = env();
+  return {
+    rateLimits: {
+      global: parseRateLimit(e.RATE_LIMIT_GLOBAL),
+      login: parseRateLimit(e.RATE_LIMIT_LOGIN),
+      create: parseRateLimit(e.RATE_LIMIT_CREATE),
+    },
+    loginLockout: parseRateLimit(e.LOGIN_LOCKOUT),
+  };
+});
+
 export type AppConfig = ConfigType<typeof appConfig>;
 export type DatabaseConfig = ConfigType<typeof databaseConfig>;
 export type AuthConfig = ConfigType<typeof authConfig>;
+export type SecurityConfig = ConfigType<typeof securityConfig>;
 
-export const configNamespaces = [appConfig, databaseConfig, authConfig];
+export const configNamespaces = [appConfig, databaseConfig, authConfig, securityConfig];

@@ -11,9 +11,13 @@ import {
   MinLength,
   validateSync,
 } from 'class-validator';
+import { RATE_LIMIT_PATTERN } from '../security/rate-limit';
 
 export const NODE_ENVS = ['development', 'test', 'production'] as const;
 export type NodeEnv = (typeof NODE_ENVS)[number];
+
+const RATE_LIMIT_MESSAGE = (name: string) =>
+  `${name} must be "off" or <count>/<duration> such as 10/15m`;
 
 const toInt = ({ value }: { value: unknown }) =>
   value === undefined || value === '' ? undefined : Number(value);
@@ -64,6 +68,26 @@ export class EnvironmentVariables {
   @IsOptional()
   @IsString()
   CORS_ORIGINS = '';
+
+  /** Requests per client address to all but the health endpoints: `<count>/<duration>` or `off`. */
+  @IsOptional()
+  @Matches(RATE_LIMIT_PATTERN, { message: RATE_LIMIT_MESSAGE('RATE_LIMIT_GLOBAL') })
+  RATE_LIMIT_GLOBAL = '1000/1m';
+
+  /** Login attempts per client address. */
+  @IsOptional()
+  @Matches(RATE_LIMIT_PATTERN, { message: RATE_LIMIT_MESSAGE('RATE_LIMIT_LOGIN') })
+  RATE_LIMIT_LOGIN = '30/1m';
+
+  /** Organization creations per client address. */
+  @IsOptional()
+  @Matches(RATE_LIMIT_PATTERN, { message: RATE_LIMIT_MESSAGE('RATE_LIMIT_CREATE') })
+  RATE_LIMIT_CREATE = '20/1h';
+
+  /** Login attempts per account before it is locked until the window has room again. */
+  @IsOptional()
+  @Matches(RATE_LIMIT_PATTERN, { message: RATE_LIMIT_MESSAGE('LOGIN_LOCKOUT') })
+  LOGIN_LOCKOUT = '10/15m';
 
   @IsOptional()
   @IsIn(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])

@@ -8,3 +8,10 @@ process.env.JWT_SECRET = 'e2e-only-secret-with-more-than-32-bytes-0123456789';
 process.env.JWT_EXPIRES_IN = '30m';
 process.env.TENANT_WRITE_DRAIN_MS = '50';
 delete process.env.CORS_ORIGINS;
+// Every suite sends all its traffic from 127.0.0.1: limits stay on (their
+// code runs in every test) but out of the way. test/security*.e2e-spec.ts
+// sets tight ones to test them.
+process.env.RATE_LIMIT_GLOBAL = '1000000/1m';
+process.env.RATE_LIMIT_LOGIN = '1000000/1m';
+process.env.RATE_LIMIT_CREATE = '1000000/1m';
+process.env.LOGIN_LOCKOUT = '10/15m';

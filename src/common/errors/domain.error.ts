@@ -14,6 +14,8 @@ export class DomainError extends Error {
     readonly code: ErrorCode,
     message: string,
     readonly fieldErrors?: FieldError[],
+    /** Response headers that belong to the error, such as `retry-after`. */
+    readonly headers?: Record<string, string>,
   ) {
     super(message);
     this.name = 'DomainError';
@@ -25,6 +27,12 @@ export const orgNotFound = (name?: string) =>
     ErrorCode.ORG_NOT_FOUND,
     name === undefined ? 'Organization not found.' : `No organization is named "${name}".`,
   );
+
+/** 429 with the `Retry-After` a client needs to back off correctly. */
+export const tooManyRequests = (message: string, retryAfterSeconds: number) =>
+  new DomainError(ErrorCode.TOO_MANY_REQUESTS, message, undefined, {
+    'retry-after': String(Math.max(1, Math.ceil(retryAfterSeconds))),
+  });
 
 export const orgBusy = () =>
   new DomainError(

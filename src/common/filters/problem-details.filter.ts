@@ -20,6 +20,7 @@ export function sendProblem(error: unknown, request: FastifyRequest, reply: Fast
     );
   }
   if (reply.sent) return;
+  if (shape.headers) void reply.headers(shape.headers);
   void reply.status(problem.status).header('content-type', PROBLEM_CONTENT_TYPE).send(problem);
 }
 

@@ -21,6 +21,8 @@ export interface ProblemShape {
   status: number;
   detail: string;
   errors?: FieldError[];
+  /** Headers the error carries (`retry-after`), set on the response. */
+  headers?: Record<string, string>;
   /** True when the cause is unknown to us and must be logged with its stack. */
   unexpected?: boolean;
 }
@@ -91,7 +93,9 @@ function fromHttpException(error: HttpException): ProblemShape {
  * only place that knows how errors become HTTP.
  */
 export function describeError(error: unknown): ProblemShape {
-  if (error instanceof DomainError) return fromCode(error.code, error.message, error.fieldErrors);
+  if (error instanceof DomainError) {
+    return { ...fromCode(error.code, error.message, error.fieldErrors), headers: error.headers };
+  }
   if (error instanceof HttpException) return fromHttpException(error);
 
   const e = (error ?? {}) as ErrorLike;

@@ -1,0 +1,64 @@
+import type { OpenAPIObject } from '@nestjs/swagger';
+import { PROBLEM_CONTENT_TYPE } from '../common/http/problem';
+import { GLOBAL_THROTTLER, isUnthrottled, ROUTE_THROTTLERS } from './rate-limit.policy';
+
+type Operation = {
+  responses: Record<string, { description?: string; headers?: Record<string, unknown> }>;
+};
+
+const METHODS = ['get', 'put', 'post', 'delete', 'patch'] as const;
+const PROBLEM = {
+  [PROBLEM_CONTENT_TYPE]: { schema: { $ref: '#/components/schemas/ProblemDetailsDto' } },
+};
+const seconds = (description: string) => ({ description, schema: { type: 'integer', minimum: 0 } });
+
+function limitHeaders(name: string): Record<string, unknown> {
+  const suffix = name === GLOBAL_THROTTLER ? '' : `-${name}`;
+  const which =
+    name === GLOBAL_THROTTLER ? 'the per-address limit' : `the per-address ${name} limit`;
+  return {
+    [`X-RateLimit-Limit${suffix}`]: seconds(`Requests allowed per window by ${which}.`),
+    [`X-RateLimit-Remaining${suffix}`]: seconds(`Requests left in the current window of ${which}.`),
+    [`X-RateLimit-Reset${suffix}`]: seconds(`Seconds until the current window of ${which} ends.`),
+  };
+}
+
+/**
+ * Documents what the security layer adds to every throttled operation: the
+ * rate-limit headers on success, 429 with `Retry-After` when a limit is hit,
+ * and 503 while the database is unreachable. Derived from the same policy the
+ * guard enforces, so the document cannot drift from it. Headers are optional
+ * because a limit can be switched off by configuration.
+ */
+export function documentHttpSecurity(document: OpenAPIObject): OpenAPIObject {
+  for (const [path, item] of Object.entries(document.paths)) {
+    if (isUnthrottled(path)) continue;
+    for (const method of METHODS) {
+      const operation = (item as Record<string, Operation | undefined>)[method];
+      if (!operation) continue;
+      const routeLimit = Object.values(ROUTE_THROTTLERS).find(
+        (route) => route.url === path && route.method === method.toUpperCase(),
+      );
+      const headers = {
+        ...limitHeaders(GLOBAL_THROTTLER),
+        ...(routeLimit ? limitHeaders(routeLimit.name) : {}),
+      };
+      for (const [status, response] of Object.entries(operation.responses)) {
+        if (status.startsWith('2')) response.headers = { ...response.headers, ...headers };
+      }
+      operation.responses['429'] ??= {
+        description: routeLimit
+          ? `TOO_MANY_REQUESTS: a per-address limit was hit${path === '/admin/login' ? ', or the account is locked after too many attempts' : ''}.`
+          : 'TOO_MANY_REQUESTS: the per-address limit was hit.',
+        headers: { 'Retry-After': seconds('Seconds to wait before retrying.') },
+        content: PROBLEM,
+      } as Operation['responses'][string];
+      operation.responses['503'] ??= {
+        description: 'SERVICE_UNAVAILABLE: the database is unreachable.',
+        headers: { 'Retry-After': seconds('Seconds to wait before retrying.') },
+        content: PROBLEM,
+      } as Operation['responses'][string];
+    }
+  }
+  return document;
+}

@@ -1,10 +1,12 @@
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
 import { Logger } from 'nestjs-pino';
+import { fastifyTrustProxy } from './bootstrap/trust-proxy';
 import { ProblemDetailsFilter } from './common/filters/problem-details.filter';
 import { REQUEST_ID_HEADER, requestIdFor } from './common/http/request-id';
 import { createValidationPipe } from './common/http/validation.pipe';
 import { appConfig } from './config/configuration';
 import { setUpApiDocs } from './docs/api-docs';
+import { registerRequestLogContext } from './logging/request-log';
 import { applyHttpSecurity, RATE_LIMIT_RESPONSE_HEADERS } from './security/http-security';
 import { writeClientErrorProblem } from './security/request-hardening';
 
@@ -15,8 +17,8 @@ export function createFastifyAdapter(): FastifyAdapter {
   const config = appConfig();
   return new FastifyAdapter({
     bodyLimit: BODY_LIMIT_BYTES,
-    // Fastify accepts a hop count too; its typings only list the other forms.
-    trustProxy: config.trustProxy as boolean | string,
+    // TRUST_PROXY: see bootstrap/trust-proxy.ts (hop counts, peer check).
+    trustProxy: fastifyTrustProxy(config.trustProxy),
     genReqId: requestIdFor,
     // Requests Node rejects before Fastify sees them (oversized headers, a broken request line).
     clientErrorHandler: writeClientErrorProblem,
@@ -37,7 +39,8 @@ export function configureApp(app: NestFastifyApplication): NestFastifyApplicatio
   app.useLogger(app.get(Logger));
   app.useGlobalPipes(createValidationPipe());
   app.useGlobalFilters(new ProblemDetailsFilter());
-  app.enableShutdownHooks();
+  // No app.enableShutdownHooks(): main.ts owns the signals (bounded drain, exit 0),
+  // see bootstrap/graceful-shutdown.ts.
   if (config.corsOrigins.length > 0) {
     app.enableCors({
       origin: config.corsOrigins,
@@ -52,6 +55,7 @@ export function configureApp(app: NestFastifyApplication): NestFastifyApplicatio
     void reply.header(REQUEST_ID_HEADER, request.id);
     done();
   });
+  registerRequestLogContext(fastify);
 
   applyHttpSecurity(app);
   setUpApiDocs(app);

@@ -1,22 +1,79 @@
 import 'reflect-metadata';
-import { NestFactory } from '@nestjs/core';
-import type { NestFastifyApplication } from '@nestjs/platform-fastify';
-import { AppModule } from './app.module';
-import { configureApp, createFastifyAdapter } from './app.setup';
-import { appConfig } from './config/configuration';
+import cluster from 'node:cluster';
+import { createRequire } from 'node:module';
+import type { Logger } from 'pino';
+import { ClusterSupervisor, type SupervisedWorker } from './bootstrap/cluster-supervisor';
+import { assertDatabaseReachable } from './bootstrap/database-preflight';
+import { SHUTDOWN_SIGNALS } from './bootstrap/graceful-shutdown';
+import { appConfig, databaseConfig } from './config/configuration';
 import { ConfigValidationError } from './config/env.validation';
 import { startEmbeddedDatabaseIfNeeded } from './database/embedded-database';
+import { createProcessLogger } from './logging/process-logger';
 
-async function bootstrap(): Promise<void> {
+type HttpServerModule = typeof import('./bootstrap/http-server');
+const lazyRequire = createRequire(__filename);
+
+/**
+ * Process entry point (the Procfile's and the Dockerfile's command).
+ *
+ * With WEB_CONCURRENCY > 1 this process becomes a cluster primary that only
+ * supervises: workers (this same file, re-run by node:cluster) share the port
+ * and serve HTTP. With 1 it serves HTTP itself. Either way SIGTERM/SIGINT
+ * drain in-flight requests and exit 0.
+ */
+async function main(): Promise<void> {
+  const config = appConfig(); // validates the environment first
+  if (cluster.isWorker) return serveHttp();
+
+  const logger = createProcessLogger(config, 'Bootstrap');
+  exitOnUncaughtErrors(logger);
+  // Until the server exists there is nothing to drain: a stop signal just ends the start.
+  const abortStart = () => process.exit(0);
+  for (const signal of SHUTDOWN_SIGNALS) process.once(signal, abortStart);
+
   await startEmbeddedDatabaseIfNeeded();
-  const app = await NestFactory.create<NestFastifyApplication>(AppModule, createFastifyAdapter(), {
-    bufferLogs: true,
+  if (config.isProduction) {
+    const db = databaseConfig();
+    try {
+      await assertDatabaseReachable(db.uri!, db.startupTimeoutMs);
+    } catch (error) {
+      logger.fatal({ err: error }, (error as Error).message);
+      process.exit(1);
+    }
+  }
+
+  for (const signal of SHUTDOWN_SIGNALS) process.removeListener(signal, abortStart);
+  if (config.webConcurrency <= 1) return serveHttp();
+
+  const supervisor = new ClusterSupervisor({
+    size: config.webConcurrency,
+    shutdownTimeoutMs: config.shutdownTimeoutMs,
+    fork: () => cluster.fork() as SupervisedWorker,
+    logger: createProcessLogger(config, 'ClusterPrimary'),
+    exit: (code) => process.exit(code),
   });
-  configureApp(app);
-  await app.listen({ port: appConfig().port, host: '0.0.0.0' });
+  for (const signal of SHUTDOWN_SIGNALS) process.on(signal, () => supervisor.shutdown(signal));
+  supervisor.start();
 }
 
-bootstrap().catch((error: unknown) => {
+async function serveHttp(): Promise<void> {
+  // Required lazily so a cluster primary never loads Nest. Not `import()`: an
+  // imported CommonJS module resolves its own requires apart from this one's,
+  // which left nestjs-pino's request logging silently disconnected.
+  const { runHttpServer } = lazyRequire('./bootstrap/http-server') as HttpServerModule;
+  await runHttpServer();
+}
+
+function exitOnUncaughtErrors(logger: Logger): void {
+  const die = (error: unknown) => {
+    logger.fatal({ err: error }, 'Uncaught error; exiting');
+    process.exit(1);
+  };
+  process.on('uncaughtException', die);
+  process.on('unhandledRejection', die);
+}
+
+main().catch((error: unknown) => {
   // Configuration errors are the operator's to fix: print them plainly.
   if (error instanceof ConfigValidationError) console.error(error.message);
   else console.error(error);

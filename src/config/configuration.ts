@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { availableParallelism } from 'node:os';
 import { ConfigType, registerAs } from '@nestjs/config';
 import { parseRateLimit } from '../security/rate-limit';
 import { validateEnvironment } from './env.validation';
@@ -28,6 +29,10 @@ export const appConfig = registerAs('app', () => {
       .map((o) => o.trim())
       .filter(Boolean),
     trustProxy: parseTrustProxy(e.TRUST_PROXY),
+    host: e.HOST,
+    // The seed ran one worker per core; development keeps one process for watch mode.
+    webConcurrency: e.WEB_CONCURRENCY ?? (e.NODE_ENV === 'production' ? availableParallelism() : 1),
+    shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
   };
 });
 
@@ -35,6 +40,7 @@ export const databaseConfig = registerAs('database', () => {
   const e = env();
   return {
     uri: e.MONGODB_URI,
+    startupTimeoutMs: e.DB_STARTUP_TIMEOUT_MS,
     masterDbName: e.MASTER_DB_NAME,
     tenantCacheSize: e.TENANT_CACHE_SIZE,
     operationLeaseMs: e.OPERATION_LEASE_MS,

@@ -3,6 +3,7 @@ import {
   IsEmail,
   IsIn,
   IsInt,
+  IsIP,
   IsOptional,
   IsString,
   Matches,
@@ -37,6 +38,11 @@ export class EnvironmentVariables {
   @Min(0)
   @Max(65535)
   PORT = 8000;
+
+  /** 127.0.0.1 behind a proxy on the same host (Elastic Beanstalk); 0.0.0.0 in a container. */
+  @IsOptional()
+  @IsIP(undefined, { message: 'HOST must be an IP address such as 0.0.0.0 or 127.0.0.1' })
+  HOST = '0.0.0.0';
 
   @IsOptional()
   @Matches(/^mongodb(\+srv)?:\/\/\S+$/, {
@@ -93,6 +99,30 @@ export class EnvironmentVariables {
   @IsIn(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
   LOG_LEVEL = 'info';
 
+  /** Worker processes sharing the port; unset = one per CPU in production, 1 elsewhere. */
+  @IsOptional()
+  @Transform(toInt)
+  @IsInt()
+  @Min(1)
+  @Max(64)
+  WEB_CONCURRENCY?: number;
+
+  /** Upper bound for draining in-flight requests on SIGTERM/SIGINT before connections are cut. */
+  @IsOptional()
+  @Transform(toInt)
+  @IsInt()
+  @Min(1000)
+  @Max(120_000)
+  SHUTDOWN_TIMEOUT_MS = 8000;
+
+  /** How long a production start waits for the database before it gives up (exit 1). */
+  @IsOptional()
+  @Transform(toInt)
+  @IsInt()
+  @Min(500)
+  @Max(120_000)
+  DB_STARTUP_TIMEOUT_MS = 10_000;
+
   @IsOptional()
   @Transform(toInt)
   @IsInt()
@@ -116,6 +146,10 @@ export class EnvironmentVariables {
   @IsOptional()
   @IsString()
   @MinLength(1)
+  @Matches(/^(?!true$)/, {
+    message:
+      'TRUST_PROXY=true would trust any client; use false, a hop count (1 = NGINX) or proxy addresses',
+  })
   TRUST_PROXY = 'false';
 
   /** Bootstraps the operator account at start-up (both or neither). */

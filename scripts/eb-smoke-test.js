@@ -1,0 +1,930 @@
+#!/usr/bin/env node
+// Proves the Elastic Beanstalk bundle the way the platform runs it, on loopback:
+//
+//  1. builds the bundle twice (`npm run package:eb`) and compares the archives;
+//  2. checks the file list, the Procfile, the .ebextensions and docker-compose.yml;
+//  3. unpacks the zip into a temp dir and installs production dependencies there
+//     (`npm ci --omit=dev`, what EB's `npm install --production` does with a lock file);
+//  4. starts the Procfile's `web` command with the bundle's own .ebextensions
+//     environment (NODE_ENV=production, HOST, TRUST_PROXY=2, 2 workers) behind
+//     Debian's NGINX loaded with the bundle's .platform/nginx configuration inside
+//     an nginx.conf shaped like the platform's (`nginx -t` first);
+//  5. drives requests through NGINX and checks what the client got and what the
+//     service logged: health, create, login, get, body limits, gzip, request
+//     ids, client address, keep-alive, no secrets in the logs;
+//  6. kills a worker (it is replaced), then SIGTERMs the whole process group
+//     with a slow request in flight (it completes; exit 0; NGINX answers 502
+//     problem+json once the service is gone);
+//  7. starts the bundle against an unreachable database (exit 1, fast, clear).
+//
+// Usage: node scripts/eb-smoke-test.js [--skip-build] [--keep]
+// Needs: nginx and unzip on PATH (.ci/run installs them), a MongoDB-compatible
+// server (MONGODB_URI, mongod, or the FerretDB that .ci/run provides).
+'use strict';
+const { execFileSync, spawn, spawnSync } = require('node:child_process');
+const { createHash, randomBytes } = require('node:crypto');
+const {
+  cpSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  readdirSync,
+  rmSync,
+  writeFileSync,
+} = require('node:fs');
+const { request: httpRequest, Agent } = require('node:http');
+const { createRequire } = require('node:module');
+const { createServer, connect } = require('node:net');
+const { tmpdir } = require('node:os');
+const { join } = require('node:path');
+const { setTimeout: sleep } = require('node:timers/promises');
+const { gunzipSync } = require('node:zlib');
+const YAML = require('yaml');
+
+const root = join(__dirname, '..');
+const args = new Set(process.argv.slice(2));
+const started = Date.now();
+
+// Everything below is bounded; this is the bound on the whole run.
+const WATCHDOG_MS = 6 * 60_000;
+const watchdog = setTimeout(() => fail(`smoke test exceeded ${WATCHDOG_MS / 1000} s`), WATCHDOG_MS);
+watchdog.unref();
+
+const children = new Set();
+const cleanups = [];
+let checks = 0;
+const work = mkdtempSync(join(tmpdir(), 'eb-smoke-'));
+
+function log(message) {
+  console.log(`[eb-smoke +${((Date.now() - started) / 1000).toFixed(1)}s] ${message}`);
+}
+
+function check(condition, what, details) {
+  if (!condition) {
+    throw new Error(
+      `FAILED: ${what}${details === undefined ? '' : `\n  got: ${typeof details === 'string' ? details : JSON.stringify(details)}`}`,
+    );
+  }
+  checks++;
+  log(`ok  ${what}`);
+}
+
+function fail(message) {
+  console.error(`\n[eb-smoke] ${message}`);
+  void shutdownAll().finally(() => process.exit(1));
+}
+
+async function shutdownAll() {
+  for (const child of children) {
+    try {
+      process.kill(-child.pid, 'SIGKILL');
+    } catch {
+      /* already gone */
+    }
+  }
+  for (const cleanup of cleanups.reverse()) await cleanup().catch(() => undefined);
+}
+
+function run(command, argv, options = {}) {
+  return execFileSync(command, argv, {
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'inherit'],
+    timeout: 5 * 60_000,
+    ...options,
+  });
+}
+
+async function freePort() {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.on('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address();
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+async function waitFor(what, condition, timeoutMs, intervalMs = 200) {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await condition().catch(() => undefined);
+    if (value) return value;
+    if (Date.now() > deadline)
+      throw new Error(`Timed out after ${timeoutMs} ms waiting for ${what}`);
+    await sleep(intervalMs);
+  }
+}
+
+/** Starts a process in its own process group, output to a file; resolves its exit. */
+function startProcess(name, command, argv, options) {
+  const logFile = join(work, `${name}.log`);
+  const out = [];
+  const child = spawn(command, argv, {
+    ...options,
+    detached: true,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  children.add(child);
+  const append = (chunk) => {
+    out.push(chunk.toString());
+    writeFileSync(logFile, out.join(''));
+  };
+  child.stdout.on('data', append);
+  child.stderr.on('data', append);
+  const exited = new Promise((resolve) =>
+    child.on('exit', (code, signal) => {
+      children.delete(child);
+      resolve({ code, signal });
+    }),
+  );
+  return { child, exited, output: () => out.join(''), logFile };
+}
+
+/** One HTTP request with a hard timeout; the body is returned raw (no decompression). */
+function http(port, method, path, { headers = {}, body, agent, timeoutMs = 15_000 } = {}) {
+  return new Promise((resolve, reject) => {
+    const payload =
+      body === undefined
+        ? undefined
+        : Buffer.isBuffer(body)
+          ? body
+          : Buffer.from(typeof body === 'string' ? body : JSON.stringify(body));
+    const req = httpRequest(
+      {
+        host: '127.0.0.1',
+        port,
+        method,
+        path,
+        agent: agent ?? false,
+        headers: {
+          ...(payload
+            ? { 'content-type': 'application/json', 'content-length': payload.length }
+            : {}),
+          ...headers,
+        },
+        timeout: timeoutMs,
+      },
+      (res) => {
+        const chunks = [];
+        res.on('data', (c) => chunks.push(c));
+        res.on('end', () => {
+          const raw = Buffer.concat(chunks);
+          let json;
+          try {
+            const text =
+              res.headers['content-encoding'] === 'gzip'
+                ? gunzipSync(raw).toString()
+                : raw.toString();
+            json = JSON.parse(text);
+          } catch {
+            json = undefined;
+          }
+          resolve({ status: res.statusCode, headers: res.headers, raw, json });
+        });
+      },
+    );
+    req.on('timeout', () => req.destroy(new Error(`${method} ${path} timed out`)));
+    req.on('error', reject);
+    req.end(payload);
+  });
+}
+
+const isProblem = (res) => /^application\/problem\+json/.test(res.headers['content-type'] ?? '');
+
+function sha256(file) {
+  return createHash('sha256').update(readFileSync(file)).digest('hex');
+}
+
+function findNginx() {
+  for (const dir of [...(process.env.PATH ?? '').split(':'), '/usr/sbin', '/usr/local/sbin']) {
+    if (dir && existsSync(join(dir, 'nginx'))) return join(dir, 'nginx');
+  }
+  throw new Error('nginx is not installed (apt-get install nginx; .ci/run does it)');
+}
+
+/** The `KEY: value` pairs of one option namespace in an .ebextensions file. */
+function ebOptionSettings(configFile, namespace) {
+  const parsed = YAML.parse(readFileSync(configFile, 'utf8'));
+  const settings = parsed?.option_settings?.[namespace];
+  if (!settings || typeof settings !== 'object') throw new Error(`${configFile}: no ${namespace}`);
+  return Object.fromEntries(Object.entries(settings).map(([k, v]) => [k, String(v)]));
+}
+
+/** Socket states on a local TCP port, from /proc/net/tcp (hex port, state 06 = TIME_WAIT). */
+function tcpStates(port) {
+  const hexPort = port.toString(16).toUpperCase().padStart(4, '0');
+  const counts = {};
+  for (const table of ['/proc/net/tcp', '/proc/net/tcp6']) {
+    if (!existsSync(table)) continue;
+    for (const line of readFileSync(table, 'utf8').split('\n').slice(1)) {
+      const fields = line.trim().split(/\s+/);
+      if (fields.length < 4 || !fields[1].endsWith(`:${hexPort}`)) continue;
+      counts[fields[3]] = (counts[fields[3]] ?? 0) + 1;
+    }
+  }
+  return counts;
+}
+
+function jsonLines(text) {
+  return text
+    .split('\n')
+    .filter((l) => l.startsWith('{'))
+    .map((l) => {
+      try {
+        return JSON.parse(l);
+      } catch {
+        return undefined;
+      }
+    })
+    .filter(Boolean);
+}
+
+// ---------------------------------------------------------------------------
+
+async function main() {
+  log(`work dir ${work}`);
+  const zip = join(root, 'release', 'org-management-service.zip');
+
+  // 1. Build, twice: same commit, same bytes.
+  if (!args.has('--skip-build')) {
+    run('npm', ['run', '--silent', 'package:eb'], {
+      cwd: root,
+      stdio: ['ignore', 'inherit', 'inherit'],
+    });
+    const first = sha256(zip);
+    run('npm', ['run', '--silent', 'package:eb'], {
+      cwd: root,
+      stdio: ['ignore', 'inherit', 'inherit'],
+    });
+    check(sha256(zip) === first, 'the bundle is reproducible (two builds, identical sha256)', [
+      first,
+      sha256(zip),
+    ]);
+  }
+  check(existsSync(zip), `bundle exists: ${zip.slice(root.length + 1)}`);
+
+  // 2. Static checks.
+  const files = run('unzip', ['-Z1', zip]).split('\n').filter(Boolean);
+  const roots = new Set(files.map((f) => f.split('/')[0]));
+  check(
+    [...roots].every((r) =>
+      [
+        'dist',
+        'package.json',
+        'package-lock.json',
+        'Procfile',
+        '.platform',
+        '.ebextensions',
+      ].includes(r),
+    ),
+    'the zip holds only dist/, package.json, package-lock.json, Procfile, .platform/, .ebextensions/',
+    [...roots],
+  );
+  for (const required of [
+    'Procfile',
+    'package.json',
+    'package-lock.json',
+    'dist/main.js',
+    '.platform/nginx/conf.d/org-service.conf',
+    '.platform/nginx/conf.d/elasticbeanstalk/00_application.conf',
+    '.ebextensions/01-environment.config',
+  ]) {
+    check(files.includes(required), `the zip contains ${required}`);
+  }
+  const forbidden = files.filter((f) =>
+    /(^|\/)(src|test|node_modules|\.tools|\.data|\.git)\/|(^|\/)\.env|\.ts$|\.map$|tsbuildinfo/.test(
+      f,
+    ),
+  );
+  check(
+    forbidden.length === 0,
+    'no sources, tests, maps, .env, tools or database files in the zip',
+    forbidden,
+  );
+
+  const app = join(work, 'app');
+  mkdirSync(app);
+  run('unzip', ['-q', zip, '-d', app]);
+  const procfile = readFileSync(join(app, 'Procfile'), 'utf8').split('\n').filter(Boolean);
+  // The platform's rule for every Procfile line (EB docs, "Buildfile and Procfile").
+  check(
+    procfile.every((line) => /^[A-Za-z0-9_-]+:\s*[^\s].*$/.test(line)),
+    'every Procfile line matches the platform pattern',
+    procfile,
+  );
+  const web = procfile.find((line) => line.startsWith('web:'))?.replace(/^web:\s*/, '');
+  check(Boolean(web), 'the Procfile has a web process', procfile);
+
+  const ebEnv = ebOptionSettings(
+    join(app, '.ebextensions', '01-environment.config'),
+    'aws:elasticbeanstalk:application:environment',
+  );
+  const processDefaults = ebOptionSettings(
+    join(app, '.ebextensions', '01-environment.config'),
+    'aws:elasticbeanstalk:environment:process:default',
+  );
+  check(
+    processDefaults.HealthCheckPath === '/health/ready',
+    'the ALB health check points at readiness',
+    processDefaults,
+  );
+  check(
+    !Object.keys(ebEnv).some((k) => /SECRET|PASSWORD|MONGODB_URI/.test(k)),
+    'no secrets in .ebextensions',
+    Object.keys(ebEnv),
+  );
+
+  checkCompose();
+
+  // 3. Production dependencies, as the platform installs them.
+  log('npm ci --omit=dev in the unpacked bundle ...');
+  run('npm', ['ci', '--omit=dev', '--no-audit', '--no-fund', '--loglevel=error'], {
+    cwd: app,
+    env: { ...process.env, NODE_ENV: 'production' },
+    stdio: ['ignore', 'inherit', 'inherit'],
+  });
+  check(
+    existsSync(join(app, 'node_modules', '@nestjs', 'core')),
+    'production dependencies installed',
+  );
+  check(
+    !existsSync(join(app, 'node_modules', 'jest')) &&
+      !existsSync(join(app, 'node_modules', 'pino-pretty')),
+    'no devDependencies installed',
+  );
+  const bundleRequire = createRequire(join(app, 'package.json'));
+  const { BODY_LIMIT_BYTES } = bundleRequire('./dist/app.setup.js');
+  check(BODY_LIMIT_BYTES === 100 * 1024, `the service's body limit is ${BODY_LIMIT_BYTES} bytes`);
+
+  // 4. Database, service and NGINX.
+  const db = await startDatabase(bundleRequire);
+  const appPort = await freePort();
+  const nginxPort = await freePort();
+  const password = `Smoke-${randomBytes(6).toString('hex')}-pw`;
+  const jwtSecret = randomBytes(48).toString('base64');
+  const env = {
+    PATH: process.env.PATH,
+    HOME: process.env.HOME ?? work,
+    ...ebEnv, // what the bundle's .ebextensions sets on the environment
+    PORT: String(appPort), // a free loopback port instead of 8080 (NGINX's upstream is rewritten to match)
+    MONGODB_URI: db.uri,
+    MASTER_DB_NAME: `smoke_${randomBytes(4).toString('hex')}`,
+    JWT_SECRET: jwtSecret,
+    WEB_CONCURRENCY: '2',
+    BCRYPT_COST: '10',
+    SHUTDOWN_TIMEOUT_MS: '10000',
+  };
+  check(
+    env.NODE_ENV === 'production' && env.HOST === '127.0.0.1' && env.TRUST_PROXY === '2',
+    'the bundle configures production, loopback-only and 2 trusted hops',
+    ebEnv,
+  );
+
+  const nginxConf = writeNginxConfig(app, nginxPort, appPort);
+  const nginx = findNginx();
+  const tested = spawnSync(nginx, ['-t', '-c', nginxConf, '-p', `${work}/nginx/`], {
+    encoding: 'utf8',
+    timeout: 30_000,
+  });
+  check(
+    tested.status === 0 && /test is successful/.test(tested.stderr),
+    "nginx -t accepts the bundle's .platform configuration",
+    tested.stderr,
+  );
+  const nginxProc = startProcess(
+    'nginx',
+    nginx,
+    ['-c', nginxConf, '-p', `${work}/nginx/`, '-g', 'daemon off;'],
+    {},
+  );
+  cleanups.push(async () => {
+    try {
+      process.kill(-nginxProc.child.pid, 'SIGTERM');
+    } catch {
+      /* gone */
+    }
+    await Promise.race([nginxProc.exited, sleep(5000)]);
+  });
+
+  // The platform runs the Procfile command through a shell in the app directory;
+  // AL2023's /bin/sh is bash, which execs a lone command: `exec` does that under dash too.
+  const service = startProcess('service', '/bin/sh', ['-c', `exec ${web}`], { cwd: app, env });
+  const output = () => service.output();
+  await waitFor(
+    'the service to be ready through NGINX',
+    async () => (await http(nginxPort, 'GET', '/health/ready')).status === 200,
+    60_000,
+    300,
+  );
+  log('service is ready behind NGINX');
+
+  await driveRequests({
+    nginxPort,
+    appPort,
+    password,
+    jwtSecret,
+    output,
+    nginxLog: () => readFileSafe(join(work, 'nginx', 'access.log')),
+  });
+  await crashAWorker({ nginxPort, output });
+  await drainOnSigterm({ nginxPort, appPort, service, output });
+
+  // 7. Fail fast without a database.
+  await failsFastWithoutDatabase({ app, env, web });
+
+  await db.stop();
+}
+
+function readFileSafe(path) {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch {
+    return '';
+  }
+}
+
+async function startDatabase(bundleRequire) {
+  if (process.env.MONGODB_URI) return { uri: process.env.MONGODB_URI, stop: async () => undefined };
+  // The launcher ships in the bundle (development fallback); FerretDB comes from the repo's .tools/.
+  const { launchMongo } = bundleRequire('./dist/database/launcher/mongo-launcher.js');
+  const server = await launchMongo({
+    persistent: false,
+    kinds: ['mongod', 'ferretdb'],
+    projectRoot: root,
+    log: (m) => log(`[db] ${m}`),
+  });
+  cleanups.push(() => server.stop());
+  return server;
+}
+
+/**
+ * nginx.conf shaped like the platform's (Amazon Linux 2023, Node.js): our conf.d
+ * files in `http`, our conf.d/elasticbeanstalk files in the default `server`,
+ * next to the directives the platform's server block sets itself, so a
+ * duplicate directive in our files fails here as it would on EB.
+ */
+function writeNginxConfig(app, nginxPort, appPort) {
+  const prefix = join(work, 'nginx');
+  const confD = join(prefix, 'conf.d');
+  mkdirSync(prefix, { recursive: true });
+  cpSync(join(app, '.platform', 'nginx', 'conf.d'), confD, { recursive: true });
+  const upstreamFile = join(confD, 'org-service.conf');
+  const upstream = readFileSync(upstreamFile, 'utf8');
+  check(
+    (upstream.match(/server 127\.0\.0\.1:8080;/g) ?? []).length === 1,
+    'the NGINX upstream is 127.0.0.1:8080, the PORT .ebextensions sets',
+  );
+  writeFileSync(
+    upstreamFile,
+    upstream.replace('server 127.0.0.1:8080;', `server 127.0.0.1:${appPort};`),
+  );
+  for (const dir of ['client_body', 'proxy', 'fastcgi', 'uwsgi', 'scgi'])
+    mkdirSync(join(prefix, 'tmp', dir), { recursive: true });
+  const asRoot = process.getuid?.() === 0;
+  const conf = `${asRoot ? 'user root;\n' : ''}worker_processes 2;
+pid ${prefix}/nginx.pid;
+error_log ${prefix}/error.log warn;
+events { worker_connections 256; }
+http {
+    server_tokens off;
+    include /etc/nginx/mime.types;
+    default_type application/octet-stream;
+    client_body_temp_path ${prefix}/tmp/client_body;
+    proxy_temp_path ${prefix}/tmp/proxy;
+    fastcgi_temp_path ${prefix}/tmp/fastcgi;
+    uwsgi_temp_path ${prefix}/tmp/uwsgi;
+    scgi_temp_path ${prefix}/tmp/scgi;
+    log_format main '$remote_addr - $remote_user [$time_local] "$request" $status $body_bytes_sent "$http_referer" "$http_user_agent" "$http_x_forwarded_for"';
+    include ${confD}/*.conf;
+    map $http_upgrade $connection_upgrade { default "upgrade"; }
+    server {
+        listen 127.0.0.1:${nginxPort} default_server;
+        access_log ${prefix}/access.log main;
+        client_header_timeout 60;
+        client_body_timeout 60;
+        keepalive_timeout 60;
+        gzip off;
+        gzip_comp_level 4;
+        include ${confD}/elasticbeanstalk/*.conf;
+    }
+}
+`;
+  const file = join(prefix, 'nginx.conf');
+  writeFileSync(file, conf);
+  return file;
+}
+
+function checkCompose() {
+  const compose = YAML.parse(readFileSync(join(root, 'docker-compose.yml'), 'utf8'));
+  const { mongo, app, nginx } = compose.services ?? {};
+  check(/^mongo:7(\.|$)/.test(mongo?.image ?? ''), 'docker-compose: MongoDB 7', mongo?.image);
+  const volume = (mongo?.volumes ?? []).map(String).find((v) => v.endsWith(':/data/db'));
+  check(
+    Boolean(volume) && Object.hasOwn(compose.volumes ?? {}, volume.split(':')[0]),
+    'docker-compose: MongoDB data on a named volume',
+    mongo?.volumes,
+  );
+  check(
+    /^mongodb:\/\/mongo[:/]/.test(app?.environment?.MONGODB_URI ?? ''),
+    'docker-compose: the service reaches MongoDB through MONGODB_URI',
+    app?.environment,
+  );
+  check(
+    nginx?.network_mode === 'service:app',
+    'docker-compose: NGINX shares the service network namespace, as on an EB instance',
+  );
+  const mounts = (nginx?.volumes ?? []).map((v) => String(v).split(':')[0]);
+  for (const path of [
+    './.platform/nginx/conf.d/org-service.conf',
+    './.platform/nginx/conf.d/elasticbeanstalk',
+  ]) {
+    check(
+      mounts.includes(path) && existsSync(join(root, path)),
+      `docker-compose: NGINX mounts ${path}`,
+      mounts,
+    );
+  }
+  // One instruction per line: join backslash continuations.
+  const dockerfile = readFileSync(join(root, 'Dockerfile'), 'utf8').replace(/\\\n/g, ' ');
+  const engines = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')).engines.node;
+  const nodeVersion = /^ARG NODE_VERSION=(\d+)\.(\d+)\.(\d+)/m.exec(dockerfile);
+  const range = /^>=(\d+)\.(\d+)\.(\d+) <(\d+)$/.exec(engines);
+  check(
+    Boolean(nodeVersion && range),
+    'Dockerfile pins NODE_VERSION and package.json engines is ">=x.y.z <N"',
+    [nodeVersion?.[0], engines],
+  );
+  const [major, minor, patch] = nodeVersion.slice(1).map(Number);
+  const [lo1, lo2, lo3, hi] = range.slice(1).map(Number);
+  const atLeast = major !== lo1 ? major > lo1 : minor !== lo2 ? minor > lo2 : patch >= lo3;
+  check(
+    atLeast && major < hi,
+    `Dockerfile's Node ${major}.${minor}.${patch} satisfies engines "${engines}"`,
+  );
+  const user = /^USER (\S+)$/gm;
+  const users = [...dockerfile.matchAll(user)].map((m) => m[1]);
+  check(
+    users.length > 0 && !/^(0|root)(:|$)/.test(users.at(-1)),
+    'Dockerfile runs as a non-root user',
+    users,
+  );
+  check(
+    /^HEALTHCHECK .*\/health\/live/m.test(dockerfile),
+    'Dockerfile HEALTHCHECK probes /health/live',
+  );
+  check(
+    /release\/bundle/.test(dockerfile),
+    'Dockerfile ships the same release/bundle layout as the zip',
+  );
+}
+
+async function driveRequests({ nginxPort, appPort, password, jwtSecret, output, nginxLog }) {
+  const tag = randomBytes(3).toString('hex');
+  const live = await http(nginxPort, 'GET', '/health/live');
+  check(
+    live.status === 200 && live.json?.status === 'ok',
+    'GET /health/live through NGINX: 200',
+    live.status,
+  );
+  const ready = await http(nginxPort, 'GET', '/health/ready');
+  check(
+    ready.status === 200 && ready.json?.info?.database?.status === 'up',
+    'GET /health/ready: 200 with the database up',
+    ready.json,
+  );
+
+  const org = { organization_name: `Smoke ${tag}`, email: `owner-${tag}@example.test`, password };
+  const createId = `smoke-create-${tag}`;
+  const created = await http(nginxPort, 'POST', '/org/create', {
+    body: org,
+    // The smoke client plays the load balancer: it forwards a client address
+    // (198.51.100.7) behind an entry the client itself made up (203.0.113.66).
+    headers: {
+      'x-request-id': createId,
+      'x-forwarded-for': '203.0.113.66, 198.51.100.7',
+      'x-forwarded-proto': 'https',
+    },
+  });
+  check(
+    created.status === 201 && created.json?.database_name,
+    'POST /org/create through NGINX: 201',
+    created.json ?? created.status,
+  );
+  check(
+    created.headers['x-request-id'] === createId,
+    "the response carries the caller's X-Request-Id",
+    created.headers['x-request-id'],
+  );
+
+  const login = await http(nginxPort, 'POST', '/admin/login', {
+    body: { email: org.email, password },
+  });
+  const token = login.json?.access_token;
+  check(
+    login.status === 200 && typeof token === 'string',
+    'POST /admin/login: 200 with a token',
+    login.status,
+  );
+
+  const got = await http(
+    nginxPort,
+    'GET',
+    `/org/get?organization_name=${encodeURIComponent(org.organization_name)}`,
+    {
+      headers: { authorization: `Bearer ${token}` },
+    },
+  );
+  check(
+    got.status === 200 && got.json?.database_name === created.json.database_name,
+    'GET /org/get with the token: 200, owner view',
+    got.json ?? got.status,
+  );
+
+  // Body limits: NGINX and the service agree on 100 kB.
+  const limit = 100 * 1024;
+  const padded = (size) => {
+    const head = '{"organization_name":"';
+    const tail = '","email":"x@example.test","password":"irrelevant"}';
+    return head + 'a'.repeat(size - head.length - tail.length) + tail;
+  };
+  const atLimit = await http(nginxPort, 'POST', '/org/create', { body: padded(limit) });
+  check(
+    atLimit.status === 400 && isProblem(atLimit),
+    'a body of exactly 100 kB passes NGINX and reaches the service (400 problem+json)',
+    atLimit.status,
+  );
+  const overId = `smoke-413-${tag}`;
+  const over = await http(nginxPort, 'POST', '/org/create', {
+    body: padded(limit + 1),
+    headers: { 'x-request-id': overId },
+  });
+  check(
+    over.status === 413 &&
+      isProblem(over) &&
+      over.json?.code === 'PAYLOAD_TOO_LARGE' &&
+      over.json?.request_id === overId,
+    'a body of 100 kB + 1 byte: 413 problem+json from NGINX with the request id',
+    {
+      status: over.status,
+      type: over.headers['content-type'],
+      body: over.raw.toString().slice(0, 200),
+    },
+  );
+  const overDirect = await http(appPort, 'POST', '/org/create', { body: padded(limit + 1) });
+  check(
+    overDirect.status === 413 &&
+      isProblem(overDirect) &&
+      overDirect.json?.code === 'PAYLOAD_TOO_LARGE',
+    'the same body sent to the service itself: 413 problem+json from the service',
+    { status: overDirect.status, body: overDirect.raw.toString().slice(0, 200) },
+  );
+
+  // gzip for JSON.
+  const docs = await http(nginxPort, 'GET', '/docs-json', {
+    headers: { 'accept-encoding': 'gzip' },
+  });
+  check(
+    docs.status === 200 &&
+      docs.headers['content-encoding'] === 'gzip' &&
+      typeof docs.json?.openapi === 'string',
+    `JSON is gzipped by NGINX (${docs.raw.length} bytes on the wire)`,
+    { status: docs.status, encoding: docs.headers['content-encoding'] },
+  );
+
+  // Request ids NGINX generates, and unsafe ones it replaces.
+  const generated = await http(nginxPort, 'GET', '/');
+  check(
+    /^[0-9a-f]{32}$/.test(generated.headers['x-request-id'] ?? ''),
+    'without X-Request-Id, NGINX generates one and the service uses it',
+    generated.headers['x-request-id'],
+  );
+  const unsafe = await http(nginxPort, 'GET', '/', { headers: { 'x-request-id': 'bad"id' } });
+  check(
+    /^[0-9a-f]{32}$/.test(unsafe.headers['x-request-id'] ?? ''),
+    'an unsafe X-Request-Id is replaced by NGINX',
+    unsafe.headers['x-request-id'],
+  );
+
+  // Keep-alive to the upstream: sequential requests reuse NGINX's connections,
+  // so the service port does not pile up TIME_WAIT sockets.
+  const before = tcpStates(appPort)['06'] ?? 0;
+  const agent = new Agent({ keepAlive: true, maxSockets: 1 });
+  for (let i = 0; i < 30; i++) await http(nginxPort, 'GET', '/health/live', { agent });
+  agent.destroy();
+  await sleep(200);
+  const after = tcpStates(appPort)['06'] ?? 0;
+  check(
+    after - before <= 3,
+    `NGINX keeps upstream connections alive (TIME_WAIT on the service port: ${before} -> ${after} over 30 requests)`,
+  );
+
+  // What the service saw and logged.
+  await sleep(300);
+  const lines = jsonLines(output());
+  const createLine = lines.find((l) => l.request_id === createId && l.status !== undefined);
+  check(
+    createLine?.client_ip === '198.51.100.7' &&
+      createLine?.method === 'POST' &&
+      createLine?.route === '/org/create' &&
+      createLine?.status === 201 &&
+      typeof createLine?.duration_ms === 'number',
+    'the service logged the create with the client address from X-Forwarded-For (not the spoofed entry) and the request id',
+    createLine,
+  );
+  const requestLines = lines.filter((l) => l.request_id && l.status !== undefined);
+  check(
+    requestLines.length >= 8,
+    `one JSON line per request (${requestLines.length} request lines)`,
+  );
+
+  const everything = output() + nginxLog();
+  const leaked = [password, token, jwtSecret, token.split('.')[2]].filter((secret) =>
+    everything.includes(secret),
+  );
+  check(
+    leaked.length === 0,
+    'no password, token or JWT secret in the service or NGINX logs',
+    leaked.map((s) => s.slice(0, 6) + '...'),
+  );
+}
+
+async function crashAWorker({ nginxPort, output }) {
+  const listening = () =>
+    jsonLines(output())
+      .filter((l) => l.msg === 'Worker listening')
+      .map((l) => l.worker_pid);
+  const workers = await waitFor(
+    'two workers to listen',
+    async () => (new Set(listening()).size >= 2 ? [...new Set(listening())] : undefined),
+    20_000,
+  );
+  check(workers.length === 2, `WEB_CONCURRENCY=2 started two workers (pids ${workers.join(', ')})`);
+  const victim = workers[0];
+  process.kill(victim, 'SIGKILL');
+  const replacement = await waitFor(
+    'a replacement worker',
+    async () => listening().find((pid) => !workers.includes(pid)),
+    30_000,
+  );
+  const died = jsonLines(output()).some(
+    (l) => l.worker_pid === victim && /died unexpectedly/.test(l.msg ?? ''),
+  );
+  check(
+    died && Boolean(replacement),
+    `a killed worker (${victim}) is logged and replaced (${replacement})`,
+  );
+  const health = await http(nginxPort, 'GET', '/health/ready');
+  check(health.status === 200, 'the service still answers after the crash');
+}
+
+async function drainOnSigterm({ nginxPort, appPort, service, output }) {
+  // A login whose body arrives slowly: in flight on a worker when SIGTERM lands.
+  // (Sent to the service directly: NGINX would buffer the body and hide the delay.)
+  const body = Buffer.from(
+    JSON.stringify({ email: 'nobody@example.test', password: 'not the password' }),
+  );
+  const slow = new Promise((resolve, reject) => {
+    const req = httpRequest(
+      {
+        host: '127.0.0.1',
+        port: appPort,
+        method: 'POST',
+        path: '/admin/login',
+        agent: false,
+        headers: { 'content-type': 'application/json', 'content-length': body.length },
+        timeout: 30_000,
+      },
+      (res) => {
+        const chunks = [];
+        res.on('data', (c) => chunks.push(c));
+        res.on('end', () =>
+          resolve({ status: res.statusCode, body: Buffer.concat(chunks).toString() }),
+        );
+      },
+    );
+    req.on('error', reject);
+    req.on('timeout', () => req.destroy(new Error('slow request timed out')));
+    req.write(body.subarray(0, 5));
+    setTimeout(() => req.end(body.subarray(5)), 2500);
+  });
+  await sleep(500);
+  const pids = [...new Set(jsonLines(output()).map((l) => l.pid))];
+  // systemd stops the web service by signalling its whole control group; so do we.
+  process.kill(-service.child.pid, 'SIGTERM');
+  const sigtermAt = Date.now();
+
+  await waitFor('the service port to refuse new connections', () => refused(appPort), 5000, 100);
+  check(true, 'after SIGTERM the service stops accepting connections');
+  const gone = await http(nginxPort, 'GET', '/health/live', {
+    headers: { 'x-request-id': 'smoke-502' },
+  });
+  check(
+    gone.status === 502 &&
+      isProblem(gone) &&
+      gone.json?.request_id === 'smoke-502' &&
+      gone.headers['x-request-id'] === 'smoke-502',
+    'NGINX answers 502 problem+json with the request id while the service is down',
+    { status: gone.status, body: gone.raw.toString().slice(0, 200) },
+  );
+
+  const answered = await slow;
+  check(
+    answered.status === 401 && /INVALID_CREDENTIALS/.test(answered.body),
+    `the request in flight during SIGTERM completed (${answered.status} after ${Date.now() - sigtermAt} ms)`,
+    answered,
+  );
+
+  const { code, signal } = await Promise.race([
+    service.exited,
+    sleep(20_000).then(() => ({ code: 'timeout' })),
+  ]);
+  check(code === 0 && signal === null, 'the service drained and exited 0', { code, signal });
+  const alive = pids.filter((pid) => {
+    try {
+      process.kill(pid, 0);
+      return true;
+    } catch {
+      return false;
+    }
+  });
+  check(
+    alive.length === 0,
+    `no process of the service is left (${pids.length} pids checked)`,
+    alive,
+  );
+  const lines = jsonLines(output());
+  check(
+    lines.filter((l) => /^Shutdown complete/.test(l.msg ?? '')).length >= 2 &&
+      lines.some((l) => /primary exiting/.test(l.msg ?? '') && l.code === 0),
+    'every worker drained and the primary exited cleanly',
+  );
+}
+
+async function refused(port) {
+  return new Promise((resolve) => {
+    const socket = connect({ host: '127.0.0.1', port });
+    socket.on('connect', () => {
+      socket.destroy();
+      resolve(false);
+    });
+    socket.on('error', (error) => resolve(error.code === 'ECONNREFUSED'));
+  });
+}
+
+async function failsFastWithoutDatabase({ app, env, web }) {
+  const closedPort = await freePort();
+  const dbPassword = `db-pw-${randomBytes(4).toString('hex')}`;
+  const proc = startProcess('no-database', '/bin/sh', ['-c', `exec ${web}`], {
+    cwd: app,
+    env: {
+      ...env,
+      PORT: String(await freePort()),
+      MONGODB_URI: `mongodb://app:${dbPassword}@127.0.0.1:${closedPort}/`,
+      DB_STARTUP_TIMEOUT_MS: '1500',
+    },
+  });
+  const t0 = Date.now();
+  const { code } = await Promise.race([
+    proc.exited,
+    sleep(30_000).then(() => ({ code: 'timeout' })),
+  ]);
+  const seconds = (Date.now() - t0) / 1000;
+  const text = proc.output();
+  check(
+    code === 1 && seconds < 15,
+    `with the database unreachable the start fails with exit 1 in ${seconds.toFixed(1)} s`,
+    { code, tail: text.slice(-300) },
+  );
+  check(
+    /Cannot reach the database at 127\.0\.0\.1:\d+ within 1500 ms/.test(text),
+    'the failure names the database host and the timeout',
+    text.slice(-400),
+  );
+  check(!text.includes(dbPassword), 'the failure message does not print the database password');
+}
+
+main().then(
+  async () => {
+    clearTimeout(watchdog);
+    await shutdownAll();
+    if (!args.has('--keep')) rmSync(work, { recursive: true, force: true });
+    log(`eb-smoke: all ${checks} checks OK`);
+    process.exit(0);
+  },
+  async (error) => {
+    console.error(`\n[eb-smoke] ${error.stack ?? error}`);
+    for (const name of readdirSync(work).filter((f) => f.endsWith('.log'))) {
+      console.error(
+        `\n--- ${name} (last 40 lines) ---\n${readFileSync(join(work, name), 'utf8').split('\n').slice(-40).join('\n')}`,
+      );
+    }
+    const nginxErrors = readFileSafe(join(work, 'nginx', 'error.log'));
+    if (nginxErrors)
+      console.error(`\n--- nginx error.log ---\n${nginxErrors.split('\n').slice(-20).join('\n')}`);
+    console.error(`\n[eb-smoke] kept ${work} for inspection`);
+    await shutdownAll();
+    process.exit(1);
+  },
+);

@@ -1,0 +1,32 @@
+import cluster from 'node:cluster';
+import { Logger } from '@nestjs/common';
+import { NestFactory } from '@nestjs/core';
+import type { NestFastifyApplication } from '@nestjs/platform-fastify';
+import { AppModule } from '../app.module';
+import { configureApp, createFastifyAdapter } from '../app.setup';
+import { appConfig } from '../config/configuration';
+import { createGracefulShutdown, onShutdownSignals } from './graceful-shutdown';
+
+/**
+ * Boots the Nest application and serves HTTP on HOST:PORT, in a cluster
+ * worker or as the only process. Loaded lazily by main.ts so the cluster
+ * primary never loads Nest at all.
+ */
+export async function runHttpServer(): Promise<void> {
+  const config = appConfig();
+  const app = await NestFactory.create<NestFastifyApplication>(AppModule, createFastifyAdapter(), {
+    bufferLogs: true,
+  });
+  configureApp(app);
+
+  const shutdown = createGracefulShutdown(app, {
+    timeoutMs: config.shutdownTimeoutMs,
+    logger: new Logger('Shutdown'),
+  });
+  onShutdownSignals(shutdown);
+  // A worker whose primary is gone can no longer receive connections.
+  if (cluster.isWorker) process.on('disconnect', () => void shutdown('primary gone'));
+
+  await app.listen({ port: config.port, host: config.host });
+  new Logger('Bootstrap').log(`Listening on ${config.host}:${config.port}`);
+}

@@ -1,0 +1,69 @@
+import Fastify from 'fastify';
+import { fastifyTrustProxy, isProxyPeer } from './trust-proxy';
+
+/** The client address Fastify derives for a request from `peer` carrying `xff`. */
+async function clientIp(
+  setting: boolean | number | string,
+  peer: string,
+  xff?: string,
+): Promise<string> {
+  const app = Fastify({ trustProxy: fastifyTrustProxy(setting) });
+  app.get('/', (request) => ({ ip: request.ip }));
+  const response = await app.inject({
+    url: '/',
+    remoteAddress: peer,
+    headers: xff === undefined ? {} : { 'x-forwarded-for': xff },
+  });
+  await app.close();
+  return response.json<{ ip: string }>().ip;
+}
+
+describe('fastifyTrustProxy', () => {
+  it('ignores X-Forwarded-For when proxies are not trusted', async () => {
+    expect(await clientIp(false, '127.0.0.1', '198.51.100.7')).toBe('127.0.0.1');
+  });
+
+  it('takes the address NGINX appended when one hop is trusted', async () => {
+    expect(await clientIp(1, '127.0.0.1', '198.51.100.7')).toBe('198.51.100.7');
+  });
+
+  it('ignores entries a client prepended to spoof its address', async () => {
+    expect(await clientIp(1, '127.0.0.1', '6.6.6.6, 198.51.100.7')).toBe('198.51.100.7');
+    expect(await clientIp(2, '127.0.0.1', '6.6.6.6, 198.51.100.7, 10.0.3.4')).toBe('198.51.100.7');
+  });
+
+  it('never trusts a public socket peer, whatever the hop count', async () => {
+    expect(await clientIp(2, '203.0.113.50', '6.6.6.6, 7.7.7.7')).toBe('203.0.113.50');
+  });
+
+  it('trusts a proxy on a private network (docker compose)', async () => {
+    expect(await clientIp(1, '172.18.0.3', '198.51.100.7')).toBe('198.51.100.7');
+  });
+
+  it('passes an address list through to proxy-addr', async () => {
+    expect(await clientIp('10.0.0.0/8', '10.1.2.3', '198.51.100.7')).toBe('198.51.100.7');
+    expect(await clientIp('10.0.0.0/8', '127.0.0.1', '198.51.100.7')).toBe('127.0.0.1');
+  });
+
+  it('refuses to trust everyone', () => {
+    expect(() => fastifyTrustProxy(true)).toThrow(/hop count/);
+  });
+});
+
+describe('isProxyPeer', () => {
+  it.each([
+    ['127.0.0.1', true],
+    ['::ffff:127.0.0.1', true],
+    ['::1', true],
+    ['10.20.30.40', true],
+    ['172.31.255.1', true],
+    ['172.32.0.1', false],
+    ['192.168.1.1', true],
+    ['198.51.100.7', false],
+    ['fd00::1', true],
+    ['2001:db8::1', false],
+    ['not-an-ip', false],
+  ])('%s -> %s', (address, expected) => {
+    expect(isProxyPeer(address)).toBe(expected);
+  });
+});

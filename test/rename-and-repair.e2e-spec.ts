@@ -79,6 +79,47 @@ describe('Rename moves tenant data; interrupted operations are repaired (e2e)', 
         .expect(201);
     });
 
+    it('never runs two renames of one organization at once (10 concurrent requests)', async () => {
+      const org = await createOrg(t, 'Contended');
+      await seedTenant(t, dbNameOf(org.name));
+      const results = await Promise.all(
+        Array.from({ length: 10 }, (_, i) =>
+          t
+            .http()
+            .put('/org/update')
+            .set(bearer(org.token))
+            .send({ new_organization_name: `${org.name} V${i}` }),
+        ),
+      );
+      // Renames that arrive after another finished may run too, one at a
+      // time; every other request is turned away while one is running.
+      const ok = results.filter((r) => r.status === 200);
+      expect(ok.length).toBeGreaterThanOrEqual(1);
+      expect(results.filter((r) => r.status !== 200).map((r) => r.body.code)).toEqual(
+        Array(10 - ok.length).fill('ORG_BUSY'),
+      );
+      const view = await t.http().get('/org/admins').set(bearer(org.token)).expect(200);
+      expect(view.body.items).toHaveLength(1);
+      const current = await t.master
+        .db!.collection('organizations')
+        .findOne({ slug: { $regex: `^${slugify(org.name)}` } });
+      expect(current!.pending).toBeNull();
+      const databases = (await tenantDatabases(t.master)).filter((d) =>
+        d.startsWith(dbNameOf(org.name)),
+      );
+      expect(databases).toEqual([current!.database_name]);
+      expect((await tenantSnapshot(t, current!.database_name)).counts).toMatchObject({
+        members: 250,
+        projects: 40,
+        settings: 1,
+      });
+      const reservations = await t.master
+        .db!.collection('organization_slugs')
+        .find({ organization_id: current!._id })
+        .toArray();
+      expect(reservations.map((r) => r._id)).toEqual([current!.slug]);
+    });
+
     it('answers 409 ORG_BUSY to an update while a rename of the same organization runs', async () => {
       const hooks = new FreezingHooks('rename', 'copied');
       const frozenApp = await createTestApp({ hooks });

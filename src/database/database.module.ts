@@ -2,6 +2,7 @@ import { Global, Module } from '@nestjs/common';
 import { MongooseModule } from '@nestjs/mongoose';
 import mongoose from 'mongoose';
 import { databaseConfig, type DatabaseConfig } from '../config/configuration';
+import { MutexService } from './mutex.service';
 import { TenantConnectionFactory } from './tenant-connection.factory';
 
 // Operator objects in filters are never honoured from user input, and queries
@@ -34,7 +35,7 @@ mongoose.set('strictQuery', 'throw');
       },
     }),
   ],
-  providers: [TenantConnectionFactory],
-  exports: [TenantConnectionFactory],
+  providers: [TenantConnectionFactory, MutexService],
+  exports: [TenantConnectionFactory, MutexService],
 })
 export class DatabaseModule {}

@@ -5,22 +5,11 @@ import type { Migration } from './tenant-migrations';
 export const MASTER_MIGRATIONS: ReadonlyArray<Migration<Db>> = [
   {
     version: 1,
-    description: 'organizations: owner_count from the owners that exist',
+    description: 'admins: index for listing an organization by role',
     up: async (db) => {
-      const missing = db
-        .collection('organizations')
-        .find({ owner_count: { $exists: false } }, { projection: { _id: 1 } });
-      for await (const org of missing) {
-        const owners = await db
-          .collection('admins')
-          .countDocuments({ organization_id: org._id, role: 'owner' });
-        await db
-          .collection('organizations')
-          .updateOne(
-            { _id: org._id, owner_count: { $exists: false } },
-            { $set: { owner_count: owners } },
-          );
-      }
+      await db
+        .collection('admins')
+        .createIndex({ organization_id: 1, role: 1 }, { name: 'organization_id_1_role_1' });
     },
   },
 ];

@@ -9,6 +9,7 @@ import { ErrorCode } from '../common/errors/error-codes';
 import { databaseConfig, type DatabaseConfig } from '../config/configuration';
 import { TENANT_META_COLLECTION } from '../database/database.constants';
 import { isDuplicateKeyError } from '../database/mongo-errors';
+import { LockBusyError, MutexService } from '../database/mutex.service';
 import {
   TenantConnectionFactory,
   type TenantLocation,
@@ -60,6 +61,7 @@ export class OrganizationLifecycleService {
     private readonly mover: TenantDataMover,
     private readonly hooks: OperationHooks,
     private readonly migrations: MigrationsService,
+    private readonly mutex: MutexService,
   ) {}
 
   // ---------------------------------------------------------------- create
@@ -203,16 +205,7 @@ export class OrganizationLifecycleService {
 
     if (newSlug === current.slug) {
       // Same identity, new spelling: no data moves.
-      const updated = await this.organizations
-        .findOneAndUpdate(
-          { _id: organizationId, pending: null },
-          { $set: { name: newName } },
-          { returnDocument: 'after' },
-        )
-        .lean<OrganizationRecord>()
-        .exec();
-      if (!updated) throw orgBusy();
-      return updated;
+      return this.whileIdle(organizationId, { name: newName });
     }
 
     const target = this.tenants.locationForSlug(newSlug);
@@ -221,15 +214,7 @@ export class OrganizationLifecycleService {
       target_slug: newSlug,
       target_database: target.databaseName,
     });
-    const locked = await this.organizations
-      .findOneAndUpdate(
-        { _id: organizationId, pending: null },
-        { $set: { pending } },
-        { returnDocument: 'after' },
-      )
-      .lean<OrganizationRecord>()
-      .exec();
-    if (!locked) throw orgBusy();
+    const locked = await this.whileIdle(organizationId, { pending });
 
     try {
       await this.hooks.reached('rename', 'recorded');
@@ -346,18 +331,7 @@ export class OrganizationLifecycleService {
 
   async delete(organizationId: Types.ObjectId): Promise<OrganizationRecord> {
     const pending = this.newOperation('delete', 'dropping');
-    const locked = await this.organizations
-      .findOneAndUpdate(
-        { _id: organizationId, pending: null },
-        { $set: { pending } },
-        { returnDocument: 'after' },
-      )
-      .lean<OrganizationRecord>()
-      .exec();
-    if (!locked) {
-      const exists = await this.organizations.exists({ _id: organizationId });
-      throw exists ? orgBusy() : orgNotFound();
-    }
+    const locked = await this.whileIdle(organizationId, { pending });
     try {
       await this.hooks.reached('delete', 'recorded');
       await this.finishDelete(locked);
@@ -415,18 +389,69 @@ export class OrganizationLifecycleService {
 
   private async claim(org: OrganizationRecord, now: Date): Promise<OrganizationRecord | null> {
     if (!org.pending) return null;
-    return this.organizations
-      .findOneAndUpdate(
-        {
-          _id: org._id,
-          'pending.op_id': org.pending.op_id,
-          'pending.lease_until': trusted({ $lt: now }),
+    const opId = org.pending.op_id;
+    try {
+      return await this.mutex.withLock(
+        this.lockKey(org._id),
+        async () => {
+          const current = await this.organizations
+            .findById(org._id)
+            .lean<OrganizationRecord>()
+            .exec();
+          if (current?.pending?.op_id !== opId || current.pending.lease_until >= now) return null;
+          return this.organizations
+            .findByIdAndUpdate(
+              org._id,
+              { $set: { 'pending.lease_until': this.leaseDeadline() } },
+              { returnDocument: 'after' },
+            )
+            .lean<OrganizationRecord>()
+            .exec();
         },
-        { $set: { 'pending.lease_until': this.leaseDeadline() } },
-        { returnDocument: 'after' },
-      )
-      .lean<OrganizationRecord>()
-      .exec();
+        { waitMs: 0 },
+      );
+    } catch (error) {
+      if (error instanceof LockBusyError) return null;
+      throw error;
+    }
+  }
+
+  /**
+   * Applies `set` only if no operation holds the organization: the check and
+   * the write run under the organization's mutex, because a conditional
+   * update alone is not atomic on FerretDB.
+   */
+  private async whileIdle(
+    organizationId: Types.ObjectId,
+    set: Partial<Organization>,
+  ): Promise<OrganizationRecord> {
+    try {
+      return await this.mutex.withLock(this.lockKey(organizationId), async () => {
+        const current = await this.organizations
+          .findById(organizationId, { pending: 1 })
+          .lean<OrganizationRecord>()
+          .exec();
+        if (!current) throw orgNotFound();
+        if (current.pending) throw orgBusy();
+        const updated = await this.organizations
+          .findOneAndUpdate(
+            { _id: organizationId, pending: null },
+            { $set: set },
+            { returnDocument: 'after' },
+          )
+          .lean<OrganizationRecord>()
+          .exec();
+        if (!updated) throw orgBusy();
+        return updated;
+      });
+    } catch (error) {
+      if (error instanceof LockBusyError) throw orgBusy();
+      throw error;
+    }
+  }
+
+  private lockKey(organizationId: Types.ObjectId): string {
+    return `organization:${String(organizationId)}`;
   }
 
   private async recover(org: OrganizationRecord): Promise<void> {

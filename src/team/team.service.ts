@@ -1,12 +1,13 @@
 import { Injectable } from '@nestjs/common';
 import { InjectModel } from '@nestjs/mongoose';
-import { Model, Types, trusted } from 'mongoose';
+import { Model, Types } from 'mongoose';
 import { AdminsService, type AdminRecord } from '../admins/admins.service';
 import { AuditService } from '../audit/audit.service';
 import type { AuthenticatedAdmin } from '../auth/authenticated-admin';
-import { DomainError, orgNotFound } from '../common/errors/domain.error';
+import { DomainError, orgBusy, orgNotFound } from '../common/errors/domain.error';
 import { ErrorCode } from '../common/errors/error-codes';
 import type { RequestContext } from '../common/http/request-context';
+import { LockBusyError, MutexService } from '../database/mutex.service';
 import { isVisible } from '../organizations/organizations.repository';
 import { Organization } from '../organizations/schemas/organization.schema';
 import type { AssignableRole, CreateAdminDto } from './dto/create-admin.dto';
@@ -19,10 +20,10 @@ const adminNotFound = () =>
   new DomainError(ErrorCode.ADMIN_NOT_FOUND, 'No admin with this id in your organization.');
 
 /**
- * The organization's admins and their roles. The last-owner rule holds
- * without transactions through `owner_count`: an owner's departure first
- * takes a slot with a conditional decrement (`owner_count > 1`), so two
- * concurrent demotions can never both succeed.
+ * The organization's admins and their roles. Changes that could remove an
+ * owner run under the organization's team mutex and count the owners for
+ * real, so two owners demoting each other at once cannot both succeed (a
+ * conditional update alone is not atomic on FerretDB).
  */
 @Injectable()
 export class TeamService {
@@ -30,6 +31,7 @@ export class TeamService {
     private readonly admins: AdminsService,
     @InjectModel(Organization.name) private readonly organizations: Model<Organization>,
     private readonly audit: AuditService,
+    private readonly mutex: MutexService,
   ) {}
 
   async list(viewer: AuthenticatedAdmin): Promise<AdminRecord[]> {
@@ -47,7 +49,6 @@ export class TeamService {
       password: dto.password,
       role: dto.role,
     });
-    if (dto.role === 'owner') await this.adjustOwners(organizationId, +1);
     await this.audit.record(context, {
       action: 'admin.added',
       organizationId,
@@ -67,13 +68,10 @@ export class TeamService {
     const target = await this.admins.findInOrganization(organizationId, id);
     if (!target) throw adminNotFound();
     if (target.role === role) return target;
-    if (target.role === 'owner') {
-      await this.takeOwnerSlot(organizationId);
+    await this.withTeamLock(organizationId, async () => {
+      if (target.role === 'owner') await this.assertAnotherOwner(organizationId, id);
       await this.admins.setRole(id, role);
-    } else {
-      await this.admins.setRole(id, role);
-      await this.adjustOwners(organizationId, +1);
-    }
+    });
     await this.audit.record(context, {
       action: 'admin.role_changed',
       organizationId,
@@ -89,10 +87,12 @@ export class TeamService {
     if (viewer.role !== 'owner' && !viewer.adminId.equals(id)) throw ownersOnly();
     const target = await this.admins.findInOrganization(organizationId, id);
     if (!target) throw adminNotFound();
-    if (target.role === 'owner') await this.takeOwnerSlot(organizationId);
-    // Deleting the admin revokes every token it holds: sessions are checked
-    // against the admin record on each request.
-    await this.admins.deleteById(id);
+    await this.withTeamLock(organizationId, async () => {
+      if (target.role === 'owner') await this.assertAnotherOwner(organizationId, id);
+      // Deleting the admin revokes every token it holds: sessions are checked
+      // against the admin record on each request.
+      await this.admins.deleteById(id);
+    });
     await this.audit.record(context, {
       action: 'admin.removed',
       organizationId,
@@ -100,20 +100,18 @@ export class TeamService {
     });
   }
 
-  private async takeOwnerSlot(organizationId: Types.ObjectId): Promise<void> {
-    const taken = await this.organizations
-      .updateOne(
-        { _id: organizationId, owner_count: trusted({ $gt: 1 }) },
-        { $inc: { owner_count: -1 } },
-      )
-      .exec();
-    if (taken.modifiedCount === 0) throw lastOwner();
+  private async assertAnotherOwner(organizationId: Types.ObjectId, leaving: Types.ObjectId) {
+    const owners = await this.admins.listForOrganization(organizationId);
+    if (!owners.some((a) => a.role === 'owner' && !a._id.equals(leaving))) throw lastOwner();
   }
 
-  private async adjustOwners(organizationId: Types.ObjectId, delta: number): Promise<void> {
-    await this.organizations
-      .updateOne({ _id: organizationId }, { $inc: { owner_count: delta } })
-      .exec();
+  private async withTeamLock(organizationId: Types.ObjectId, work: () => Promise<void>) {
+    try {
+      await this.mutex.withLock(`team:${String(organizationId)}`, work);
+    } catch (error) {
+      if (error instanceof LockBusyError) throw orgBusy();
+      throw error;
+    }
   }
 
   private async liveOrganization(viewer: AuthenticatedAdmin): Promise<Types.ObjectId> {

@@ -86,14 +86,6 @@ export class Organization {
   @Prop({ type: PendingOperationSchema, default: null })
   pending!: PendingOperation | null;
 
-  /**
-   * A conservative count of owners: decremented before an owner goes and
-   * incremented after one arrives, so it never exceeds the truth and a
-   * conditional decrement is enough to keep at least one owner.
-   */
-  @Prop({ required: true, default: 1 })
-  owner_count!: number;
-
   created_at!: Date;
   updated_at!: Date;
 }

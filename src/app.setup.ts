@@ -7,7 +7,11 @@ import { createValidationPipe } from './common/http/validation.pipe';
 import { appConfig } from './config/configuration';
 import { setUpApiDocs } from './docs/api-docs';
 import { registerRequestLogContext } from './logging/request-log';
-import { applyHttpSecurity, RATE_LIMIT_RESPONSE_HEADERS } from './security/http-security';
+import {
+  answerFrameworkError,
+  applyHttpSecurity,
+  RATE_LIMIT_RESPONSE_HEADERS,
+} from './security/http-security';
 import { writeClientErrorProblem } from './security/request-hardening';
 
 /** The service's own body limit; NGINX's client_max_body_size is aligned with it. */
@@ -22,6 +26,8 @@ export function createFastifyAdapter(): FastifyAdapter {
     genReqId: requestIdFor,
     // Requests Node rejects before Fastify sees them (oversized headers, a broken request line).
     clientErrorHandler: writeClientErrorProblem,
+    // URLs the router cannot decode, answered like every other error.
+    frameworkErrors: answerFrameworkError,
     // Nest logs requests through pino-http; Fastify's own logger stays off.
     logger: false,
     return503OnClosing: true,

@@ -1,6 +1,10 @@
+import type { SecurityHeadersOptions } from '@nestjs/common';
+import { resolveSecurityHeaders } from '@nestjs/core/security/security-headers.js';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
-import type { FastifyRequest } from 'fastify';
+import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { DomainError } from '../common/errors/domain.error';
+import { sendProblem } from '../common/filters/problem-details.filter';
+import { REQUEST_ID_HEADER } from '../common/http/request-id';
 import { ErrorCode } from '../common/errors/error-codes';
 import { DOCS_PATH, REDOC_PATH } from '../docs/api-docs';
 import { DatabaseAvailability } from './database-availability.service';
@@ -19,6 +23,11 @@ const API_CONTENT_SECURITY_POLICY = {
     formAction: ["'none'"],
     frameAncestors: ["'none'"],
   },
+};
+
+const SECURITY_HEADERS: SecurityHeadersOptions = {
+  contentSecurityPolicy: API_CONTENT_SECURITY_POLICY,
+  xFrameOptions: { action: 'deny' },
 };
 
 /**
@@ -56,6 +65,23 @@ export const RATE_LIMIT_RESPONSE_HEADERS = [
   return ['Limit', 'Remaining', 'Reset'].map((part) => `X-RateLimit-${part}${suffix}`);
 });
 
+const FRAMEWORK_ERROR_HEADERS = resolveSecurityHeaders(SECURITY_HEADERS).headers;
+
+/**
+ * Fastify's `frameworkErrors`: a URL the router cannot even decode (400)
+ * never reaches a hook or Nest's exception layer, so it is answered here, with
+ * the same problem+json body and headers as every other error.
+ */
+export function answerFrameworkError(
+  error: FastifyError,
+  request: FastifyRequest,
+  reply: FastifyReply,
+): void {
+  for (const [name, value] of FRAMEWORK_ERROR_HEADERS) void reply.header(name, value);
+  void reply.header(REQUEST_ID_HEADER, request.id);
+  sendProblem(error, request, reply);
+}
+
 /**
  * Security headers, JSON-only bodies with limits, query-string checks, 405
  * for a known path with the wrong method, and 503 without waiting while the
@@ -64,10 +90,7 @@ export const RATE_LIMIT_RESPONSE_HEADERS = [
  * routes are.
  */
 export function applyHttpSecurity(app: NestFastifyApplication): void {
-  app.useSecurityHeaders({
-    contentSecurityPolicy: API_CONTENT_SECURITY_POLICY,
-    xFrameOptions: { action: 'deny' },
-  });
+  app.useSecurityHeaders(SECURITY_HEADERS);
 
   const fastify = app.getHttpAdapter().getInstance();
   // Replaces Nest's JSON parser, and refuses form bodies outright: an HTML

@@ -75,9 +75,11 @@ export class OrganizationsService {
     // A prefix is a range on the unique slug index: no regex from user input.
     if (prefix) Object.assign(range, { $gte: prefix, $lt: `${prefix}\uffff` });
     if (query.after) range.$gt = query.after;
-    const filter = Object.keys(range).length
-      ? { slug: trusted(range), pending: null }
-      : { pending: null };
+    // Half-created and deleting organizations do not exist for clients; renaming ones do.
+    const filter: Record<string, unknown> = {
+      'pending.type': trusted({ $nin: ['create', 'delete'] }),
+    };
+    if (Object.keys(range).length) filter.slug = trusted(range);
     const page = await this.repository.organizations
       .find(filter)
       .sort({ slug: 1 })

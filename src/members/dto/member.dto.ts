@@ -1,3 +1,4 @@
+import { PartialType } from '@nestjs/swagger';
 import { Transform } from 'class-transformer';
 import { IsOptional, IsString, Length, ValidateBy } from 'class-validator';
 import { IsAdminEmail } from '../../common/decorators/validation.decorators';
@@ -62,29 +63,5 @@ export class CreateMemberDto {
   metadata?: Record<string, string | number | boolean | null>;
 }
 
-/** Every field optional; at least one is required. */
-export class UpdateMemberDto {
-  /** @example "jane.doe@acme.test" */
-  @IsOptional()
-  @IsAdminEmail()
-  email?: string;
-
-  /** @example "Jane Q. Doe" */
-  @IsOptional()
-  @trimmed()
-  @IsString()
-  @Length(1, 100)
-  name?: string;
-
-  /** @example "lead" */
-  @IsOptional()
-  @trimmed()
-  @IsString()
-  @Length(1, 40)
-  role?: string;
-
-  /** Replaces the whole metadata object. */
-  @IsOptional()
-  @IsFlatMetadata()
-  metadata?: Record<string, string | number | boolean | null>;
-}
+/** Every field optional; at least one is required. `metadata` replaces the whole object. */
+export class UpdateMemberDto extends PartialType(CreateMemberDto) {}

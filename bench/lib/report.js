@@ -1,0 +1,298 @@
+'use strict';
+/** Medians, ratios against the targets, and the BENCHMARKS.md table. */
+const { existsSync, readFileSync, writeFileSync } = require('node:fs');
+
+const START = '<!-- bench:results:start -->';
+const END = '<!-- bench:results:end -->';
+
+function median(values) {
+  const sorted = values
+    .filter((v) => typeof v === 'number' && Number.isFinite(v))
+    .sort((a, b) => a - b);
+  if (sorted.length === 0) return undefined;
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2 === 1 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
+}
+
+const pick = (runs, key) => median(runs.map((run) => run[key]));
+
+function fmt(value, digits = 0) {
+  if (value === undefined || Number.isNaN(value)) return 'n/a';
+  return value.toLocaleString('en-US', {
+    minimumFractionDigits: digits,
+    maximumFractionDigits: digits,
+  });
+}
+const mb = (bytes) => (bytes === undefined ? 'n/a' : `${fmt(bytes / (1024 * 1024), 0)} MB`);
+const ratio = (a, b) => (a === undefined || b === undefined || b === 0 ? undefined : a / b);
+
+/**
+ * Turns the raw rounds into rows: { scenario, metric, service, baseline, ratio, target, met }.
+ * `met` is true, false, or undefined where the issue sets no target.
+ */
+function summarize(results) {
+  const rows = [];
+  for (const scenario of results.http) {
+    const s = scenario.runs.service;
+    const b = scenario.runs.baseline;
+    const rps = ratio(pick(s, 'rps'), pick(b, 'rps'));
+    const p99 = ratio(pick(s, 'p99'), pick(b, 'p99'));
+    rows.push({
+      scenario: scenario.title,
+      metric: 'req/s',
+      service: fmt(pick(s, 'rps')),
+      baseline: fmt(pick(b, 'rps')),
+      ratio: rps,
+      target: '≥ 0.85',
+      met: rps === undefined ? undefined : rps >= 0.85,
+    });
+    rows.push({
+      scenario: '',
+      metric: 'p50 / p99 latency (ms)',
+      service: `${fmt(pick(s, 'p50'), 1)} / ${fmt(pick(s, 'p99'), 1)}`,
+      baseline: `${fmt(pick(b, 'p50'), 1)} / ${fmt(pick(b, 'p99'), 1)}`,
+      ratio: p99,
+      ratioLabel: 'p99',
+      target: 'p99 ≤ 1.5',
+      met: p99 === undefined ? undefined : p99 <= 1.5,
+    });
+    rows.push({
+      scenario: '',
+      metric: 'server CPU per request (µs), peak RSS',
+      service: `${fmt(pick(s, 'cpuUsPerRequest'))}, ${mb(pick(s, 'peakRss'))}`,
+      baseline: `${fmt(pick(b, 'cpuUsPerRequest'))}, ${mb(pick(b, 'peakRss'))}`,
+      ratio: ratio(pick(s, 'cpuUsPerRequest'), pick(b, 'cpuUsPerRequest')),
+      ratioLabel: 'CPU',
+    });
+    if (pick(s, 'dbCpuUsPerRequest') !== undefined) {
+      rows.push({
+        scenario: '',
+        metric: 'database CPU per request (µs)',
+        service: fmt(pick(s, 'dbCpuUsPerRequest')),
+        baseline: fmt(pick(b, 'dbCpuUsPerRequest')),
+        ratio: ratio(pick(s, 'dbCpuUsPerRequest'), pick(b, 'dbCpuUsPerRequest')),
+        ratioLabel: 'CPU',
+      });
+    }
+    rows.push({
+      scenario: '',
+      metric: 'errors (all rounds)',
+      service: fmt(s.reduce((n, r) => n + r.errors, 0)),
+      baseline: fmt(b.reduce((n, r) => n + r.errors, 0)),
+    });
+  }
+  if (results.login) {
+    const { service, baseline, raw } = results.login;
+    const vsRaw = ratio(pick(service, 'rps'), pick(raw, 'rate'));
+    rows.push({
+      scenario: `4. POST /admin/login, bcrypt cost ${results.login.cost}`,
+      metric: 'logins/s vs raw bcrypt.compare/s',
+      service: fmt(pick(service, 'rps'), 2),
+      baseline: `${fmt(pick(raw, 'rate'), 2)} (raw compare)`,
+      ratio: vsRaw,
+      target: '≥ 0.9',
+      met: vsRaw === undefined ? undefined : vsRaw >= 0.9,
+    });
+    rows.push({
+      scenario: '',
+      metric: 'logins/s vs baseline login',
+      service: fmt(pick(service, 'rps'), 2),
+      baseline: fmt(pick(baseline, 'rps'), 2),
+      ratio: ratio(pick(service, 'rps'), pick(baseline, 'rps')),
+    });
+    rows.push({
+      scenario: '',
+      metric: 'p50 / p99 latency (ms)',
+      service: `${fmt(pick(service, 'p50'))} / ${fmt(pick(service, 'p99'))}`,
+      baseline: `${fmt(pick(baseline, 'p50'))} / ${fmt(pick(baseline, 'p99'))}`,
+      ratio: ratio(pick(service, 'p99'), pick(baseline, 'p99')),
+      ratioLabel: 'p99',
+    });
+    rows.push({
+      scenario: '',
+      metric: 'errors (all rounds)',
+      service: fmt(service.reduce((n, r) => n + r.errors, 0)),
+      baseline: fmt(baseline.reduce((n, r) => n + r.errors, 0)),
+    });
+  }
+  if (results.rename) {
+    const { service, baseline, documents } = results.rename;
+    const r = ratio(pick(service, 'docsPerSec'), pick(baseline, 'docsPerSec'));
+    rows.push({
+      scenario: `5. Rename, ${fmt(documents)} documents in ${results.rename.collections} collections`,
+      metric: 'documents/s (copy + verify + drop)',
+      service: fmt(pick(service, 'docsPerSec')),
+      baseline: `${fmt(pick(baseline, 'docsPerSec'))} (raw driver)`,
+      ratio: r,
+      target: '≥ 0.5',
+      met: r === undefined ? undefined : r >= 0.5,
+    });
+    rows.push({
+      scenario: '',
+      metric: 'CPU seconds per move: Node / database',
+      service: `${fmt(pick(service, 'nodeCpuMs') / 1000, 1)} / ${fmt(pick(service, 'dbCpuMs') / 1000, 1)}`,
+      baseline: `${fmt(pick(baseline, 'nodeCpuMs') / 1000, 1)} / ${fmt(pick(baseline, 'dbCpuMs') / 1000, 1)}`,
+    });
+    rows.push({
+      scenario: '',
+      metric: 'seconds per move',
+      service: fmt(pick(service, 'seconds'), 1),
+      baseline: fmt(pick(baseline, 'seconds'), 1),
+      ratio: ratio(pick(service, 'seconds'), pick(baseline, 'seconds')),
+      ratioLabel: 'time',
+    });
+  }
+  if (results.startup) {
+    const { service, baseline } = results.startup;
+    rows.push({
+      scenario: '6. Start-up',
+      metric: 'spawn to ready (ms)',
+      service: fmt(pick(service, 'readyMs')),
+      baseline: fmt(pick(baseline, 'readyMs')),
+      ratio: ratio(pick(service, 'readyMs'), pick(baseline, 'readyMs')),
+      ratioLabel: 'time',
+    });
+    rows.push({
+      scenario: '',
+      metric: 'RSS at idle',
+      service: mb(pick(service, 'idleRss')),
+      baseline: mb(pick(baseline, 'idleRss')),
+      ratio: ratio(pick(service, 'idleRss'), pick(baseline, 'idleRss')),
+      ratioLabel: 'RSS',
+    });
+  }
+  if (results.tenants) {
+    const bounded = results.tenants.bounded;
+    const unbounded = results.tenants.unbounded;
+    rows.push({
+      scenario: `Tenants: ${fmt(bounded.tenants)} distinct through TenantConnectionFactory`,
+      metric: `heap growth after GC, TENANT_CACHE_SIZE=${fmt(bounded.cacheSize)}`,
+      service: `${fmt(bounded.heapGrowthMB, 1)} MB (${fmt(bounded.handlesKept)} handles kept)`,
+      baseline: unbounded
+        ? `${fmt(unbounded.heapGrowthMB, 1)} MB with ${fmt(unbounded.cacheSize)} (${fmt(unbounded.handlesKept)} kept)`
+        : '',
+      target: '< 50 MB',
+      met: bounded.heapGrowthMB < 50,
+    });
+    rows.push({
+      scenario: '',
+      metric: `pool connections open at most (${fmt(bounded.queries)} queries)`,
+      service: fmt(bounded.connectionsMaxOpen),
+      baseline: `maxPoolSize ${bounded.maxPoolSize}`,
+      target: '≤ pool',
+      met: bounded.connectionsMaxOpen <= bounded.maxPoolSize,
+    });
+  }
+  if (results.jwt) {
+    const timings = Object.entries(results.jwt.microsecondsPerVerify);
+    const [fastest] = [...timings].sort((a, b) => a[1] - b[1]);
+    for (const [index, [name, us]] of timings.entries()) {
+      rows.push({
+        scenario: index === 0 ? 'JWT verify, one HS256 token (µs per call)' : '',
+        metric: name,
+        service: fmt(us, 1),
+        baseline: index === 0 ? `fastest: ${fastest[0]}` : '',
+        ratio: us / fastest[1],
+        ratioLabel: 'vs fastest',
+      });
+    }
+  }
+  return rows;
+}
+
+function renderTable(rows) {
+  const lines = [
+    '| Scenario | Metric | Service | Baseline | Ratio | Target | Met |',
+    '| --- | --- | ---: | ---: | ---: | --- | --- |',
+  ];
+  for (const row of rows) {
+    const r =
+      row.ratio === undefined
+        ? ''
+        : `${row.ratioLabel ? row.ratioLabel + ' ' : ''}${row.ratio.toFixed(2)}×`;
+    const met = row.met === undefined ? '' : row.met ? 'yes' : '**no**';
+    lines.push(
+      `| ${row.scenario} | ${row.metric} | ${row.service} | ${row.baseline ?? ''} | ${r} | ${row.target ?? ''} | ${met} |`,
+    );
+  }
+  return lines.join('\n');
+}
+
+function renderRounds(results) {
+  const lines = ['Per round (service / baseline), in run order:', ''];
+  for (const scenario of results.http) {
+    const fmtRun = (run) => `${fmt(run.rps)} req/s p99 ${fmt(run.p99, 1)} ms`;
+    const rounds = scenario.runs.service.map(
+      (run, i) => `${fmtRun(run)} / ${fmtRun(scenario.runs.baseline[i])}`,
+    );
+    lines.push(`- ${scenario.title}: ${rounds.join('; ')}`);
+  }
+  if (results.login) {
+    const { service, baseline, raw } = results.login;
+    const rounds = service.map(
+      (run, i) => `${fmt(run.rps, 2)} / ${fmt(baseline[i]?.rps, 2)} / raw ${fmt(raw[i]?.rate, 2)}`,
+    );
+    lines.push(`- Login (logins/s): ${rounds.join('; ')}`);
+  }
+  if (results.rename) {
+    const { service, baseline } = results.rename;
+    const rounds = service.map(
+      (run, i) => `${fmt(run.docsPerSec)} / ${fmt(baseline[i]?.docsPerSec)} docs/s`,
+    );
+    lines.push(`- Rename: ${rounds.join('; ')}`);
+  }
+  if (results.startup) {
+    const { service, baseline } = results.startup;
+    const rounds = service.map(
+      (run, i) =>
+        `${fmt(run.readyMs)} ms, ${mb(run.idleRss)} / ${fmt(baseline[i]?.readyMs)} ms, ${mb(baseline[i]?.idleRss)}`,
+    );
+    lines.push(`- Start-up: ${rounds.join('; ')}`);
+  }
+  return lines.join('\n');
+}
+
+function renderSection(results, rows) {
+  const env = results.environment;
+  return [
+    START,
+    `Run ${env.date} on ${env.cpu} (${env.cores} cores, ${env.memoryGiB} GiB), ${env.platform}, Node ${env.node}, ` +
+      `database: ${env.database}. Load average when the run started: ${env.loadAverage}. ` +
+      `Mode: ${env.mode} (${env.settings}). Total time ${fmt(env.totalSeconds)} s.`,
+    '',
+    renderTable(rows),
+    '',
+    renderRounds(results),
+    END,
+  ].join('\n');
+}
+
+/** Replaces the generated section of `file`, keeping everything written by hand around it. */
+function writeReport(file, section, intro) {
+  let text = existsSync(file) ? readFileSync(file, 'utf8') : `${intro}\n\n${START}\n${END}\n`;
+  const start = text.indexOf(START);
+  const end = text.indexOf(END);
+  text =
+    start >= 0 && end > start
+      ? text.slice(0, start) + section + text.slice(end + END.length)
+      : `${text.trimEnd()}\n\n${section}\n`;
+  writeFileSync(file, text);
+}
+
+function printRatios(rows) {
+  const lines = ['', 'Ratios (service ÷ baseline, same run, medians):'];
+  let scenario = '';
+  for (const row of rows) {
+    if (row.scenario) scenario = row.scenario;
+    if (row.ratio === undefined && row.met === undefined) continue;
+    const r = row.ratio === undefined ? '' : `${row.ratio.toFixed(2)}×`;
+    const verdict =
+      row.met === undefined ? '' : row.met ? `meets ${row.target}` : `MISSES ${row.target}`;
+    lines.push(
+      `  ${scenario} | ${row.metric}: ${row.service} vs ${row.baseline} ${r} ${verdict}`.trimEnd(),
+    );
+  }
+  console.log(lines.join('\n'));
+}
+
+module.exports = { median, summarize, renderSection, writeReport, printRatios };

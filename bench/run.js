@@ -1,0 +1,521 @@
+'use strict';
+/**
+ * The benchmark suite: builds the production service, starts the database
+ * with the launcher the tests use, seeds it, and measures the service
+ * against the raw baseline (bench/baseline/) in alternating rounds. Writes
+ * the table into BENCHMARKS.md (a full run) or bench/results/ (quick or
+ * partial runs) and prints the ratios. See BENCHMARKS.md for the method.
+ *
+ *   npm run bench                 # full run, a few minutes
+ *   npm run bench -- --quick      # every scenario briefly (CI)
+ *   npm run bench -- --scenarios 1,3 --rounds 5 --profile
+ */
+const { execFileSync, spawnSync } = require('node:child_process');
+const { randomBytes } = require('node:crypto');
+const { mkdirSync, writeFileSync } = require('node:fs');
+const os = require('node:os');
+const { join } = require('node:path');
+const { setTimeout: sleep } = require('node:timers/promises');
+const { parseArgs } = require('node:util');
+const { isDeepStrictEqual } = require('node:util');
+const bcrypt = require('bcrypt');
+const { MongoClient } = require('mongodb');
+const { measureHttp, warmUp } = require('./lib/load');
+const { cpuMsOf, freePort, ServerProcess } = require('./lib/processes');
+const { summarize, renderSection, writeReport, printRatios } = require('./lib/report');
+const {
+  TENANT_COLLECTIONS,
+  createOrganization,
+  seedFillerOrganizations,
+  seedTenant,
+} = require('./lib/seed');
+
+const ROOT = join(__dirname, '..');
+const RESULTS = join(__dirname, 'results');
+
+const { values: cli } = parseArgs({
+  options: {
+    quick: { type: 'boolean', default: false },
+    rounds: { type: 'string' },
+    duration: { type: 'string' },
+    warmup: { type: 'string' },
+    connections: { type: 'string', default: '10' },
+    documents: { type: 'string' },
+    organizations: { type: 'string' },
+    scenarios: { type: 'string', default: '1,2,3,4,5,6,tenants,jwt' },
+    'no-build': { type: 'boolean', default: false },
+    profile: { type: 'boolean', default: false },
+    out: { type: 'string' },
+    'log-level': { type: 'string', default: 'info' },
+  },
+});
+
+const quick = cli.quick;
+const settings = {
+  rounds: Number(cli.rounds ?? (quick ? 1 : 3)),
+  durationSec: Number(cli.duration ?? (quick ? 3 : 8)),
+  warmupSec: Number(cli.warmup ?? (quick ? 1 : 2)),
+  connections: Number(cli.connections),
+  loginDurationSec: quick ? 4 : 10,
+  loginConnections: 8,
+  documents: Number(cli.documents ?? (quick ? 10_000 : 100_000)),
+  renameRounds: Number(cli.rounds ?? (quick ? 1 : 2)),
+  organizations: Number(cli.organizations ?? 100),
+  tenants: 10_000,
+  idleMs: quick ? 1000 : 2000,
+};
+const only = new Set(cli.scenarios.split(',').map((s) => s.trim()));
+const isFullRun = !quick && only.size === 8 && cli.out === undefined;
+const reportFile =
+  cli.out ??
+  (isFullRun ? join(ROOT, 'BENCHMARKS.md') : join(RESULTS, quick ? 'quick.md' : 'partial.md'));
+
+const log = (message) => console.log(`[bench] ${message}`);
+const children = new Set();
+
+function buildService() {
+  log('Building the production service (npm run build)');
+  const built = spawnSync('npm', ['run', 'build'], { cwd: ROOT, stdio: 'inherit' });
+  if (built.status !== 0) throw new Error('npm run build failed');
+}
+
+function nodeJson(args, env = process.env) {
+  const out = execFileSync(process.execPath, args, {
+    cwd: ROOT,
+    env,
+    encoding: 'utf8',
+    maxBuffer: 1 << 20,
+  });
+  return JSON.parse(out.trim().split('\n').pop());
+}
+
+function startServer(kind, env, port, tag) {
+  const server = new ServerProcess({
+    name: kind,
+    script:
+      kind === 'service' ? join(ROOT, 'dist', 'main.js') : join(__dirname, 'baseline', 'server.js'),
+    nodeArgs: cli.profile ? ['--require', join(__dirname, 'lib', 'profiler.js')] : [],
+    ipc: cli.profile,
+    env,
+    port,
+    logFile: join(RESULTS, 'logs', `${kind}-${tag}.log`),
+  });
+  children.add(server);
+  void server.exited.then(() => children.delete(server));
+  return server;
+}
+
+// Headers that differ per response by nature.
+const VOLATILE_HEADERS = new Set(['date', 'x-request-id']);
+
+async function fetchText(url, init = {}) {
+  const response = await fetch(url, { ...init, signal: AbortSignal.timeout(30_000) });
+  const headers = [...response.headers.entries()]
+    .filter(([name]) => !VOLATILE_HEADERS.has(name))
+    .map(([name, value]) => `${name}: ${value}`)
+    .sort()
+    .join('\n');
+  return { status: response.status, headers, body: await response.text() };
+}
+
+/** The baseline must answer exactly as the service does, or its numbers mean nothing. */
+async function assertSameAnswers(service, baseline, requests) {
+  for (const request of requests) {
+    const [a, b] = await Promise.all([
+      fetchText(service.url + request.path, { headers: request.headers }),
+      fetchText(baseline.url + request.path, { headers: request.headers }),
+    ]);
+    if (a.status !== 200 || a.status !== b.status || a.body !== b.body || a.headers !== b.headers) {
+      throw new Error(
+        `${request.path}: the baseline does not answer like the service\n  service:  ${a.status} ${a.body}\n${a.headers}\n  baseline: ${b.status} ${b.body}\n${b.headers}`,
+      );
+    }
+  }
+}
+
+async function assertSameLogin(service, baseline, credentials, ownerPath) {
+  const post = (server) =>
+    fetchText(`${server.url}/admin/login`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(credentials),
+    });
+  const [a, b] = await Promise.all([post(service), post(baseline)]);
+  const strip = ({ access_token: _token, ...rest }) => rest;
+  const ja = JSON.parse(a.body);
+  const jb = JSON.parse(b.body);
+  if (a.status !== 200 || b.status !== 200 || !isDeepStrictEqual(strip(ja), strip(jb))) {
+    throw new Error(
+      `login: the baseline does not answer like the service\n  service:  ${a.body}\n  baseline: ${b.body}`,
+    );
+  }
+  // Each side must accept the other's token: the same claims, key and checks.
+  const cross = [
+    [service, jb.access_token],
+    [baseline, ja.access_token],
+  ];
+  for (const [server, token] of cross) {
+    const owner = await fetchText(server.url + ownerPath, {
+      headers: { authorization: `Bearer ${token}` },
+    });
+    if (owner.status !== 200 || !JSON.parse(owner.body).admin) {
+      throw new Error(
+        `${server.name} did not accept the other side's token: ${owner.status} ${owner.body}`,
+      );
+    }
+  }
+}
+
+async function httpScenarios(service, baseline, requests, dbPid) {
+  const scenarios = [
+    { id: '1', title: '1. GET / (framework overhead)', request: requests.root },
+    { id: '2', title: '2. GET /org/get, public view', request: requests.publicView },
+    { id: '3', title: '3. GET /org/get, owner view with token', request: requests.ownerView },
+  ].filter((s) => only.has(s.id));
+  const results = scenarios.map((s) => ({ ...s, runs: { service: [], baseline: [] } }));
+  const load = { connections: settings.connections, durationSec: settings.durationSec, dbPid };
+  for (const scenario of results) {
+    for (const server of [service, baseline]) {
+      await warmUp(server, scenario.request, { ...load, durationSec: settings.warmupSec });
+    }
+  }
+  for (let round = 0; round < settings.rounds; round++) {
+    for (const scenario of results) {
+      // Alternate who goes first, so drift on a shared machine hits both alike.
+      const order = round % 2 === 0 ? [service, baseline] : [baseline, service];
+      for (const server of order) {
+        const profileFile = cli.profile
+          ? join(
+              RESULTS,
+              'profiles',
+              server.name,
+              `scenario-${scenario.id}-round-${round + 1}.cpuprofile`,
+            )
+          : undefined;
+        const run = await measureHttp(server, scenario.request, { ...load, profileFile });
+        scenario.runs[server.name].push(run);
+        log(
+          `round ${round + 1} ${scenario.title} ${server.name}: ${run.rps.toFixed(0)} req/s, p50 ${run.p50} ms, p99 ${run.p99} ms, ${run.errors} errors`,
+        );
+      }
+    }
+  }
+  return results.map(({ request: _request, ...rest }) => rest);
+}
+
+async function loginScenario(service, baseline, credentials, hash, dbPid) {
+  const request = {
+    path: '/admin/login',
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify(credentials),
+  };
+  const load = {
+    connections: settings.loginConnections,
+    durationSec: settings.loginDurationSec,
+    dbPid,
+  };
+  const result = { cost: 12, service: [], baseline: [], raw: [] };
+  for (const server of [service, baseline])
+    await warmUp(server, request, { ...load, durationSec: 1 });
+  for (let round = 0; round < settings.rounds; round++) {
+    const order = round % 2 === 0 ? ['service', 'baseline', 'raw'] : ['raw', 'baseline', 'service'];
+    for (const who of order) {
+      if (who === 'raw') {
+        const raw = nodeJson([
+          join(__dirname, 'baseline', 'bcrypt-rate.js'),
+          '--hash',
+          hash,
+          '--password',
+          credentials.password,
+          '--concurrency',
+          String(settings.loginConnections),
+          '--seconds',
+          String(settings.loginDurationSec),
+        ]);
+        result.raw.push(raw);
+        log(`round ${round + 1} raw bcrypt.compare: ${raw.rate.toFixed(2)}/s`);
+      } else {
+        const server = who === 'service' ? service : baseline;
+        const profileFile = cli.profile
+          ? join(RESULTS, 'profiles', who, `scenario-4-round-${round + 1}.cpuprofile`)
+          : undefined;
+        const run = await measureHttp(server, request, { ...load, profileFile });
+        result[who].push(run);
+        log(
+          `round ${round + 1} login ${who}: ${run.rps.toFixed(2)}/s, p99 ${run.p99} ms, ${run.errors} errors`,
+        );
+      }
+    }
+  }
+  return result;
+}
+
+async function renameScenario(service, ctx) {
+  const result = {
+    documents: ctx.tenantDocuments,
+    collections: TENANT_COLLECTIONS.length + 1,
+    service: [],
+    baseline: [],
+  };
+  const names = [ctx.moveName, `${ctx.moveName} b`];
+  const dbName = (name) => `org_${name.toLowerCase().replace(/[^a-z0-9]+/g, '_')}`;
+  let current = 0;
+  const serviceMove = async () => {
+    const next = 1 - current;
+    const started = performance.now();
+    const response = await fetchText(`${service.url}/org/update`, {
+      method: 'PUT',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${ctx.moveToken}` },
+      body: JSON.stringify({ new_organization_name: names[next] }),
+    });
+    const seconds = (performance.now() - started) / 1000;
+    const body = JSON.parse(response.body);
+    if (response.status !== 200 || body.database_name !== dbName(names[next])) {
+      throw new Error(`rename failed: ${response.status} ${response.body}`);
+    }
+    current = next;
+    return { seconds, docsPerSec: ctx.tenantDocuments / seconds };
+  };
+  const baselineCopy = () =>
+    nodeJson([
+      join(__dirname, 'baseline', 'copy.js'),
+      '--uri',
+      ctx.uri,
+      '--source',
+      dbName(names[current]),
+      '--target',
+      `bench_copy_${ctx.tag}`,
+    ]);
+  for (let round = 0; round < settings.renameRounds; round++) {
+    const order = round % 2 === 0 ? ['service', 'baseline'] : ['baseline', 'service'];
+    for (const who of order) {
+      const dbCpuBefore = ctx.dbPid === undefined ? undefined : cpuMsOf(ctx.dbPid);
+      const nodeCpuBefore = service.cpuMs();
+      const run = who === 'service' ? await serviceMove() : baselineCopy();
+      if (dbCpuBefore !== undefined) run.dbCpuMs = cpuMsOf(ctx.dbPid) - dbCpuBefore;
+      if (who === 'service') run.nodeCpuMs = service.cpuMs() - nodeCpuBefore;
+      result[who].push(run);
+      const phases =
+        run.copyMs === undefined
+          ? ''
+          : `, copy ${(run.copyMs / 1000).toFixed(1)} s + verify ${(run.verifyMs / 1000).toFixed(1)} s`;
+      log(
+        `round ${round + 1} rename ${who}: ${run.seconds.toFixed(1)} s, ${run.docsPerSec.toFixed(0)} docs/s` +
+          ` (node CPU ${(run.nodeCpuMs / 1000).toFixed(1)} s, database CPU ${((run.dbCpuMs ?? NaN) / 1000).toFixed(1)} s${phases})`,
+      );
+    }
+  }
+  return result;
+}
+
+async function startupScenario(envFor, tag) {
+  const result = { service: [], baseline: [] };
+  for (let round = 0; round < settings.rounds; round++) {
+    const order = round % 2 === 0 ? ['service', 'baseline'] : ['baseline', 'service'];
+    for (const kind of order) {
+      const server = startServer(kind, envFor(kind), await freePort(), `${tag}-startup`);
+      const readyMs = await server.ready;
+      await sleep(settings.idleMs);
+      const idleRss = server.rss();
+      await server.stop();
+      result[kind].push({ readyMs, idleRss });
+      log(
+        `round ${round + 1} start-up ${kind}: ready in ${readyMs.toFixed(0)} ms, idle RSS ${(idleRss / 1048576).toFixed(0)} MB`,
+      );
+    }
+  }
+  return result;
+}
+
+async function main() {
+  const runStarted = performance.now();
+  const loadAverage = os
+    .loadavg()
+    .map((v) => v.toFixed(2))
+    .join(', ');
+  mkdirSync(join(RESULTS, 'logs'), { recursive: true });
+  if (!cli['no-build']) buildService();
+  const { launchMongo } = require(join(ROOT, 'dist', 'database', 'launcher', 'mongo-launcher'));
+
+  const tag = randomBytes(3).toString('hex');
+  const db = await launchMongo({ persistent: false, log: (m) => log(m) });
+  const client = await MongoClient.connect(db.uri);
+  let databaseLabel = db.kind;
+  try {
+    const info = await client.db('admin').command({ buildInfo: 1 });
+    databaseLabel = info.ferretdbVersion
+      ? `FerretDB ${info.ferretdbVersion} (SQLite)`
+      : `MongoDB ${info.version}`;
+  } catch {
+    // buildInfo is informational only.
+  }
+  const masterDb = `bench_master_${tag}`;
+  const secret = randomBytes(48).toString('hex');
+  const commonEnv = {
+    PATH: process.env.PATH,
+    HOME: process.env.HOME,
+    NODE_ENV: 'production',
+    MONGODB_URI: db.uri,
+    MASTER_DB_NAME: masterDb,
+    JWT_SECRET: secret,
+    JWT_EXPIRES_IN: '1800',
+    JWT_EXPIRES_IN_SECONDS: '1800',
+    BCRYPT_COST: '12',
+    LOG_LEVEL: cli['log-level'],
+    // One process on loopback against one process: the cluster (one worker
+    // per CPU in production) would be another comparison.
+    WEB_CONCURRENCY: '1',
+    HOST: '127.0.0.1',
+    // A load test from one address is what per-address limits exist to
+    // refuse; the baseline has none either. The login lock-out stays on.
+    RATE_LIMIT_GLOBAL: 'off',
+    RATE_LIMIT_LOGIN: 'off',
+    RATE_LIMIT_CREATE: 'off',
+  };
+  const envFor = () => ({ ...commonEnv });
+
+  const results = { environment: {}, http: [] };
+  let service;
+  let baseline;
+  try {
+    const needServers = ['1', '2', '3', '4', '5'].some((s) => only.has(s));
+    if (needServers) {
+      const [servicePort, baselinePort] = [await freePort(), await freePort()];
+      service = startServer('service', envFor('service'), servicePort, tag);
+      baseline = startServer('baseline', envFor('baseline'), baselinePort, tag);
+      await Promise.all([service.ready, baseline.ready]);
+      log(`service on ${service.url}, baseline on ${baseline.url}`);
+
+      log(`Seeding ${settings.organizations} organizations and their owners`);
+      const master = client.db(masterDb);
+      const password = randomBytes(12).toString('hex');
+      const hash = await bcrypt.hash(password, 12);
+      await seedFillerOrganizations(master, {
+        count: settings.organizations,
+        passwordHash: hash,
+        tag,
+      });
+      const ownerName = `Bench Owner ${tag}`;
+      const credentials = {
+        email: `owner-${tag}@bench.test`,
+        password: `pw-${randomBytes(8).toString('hex')}`,
+      };
+      const ownerToken = await createOrganization(service.url, { name: ownerName, ...credentials });
+      const moveName = `Bench Move ${tag}`;
+      const moveToken = await createOrganization(service.url, {
+        name: moveName,
+        email: `mover-${tag}@bench.test`,
+        password: `pw-${randomBytes(8).toString('hex')}`,
+      });
+      const ownerHash = (await master.collection('admins').findOne({ email: credentials.email }))
+        .password_hash;
+
+      const orgPath = `/org/get?organization_name=${encodeURIComponent(ownerName)}`;
+      const requests = {
+        root: { path: '/' },
+        publicView: { path: orgPath },
+        ownerView: { path: orgPath, headers: { authorization: `Bearer ${ownerToken}` } },
+      };
+      await assertSameAnswers(service, baseline, Object.values(requests));
+      await assertSameLogin(service, baseline, credentials, orgPath);
+      log('The baseline answers exactly as the service does');
+
+      results.http = await httpScenarios(service, baseline, requests, db.pid);
+      if (only.has('4'))
+        results.login = await loginScenario(service, baseline, credentials, ownerHash, db.pid);
+      if (only.has('5')) {
+        const moveDb = `org_${moveName.toLowerCase().replace(/[^a-z0-9]+/g, '_')}`;
+        log(`Seeding ${settings.documents} documents into ${moveDb}`);
+        const started = performance.now();
+        const seeded = await seedTenant(client.db(moveDb), settings.documents);
+        log(`Seeded in ${((performance.now() - started) / 1000).toFixed(1)} s`);
+        results.rename = await renameScenario(service, {
+          uri: db.uri,
+          tag,
+          moveName,
+          moveToken,
+          dbPid: db.pid,
+          // The tenant's own metadata document moves too.
+          tenantDocuments: seeded + 1,
+        });
+      }
+      await Promise.all([service.stop(), baseline.stop()]);
+    }
+    if (only.has('6')) results.startup = await startupScenario(envFor, tag);
+    if (only.has('tenants')) {
+      log(`Resolving ${settings.tenants} tenants through TenantConnectionFactory`);
+      const factoryRun = (cacheSize) =>
+        nodeJson([
+          '--expose-gc',
+          join(__dirname, 'tenant-factory.js'),
+          '--uri',
+          db.uri,
+          '--tenants',
+          String(settings.tenants),
+          '--cache-size',
+          String(cacheSize),
+        ]);
+      results.tenants = {
+        bounded: factoryRun(1000),
+        unbounded: quick ? undefined : factoryRun(100_000),
+      };
+    }
+    if (only.has('jwt')) {
+      results.jwt = nodeJson([
+        join(__dirname, 'jwt-verify.js'),
+        '--iterations',
+        quick ? '10000' : '50000',
+      ]);
+    }
+  } finally {
+    await Promise.all([...children].map((child) => child.stop()));
+    await client.close();
+    await db.stop();
+  }
+
+  const cpu = os.cpus();
+  results.environment = {
+    date: new Date().toISOString().replace(/\.\d+Z$/, 'Z'),
+    cpu: cpu[0]?.model ?? 'unknown CPU',
+    cores: cpu.length,
+    memoryGiB: Math.round(os.totalmem() / 2 ** 30),
+    platform: `${os.type()} ${os.release()}`,
+    node: process.version,
+    database: databaseLabel,
+    loadAverage,
+    mode: quick ? 'quick' : 'full',
+    settings:
+      `${settings.rounds} round(s) of ${settings.durationSec} s at ${settings.connections} connections, ` +
+      `login ${settings.loginDurationSec} s at ${settings.loginConnections}, ${settings.documents} documents ` +
+      `(${settings.renameRounds} move(s) each), ${settings.organizations} filler organizations`,
+    totalSeconds: (performance.now() - runStarted) / 1000,
+  };
+  const rows = summarize(results);
+  writeFileSync(
+    join(RESULTS, `results-${results.environment.mode}.json`),
+    JSON.stringify(results, null, 2),
+  );
+  writeReport(reportFile, renderSection(results, rows), '# Benchmarks');
+  printRatios(rows);
+  log(
+    `Report written to ${reportFile.replace(ROOT + '/', '')} in ${results.environment.totalSeconds.toFixed(0)} s`,
+  );
+  // Missed targets are reported, not fatal (the machine is shared); wrong
+  // answers are: a benchmark of failing requests measures nothing.
+  const runs = [
+    ...results.http.flatMap((s) => [...s.runs.service, ...s.runs.baseline]),
+    ...(results.login ? [...results.login.service, ...results.login.baseline] : []),
+  ];
+  const failed = runs.reduce((n, run) => n + run.non2xx, 0);
+  if (failed > 0) {
+    console.error(`[bench] ${failed} responses were not 2xx; see bench/results/logs/`);
+    process.exitCode = 1;
+  }
+}
+
+main().catch(async (error) => {
+  console.error(error);
+  await Promise.all([...children].map((child) => child.stop()));
+  process.exit(1);
+});

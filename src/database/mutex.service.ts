@@ -32,7 +32,7 @@ export class MutexService implements OnModuleInit {
   private readonly locks: Collection<LockDocument>;
 
   constructor(@InjectConnection() master: Connection) {
-    this.locks = master.collection<LockDocument>('locks') as unknown as Collection<LockDocument>;
+    this.locks = master.collection<LockDocument>('locks');
   }
 
   async onModuleInit(): Promise<void> {

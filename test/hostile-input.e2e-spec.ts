@@ -340,6 +340,48 @@ describe('Hostile input (e2e)', () => {
     });
   });
 
+  describe('explicit nulls and duplicate keys', () => {
+    it('refuses null for an optional field instead of treating it as absent', async () => {
+      const res = await t
+        .http()
+        .put('/org/update')
+        .set(bearer(org.token))
+        .send({ organization_name: null, new_organization_name: `${org.name} Null` });
+      expectProblem(res, 400, 'VALIDATION_FAILED');
+      expect(res.body.errors).toEqual([expect.objectContaining({ field: 'organization_name' })]);
+    });
+
+    it('refuses a name padded with a tab or newline (only spaces are trimmed)', async () => {
+      for (const name of [`\tTabbed ${Date.now()}`, `Newline ${Date.now()}\n`]) {
+        const res = await postRaw(JSON.stringify({ ...newOrgInput(), organization_name: name }));
+        expectProblem(res, 400, 'VALIDATION_FAILED');
+      }
+    });
+
+    it('answers 409, never 500, when admins take the same new email at once', async () => {
+      // They all pass the "email in use" check; the unique index decides, and
+      // FerretDB reports that collision on an update with code 1, not 11000.
+      const owners = await Promise.all(
+        Array.from({ length: 6 }, (_, i) => createOrg(t, `Race ${i}`)),
+      );
+      const email = `contested-${Date.now()}@example.test`;
+      const results = await Promise.all(
+        owners.map((owner) =>
+          t
+            .http()
+            .put('/org/update')
+            .set(bearer(owner.token))
+            .send({ email, current_password: owner.password }),
+        ),
+      );
+      const statuses = results.map((r) => r.status).sort();
+      expect(statuses).toEqual([200, 409, 409, 409, 409, 409]);
+      for (const res of results.filter((r) => r.status === 409)) {
+        expect(res.body.code).toBe('EMAIL_TAKEN');
+      }
+    });
+  });
+
   describe('Mongoose', () => {
     it('runs a release patched for GHSA-pcrw-h46h-c93h (sanitizeFilter on countDocuments: >= 9.9.2)', () => {
       const [major, minor, patch] = mongoose.version.split('.').map(Number);

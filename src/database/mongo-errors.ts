@@ -1,6 +1,13 @@
-/** Duplicate key, as MongoDB and FerretDB both report it (FerretDB omits keyValue). */
+/**
+ * Duplicate key, as MongoDB and FerretDB report it. FerretDB omits keyValue,
+ * and when an update (findAndModify) rather than an insert breaks a unique
+ * index, FerretDB 1.24 answers code 1 with SQLite's own message instead of 11000.
+ */
 export function isDuplicateKeyError(error: unknown): boolean {
+  if (typeof error !== 'object' || error === null) return false;
+  const { code, message } = error as { code?: unknown; message?: unknown };
   return (
-    typeof error === 'object' && error !== null && (error as { code?: unknown }).code === 11000
+    code === 11000 ||
+    (code === 1 && typeof message === 'string' && message.includes('UNIQUE constraint failed'))
   );
 }

@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { DocumentBuilder, SwaggerModule, type OpenAPIObject } from '@nestjs/swagger';
 import { ProblemDetailsDto } from '../common/http/problem-details.dto';
+import { documentClosedRequestBodies } from '../common/http/validation.pipe';
 import { documentHttpSecurity } from '../security/openapi-security';
 import { SERVICE_NAME, SERVICE_VERSION } from '../service-info';
 
@@ -23,8 +24,10 @@ export function buildOpenApiDocument(app: NestFastifyApplication): OpenAPIObject
     .setVersion(SERVICE_VERSION)
     .addBearerAuth({ type: 'http', scheme: 'bearer', bearerFormat: 'JWT' })
     .build();
-  return documentHttpSecurity(
-    SwaggerModule.createDocument(app, config, { extraModels: [ProblemDetailsDto] }),
+  return documentClosedRequestBodies(
+    documentHttpSecurity(
+      SwaggerModule.createDocument(app, config, { extraModels: [ProblemDetailsDto] }),
+    ),
   );
 }
 

@@ -4,6 +4,7 @@ import { GLOBAL_THROTTLER, isUnthrottled, ROUTE_THROTTLERS } from './rate-limit.
 
 type Operation = {
   responses: Record<string, { description?: string; headers?: Record<string, unknown> }>;
+  security?: Array<Record<string, unknown>>;
 };
 
 const METHODS = ['get', 'put', 'post', 'delete', 'patch'] as const;
@@ -24,18 +25,27 @@ function limitHeaders(name: string): Record<string, unknown> {
 }
 
 /**
- * Documents what the security layer adds to every throttled operation: the
- * rate-limit headers on success, 429 with `Retry-After` when a limit is hit,
- * and 503 while the database is unreachable. Derived from the same policy the
+ * Documents what the security layer adds to operations: 401 wherever a
+ * bearer token is accepted and, on every throttled operation, the rate-limit
+ * headers on success, 429 with `Retry-After` when a limit is hit, and 503
+ * while the database is unreachable. Derived from the same policy the
  * guard enforces, so the document cannot drift from it. Headers are optional
  * because a limit can be switched off by configuration.
  */
 export function documentHttpSecurity(document: OpenAPIObject): OpenAPIObject {
   for (const [path, item] of Object.entries(document.paths)) {
-    if (isUnthrottled(path)) continue;
     for (const method of METHODS) {
       const operation = (item as Record<string, Operation | undefined>)[method];
       if (!operation) continue;
+      // The global JWT guard answers 401 wherever a token is accepted, even
+      // where one is optional: a token that is sent must be valid.
+      if (operation.security?.some((requirement) => 'bearer' in requirement)) {
+        operation.responses['401'] ??= {
+          description: 'UNAUTHORIZED: the bearer token is missing, invalid, expired or revoked.',
+          content: PROBLEM,
+        } as Operation['responses'][string];
+      }
+      if (isUnthrottled(path)) continue;
       const routeLimit = Object.values(ROUTE_THROTTLERS).find(
         (route) => route.url === path && route.method === method.toUpperCase(),
       );

@@ -1,4 +1,5 @@
 import { applyDecorators } from '@nestjs/common';
+import { ApiProperty } from '@nestjs/swagger';
 import { Transform } from 'class-transformer';
 import {
   IsEmail,
@@ -20,9 +21,21 @@ export const PASSWORD_MIN_BYTES = 8;
 export const PASSWORD_MAX_BYTES = 72;
 
 // Only strings are transformed: an object such as {"$gt": ""} must reach the
-// validators untouched so it is rejected as "not a string".
+// validators untouched so it is rejected as "not a string". Only spaces are
+// trimmed: a tab, newline or other Unicode space around a name is refused,
+// which also keeps the OpenAPI pattern below exact.
 const trimmed = () =>
-  Transform(({ value }: { value: unknown }) => (typeof value === 'string' ? value.trim() : value));
+  Transform(({ value }: { value: unknown }) =>
+    typeof value === 'string' ? value.replace(/^ +| +$/g, '') : value,
+  );
+
+/**
+ * What IsOrganizationName accepts, as the OpenAPI document states it:
+ * ORGANIZATION_NAME_PATTERN and its length, plus the spaces that are trimmed.
+ * Each decorator below documents its own rules, so the document and the
+ * validators cannot disagree (Schemathesis checks both directions).
+ */
+const ORGANIZATION_NAME_DOC_PATTERN = `^ *[A-Za-z0-9][A-Za-z0-9 _-]{${ORGANIZATION_NAME_MIN - 2},${ORGANIZATION_NAME_MAX - 2}}[A-Za-z0-9_-] *$`;
 const lowerCased = () =>
   Transform(({ value }: { value: unknown }) =>
     typeof value === 'string' ? value.trim().toLowerCase() : value,
@@ -30,6 +43,7 @@ const lowerCased = () =>
 
 export function IsOrganizationName(): PropertyDecorator {
   return applyDecorators(
+    ApiProperty({ type: 'string', pattern: ORGANIZATION_NAME_DOC_PATTERN }),
     trimmed(),
     IsString(),
     Length(ORGANIZATION_NAME_MIN, ORGANIZATION_NAME_MAX, {
@@ -44,6 +58,7 @@ export function IsOrganizationName(): PropertyDecorator {
 
 export function IsAdminEmail(): PropertyDecorator {
   return applyDecorators(
+    ApiProperty({ type: 'string', format: 'email', maxLength: 254 }),
     lowerCased(),
     IsString(),
     MaxLength(254),
@@ -73,5 +88,16 @@ function IsBcryptSafePassword(options?: ValidationOptions): PropertyDecorator {
 }
 
 export function IsPassword(): PropertyDecorator {
-  return applyDecorators(IsString(), IsBcryptSafePassword());
+  // `format: password` carries the byte limits JSON Schema cannot express
+  // (characters are not bytes); the fuzzer's hooks generate it accordingly.
+  return applyDecorators(
+    ApiProperty({
+      type: 'string',
+      format: 'password',
+      minLength: Math.ceil(PASSWORD_MIN_BYTES / 4),
+      maxLength: PASSWORD_MAX_BYTES,
+    }),
+    IsString(),
+    IsBcryptSafePassword(),
+  );
 }

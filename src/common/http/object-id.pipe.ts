@@ -1,4 +1,5 @@
 import { Param, type PipeTransform } from '@nestjs/common';
+import { ApiParam } from '@nestjs/swagger';
 import { Types } from 'mongoose';
 import { DomainError } from '../errors/domain.error';
 import { ErrorCode } from '../errors/error-codes';
@@ -19,4 +20,23 @@ export class ParseObjectIdPipe implements PipeTransform<unknown, Types.ObjectId>
   }
 }
 
-export const ObjectIdParam = (name: string) => Param(name, new ParseObjectIdPipe(name));
+/**
+ * A route parameter holding an id. It documents itself: the OpenAPI document
+ * gets the same 24-hex-digit pattern the pipe enforces, so clients (and the
+ * fuzzer) know a malformed id is a 400, not a 404.
+ */
+export const ObjectIdParam =
+  (name: string): ParameterDecorator =>
+  (target, key, index) => {
+    Param(name, new ParseObjectIdPipe(name))(target, key, index);
+    const method = key === undefined ? undefined : Object.getOwnPropertyDescriptor(target, key);
+    if (method) {
+      ApiParam({
+        name,
+        // The pipe turns the string into an ObjectId; the wire type is a string.
+        type: String,
+        schema: { type: 'string', pattern: '^[0-9a-fA-F]{24}$' },
+        description: 'A 24-hex-digit id.',
+      })(target, key!, method);
+    }
+  };

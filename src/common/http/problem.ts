@@ -1,4 +1,5 @@
 import { HttpException, HttpStatus } from '@nestjs/common';
+import { isDuplicateKeyError } from '../../database/mongo-errors';
 import { DomainError, FieldError } from '../errors/domain.error';
 import { ERROR_STATUS, ErrorCode } from '../errors/error-codes';
 
@@ -107,7 +108,7 @@ export function describeError(error: unknown): ProblemShape {
   if (error instanceof SyntaxError && typeof e.statusCode === 'number' && e.statusCode === 400) {
     return fromCode(ErrorCode.MALFORMED_REQUEST, FASTIFY_DETAILS.FST_ERR_CTP_INVALID_JSON);
   }
-  if (e.code === 11000) {
+  if (isDuplicateKeyError(error)) {
     // Never echo the duplicated key: it may be another tenant's data.
     return fromCode(ErrorCode.CONFLICT, 'The request conflicts with existing data.');
   }

@@ -1,4 +1,6 @@
 import { type ArgumentMetadata, type ValidationError, ValidationPipe } from '@nestjs/common';
+import type { OpenAPIObject } from '@nestjs/swagger';
+import { getMetadataStorage, IS_OPTIONAL } from 'class-validator';
 import { DomainError, FieldError } from '../errors/domain.error';
 import { ErrorCode } from '../errors/error-codes';
 
@@ -23,6 +25,59 @@ class DtoValidationPipe extends ValidationPipe {
   protected override toValidate(metadata: ArgumentMetadata): boolean {
     return metadata.type !== 'param' && super.toValidate(metadata);
   }
+
+  override transform(value: unknown, metadata: ArgumentMetadata): Promise<unknown> {
+    if (metadata.type === 'body' && metadata.metatype)
+      refuseExplicitNulls(value, metadata.metatype);
+    return super.transform(value, metadata);
+  }
+}
+
+/**
+ * `@IsOptional()` lets `null` through as if the field were absent, so a
+ * service would meet `null` where its type says string (a 500 the fuzzer
+ * found). Absent is optional; an explicit null is a value, and no DTO field
+ * documents null as one.
+ */
+function refuseExplicitNulls(value: unknown, metatype: abstract new (...args: never[]) => unknown) {
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) return;
+  const optional = getMetadataStorage()
+    .getTargetValidationMetadatas(metatype, '', true, false)
+    .filter((meta) => meta.name === IS_OPTIONAL)
+    .map((meta) => meta.propertyName);
+  const fieldErrors = [...new Set(optional)]
+    .filter((field) => (value as Record<string, unknown>)[field] === null)
+    .map((field) => ({ field, message: `${field} must not be null; leave it out instead` }));
+  if (fieldErrors.length > 0) {
+    throw new DomainError(
+      ErrorCode.VALIDATION_FAILED,
+      fieldErrors.length === 1
+        ? fieldErrors[0].message
+        : `${fieldErrors.length} fields are invalid.`,
+      fieldErrors,
+    );
+  }
+}
+
+/**
+ * States in the OpenAPI document what this pipe enforces on bodies: unknown
+ * fields are refused (`forbidNonWhitelisted`), i.e. request schemas are closed.
+ */
+export function documentClosedRequestBodies(document: OpenAPIObject): OpenAPIObject {
+  const schemas = document.components?.schemas ?? {};
+  for (const item of Object.values(document.paths)) {
+    for (const operation of Object.values(item as Record<string, unknown>)) {
+      const content = (
+        operation as { requestBody?: { content?: Record<string, { schema?: { $ref?: string } }> } }
+      )?.requestBody?.content;
+      const ref = content?.['application/json']?.schema?.$ref;
+      const schema = ref
+        ? (schemas[ref.split('/').pop()!] as { additionalProperties?: boolean })
+        : undefined;
+      if (schema) schema.additionalProperties = false;
+    }
+  }
+  return document;
 }
 
 export function createValidationPipe(): ValidationPipe {

@@ -4,8 +4,9 @@
 //
 //   node soak/fuzz.js [--max-examples 25] [--seed 20261122 | --seed random] [--dist dist]
 //
-// Needs the service built (npm run build) and Schemathesis in
-// .tools/schemathesis-venv (.ci/run installs it). Exits non-zero on any failure.
+// Needs the service built (npm run fuzz builds it first). Schemathesis is
+// installed from PyPI into .tools/schemathesis-venv on first use. Exits
+// non-zero on any failure.
 'use strict';
 
 const { spawn } = require('node:child_process');
@@ -27,14 +28,15 @@ const { values: args } = parseArgs({
   },
 });
 
-function run(command, argv, env) {
+function run(command, argv, env, quiet = false) {
   return new Promise((done) => {
     const child = spawn(command, argv, { env, stdio: ['ignore', 'pipe', 'inherit'] });
     let out = '';
     child.stdout.on('data', (chunk) => {
       out += chunk.toString();
-      process.stdout.write(chunk);
+      if (!quiet) process.stdout.write(chunk);
     });
+    child.on('error', () => done({ code: 127, out }));
     child.on('exit', (code) => done({ code: code ?? 1, out }));
   });
 }
@@ -66,13 +68,32 @@ function summarize(reportFile) {
   return { checks: [...checks].sort(), cases };
 }
 
-async function main() {
+/** Schemathesis from PyPI in a git-ignored venv, installed on first use. */
+async function ensureSchemathesis() {
   const st = join(VENV, 'bin', 'st');
-  if (!existsSync(st)) {
-    throw new Error(
-      `Schemathesis is not installed: python3 -m venv ${VENV} && ${join(VENV, 'bin', 'pip')} install schemathesis==${SCHEMATHESIS_VERSION}`,
-    );
+  const installed = existsSync(st) && (await run(st, ['--version'], process.env, true)).out;
+  if (installed && installed.includes(SCHEMATHESIS_VERSION)) return st;
+  console.log(`Installing schemathesis==${SCHEMATHESIS_VERSION} into ${VENV}`);
+  for (const [command, argv] of [
+    ['python3', ['-m', 'venv', VENV]],
+    [
+      join(VENV, 'bin', 'pip'),
+      [
+        'install',
+        '--quiet',
+        '--disable-pip-version-check',
+        `schemathesis==${SCHEMATHESIS_VERSION}`,
+      ],
+    ],
+  ]) {
+    const { code } = await run(command, argv, process.env);
+    if (code !== 0) throw new Error(`${command} ${argv.join(' ')} failed (exit ${code})`);
   }
+  return st;
+}
+
+async function main() {
+  const st = await ensureSchemathesis();
   const service = await startService({
     distDir: args.dist,
     env: {

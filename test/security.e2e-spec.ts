@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { validateEnvironment } from '../src/config/env.validation';
+import { GLOBAL_SYNC_INTERVAL_MS } from '../src/security/mongo-throttler.storage';
 import { newOrgInput, PASSWORD } from './utils/fixtures';
 import { createTestApp, uniqueMasterDb, uniqueSuffix, type TestApp } from './utils/test-app';
 
@@ -131,6 +132,27 @@ describe('Abuse resistance (e2e)', () => {
       }
       expect(statuses.slice(0, 40).every((s) => s === 401)).toBe(true);
       expect(statuses.slice(40)).toEqual([429, 429]);
+    });
+
+    it('shares the global limit between instances, each adding its count every second', async () => {
+      const second = await createTestApp({
+        env: TIGHT_LIMITS,
+        masterDbName: t.master.db!.databaseName,
+      });
+      try {
+        const address = newAddress();
+        for (let i = 0; i < 25; i++) await get('/', address).expect(200);
+        // The first instance adds its local count to the shared one within a second.
+        await sleep(GLOBAL_SYNC_INTERVAL_MS * 1.5);
+        const statuses: number[] = [];
+        for (let i = 0; i < 20; i++) {
+          statuses.push((await second.http().get('/').set('X-Forwarded-For', address)).status);
+        }
+        expect(statuses.filter((s) => s === 200)).toHaveLength(15);
+        expect(statuses.slice(15).every((s) => s === 429)).toBe(true);
+      } finally {
+        await second.close();
+      }
     });
 
     it('keeps one count for several instances on the same database', async () => {

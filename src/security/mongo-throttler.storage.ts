@@ -1,8 +1,9 @@
-import { Injectable, type OnModuleInit } from '@nestjs/common';
+import { Injectable, Logger, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
 import type { ThrottlerLimitDetail, ThrottlerStorage } from '@nestjs/throttler';
 import type { Collection } from 'mongodb';
 import { isDuplicateKeyError } from '../database/mongo-errors';
 import { ExpiringCollections } from './expiring-collections.service';
+import { GLOBAL_THROTTLER } from './rate-limit.policy';
 import { RATE_LIMIT_COLLECTION } from './security.constants';
 
 /** What a storage reports (the interface's record type is not exported on its own). */
@@ -15,21 +16,56 @@ interface CounterDocument {
   expires_at: Date;
 }
 
+interface Count {
+  hits: number;
+  expiresAt: number;
+}
+
+/** This process's view of one global-limit window. */
+interface LocalWindow {
+  expiresAt: number;
+  /** The shared count when this process last wrote or read it. */
+  shared: number;
+  /** Hits counted here since, not yet added to the shared count. */
+  unsynced: number;
+}
+
+/** How stale this process's view of the global limit may get: its hits are added to the shared count this often. */
+export const GLOBAL_SYNC_INTERVAL_MS = 1000;
+/** Client addresses whose global window is tracked here at once. */
+const MAX_LOCAL_WINDOWS = 50_000;
+
 /**
  * `@nestjs/throttler` storage in the master database, so every worker and
  * instance counts against one limit. Fixed windows: the first hit opens a
- * window of `ttl` ms, later hits increment it, and once it holds more than
- * `limit` hits the client is refused until the window ends. (Blocking for
- * exactly the rest of the window makes `blockDuration` moot.)
+ * window of `ttl` ms, later hits count in it, and once it holds more than
+ * `limit` hits the client is refused until the window ends (so
+ * `blockDuration` is moot).
  *
- * MongoDB applies `$inc` atomically. FerretDB 1.24 does not isolate concurrent
- * updates of one document, so there concurrent hits can be under-counted;
- * the security-critical per-account lock-out does not rely on this store (see
- * LoginLockoutService).
+ * The tight limits (login, create) write every hit to the database before
+ * answering. The generous global limit covers every request, and a database
+ * write per request cut the throughput of a cheap endpoint more than tenfold
+ * on FerretDB; so each process writes only the first hit of a window at once
+ * and adds its later hits in one `$inc` per second, reading back what the
+ * other processes added. A client can therefore exceed the global limit by
+ * about one second of its traffic per process, which is fine for a limit
+ * meant to catch floods.
+ *
+ * MongoDB applies `$inc` atomically. FerretDB 1.24 does not isolate
+ * concurrent updates of one document, so there concurrent hits can be
+ * under-counted; the per-account lock-out, which must be exact, does not use
+ * this store (see LoginLockoutService).
  */
 @Injectable()
-export class MongoThrottlerStorage implements ThrottlerStorage, OnModuleInit {
+export class MongoThrottlerStorage
+  implements ThrottlerStorage, OnModuleInit, OnApplicationShutdown
+{
+  private readonly logger = new Logger(MongoThrottlerStorage.name);
   private counters!: Collection<CounterDocument>;
+  private readonly local = new Map<string, LocalWindow | Promise<LocalWindow>>();
+  private timer?: NodeJS.Timeout;
+  private flushing?: Promise<void>;
+  private lastFlushFailed = false;
 
   constructor(private readonly expiring: ExpiringCollections) {}
 
@@ -38,6 +74,13 @@ export class MongoThrottlerStorage implements ThrottlerStorage, OnModuleInit {
       RATE_LIMIT_COLLECTION,
       'expires_at',
     );
+    this.timer = setInterval(() => void this.flushGlobal(), GLOBAL_SYNC_INTERVAL_MS);
+    this.timer.unref();
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    clearInterval(this.timer);
+    await this.flushGlobal();
   }
 
   async increment(
@@ -45,10 +88,13 @@ export class MongoThrottlerStorage implements ThrottlerStorage, OnModuleInit {
     ttl: number,
     limit: number,
     _blockDuration: number,
-    _throttlerName: string,
+    throttlerName: string,
   ): Promise<ThrottlerStorageRecord> {
-    const { hits, expires_at } = await this.hit(key, ttl);
-    const secondsLeft = Math.max(1, Math.ceil((expires_at.getTime() - Date.now()) / 1000));
+    const { hits, expiresAt } =
+      throttlerName === GLOBAL_THROTTLER
+        ? await this.batchedHit(key, ttl)
+        : await this.sharedHit(key, ttl);
+    const secondsLeft = Math.max(1, Math.ceil((expiresAt - Date.now()) / 1000));
     const isBlocked = hits > limit;
     return {
       totalHits: hits,
@@ -56,6 +102,85 @@ export class MongoThrottlerStorage implements ThrottlerStorage, OnModuleInit {
       isBlocked,
       timeToBlockExpire: isBlocked ? secondsLeft : 0,
     };
+  }
+
+  /** Flushes the local counts of the global limit now (also runs every second). */
+  flushGlobal(): Promise<void> {
+    this.flushing ??= this.flushLocalWindows().finally(() => (this.flushing = undefined));
+    return this.flushing;
+  }
+
+  private async sharedHit(key: string, windowMs: number): Promise<Count> {
+    const doc = await this.hit(key, windowMs);
+    return { hits: doc.hits, expiresAt: doc.expires_at.getTime() };
+  }
+
+  private async batchedHit(key: string, windowMs: number): Promise<Count> {
+    let entry = this.local.get(key);
+    if (entry && !(entry instanceof Promise) && entry.expiresAt <= Date.now()) {
+      this.local.delete(key);
+      entry = undefined;
+    }
+    if (!entry) {
+      // The first hit of a window here is written at once: it opens the window
+      // (or finds the one another process opened) and reads what others counted.
+      const opening = this.hit(key, windowMs).then((doc) => {
+        const window = { expiresAt: doc.expires_at.getTime(), shared: doc.hits, unsynced: 0 };
+        this.local.set(key, window);
+        return window;
+      });
+      this.local.set(key, opening);
+      // A failed first hit (database down) is retried by the next request.
+      opening.catch(() => {
+        if (this.local.get(key) === opening) this.local.delete(key);
+      });
+      this.evictOverflow();
+      const window = await opening;
+      return { hits: window.shared, expiresAt: window.expiresAt };
+    }
+    const window = entry instanceof Promise ? await entry : entry;
+    window.unsynced += 1;
+    return { hits: window.shared + window.unsynced, expiresAt: window.expiresAt };
+  }
+
+  private async flushLocalWindows(): Promise<void> {
+    const now = Date.now();
+    let failed = false;
+    for (const [key, entry] of this.local) {
+      if (entry instanceof Promise) continue;
+      if (entry.expiresAt <= now) {
+        this.local.delete(key);
+        continue;
+      }
+      if (entry.unsynced === 0) continue;
+      const delta = entry.unsynced;
+      entry.unsynced = 0;
+      try {
+        const doc = await this.counters.findOneAndUpdate(
+          { _id: key, expires_at: new Date(entry.expiresAt) },
+          { $inc: { hits: delta } },
+          { returnDocument: 'after' },
+        );
+        // Hits counted while the write was under way stay in `unsynced`.
+        if (doc) entry.shared = doc.hits;
+        else this.local.delete(key); // the window is gone (purged or replaced): start afresh
+      } catch (error) {
+        entry.unsynced += delta;
+        if (!failed && !this.lastFlushFailed) {
+          this.logger.warn({ err: error }, 'Could not add local rate-limit counts; will retry');
+        }
+        failed = true;
+      }
+    }
+    this.lastFlushFailed = failed;
+  }
+
+  private evictOverflow(): void {
+    // Oldest windows first; their unsynced hits are forgotten, which only errs toward allowing.
+    for (const key of this.local.keys()) {
+      if (this.local.size <= MAX_LOCAL_WINDOWS) break;
+      this.local.delete(key);
+    }
   }
 
   private async hit(key: string, windowMs: number): Promise<CounterDocument> {

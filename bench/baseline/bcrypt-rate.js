@@ -33,6 +33,14 @@ async function main() {
   const started = performance.now();
   const deadline = started + windowMs;
   let done = 0;
+  // CPU read when the window closes, like the harness reads the service's
+  // when autocannon stops: both include the compares still running then.
+  const cpuStart = process.cpuUsage();
+  let cpuMs;
+  setTimeout(() => {
+    const cpu = process.cpuUsage(cpuStart);
+    cpuMs = (cpu.user + cpu.system) / 1000;
+  }, windowMs);
   const worker = async () => {
     while (performance.now() < deadline) {
       await bcrypt.compare(args.password, args.hash);
@@ -46,6 +54,7 @@ async function main() {
       compares: done,
       seconds,
       rate: done / seconds,
+      cpuMsPerCompare: cpuMs / done,
       threadPool: Number(process.env.UV_THREADPOOL_SIZE ?? 4),
       concurrency,
     }),

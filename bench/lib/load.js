@@ -36,7 +36,11 @@ function runAutocannon(options) {
  * RSS, and its CPU time per request, and the database's when we started it
  * (steadier signals than req/s on a shared machine).
  */
-async function measureHttp(server, request, { connections, durationSec, profileFile, dbPid }) {
+async function measureHttp(
+  server,
+  request,
+  { connections, durationSec, profileFile, dbPid, timeoutSec = 10 },
+) {
   if (profileFile) await server.profiler('profile:start');
   const rss = sampleRss(server.pid);
   const cpuBefore = server.cpuMs();
@@ -47,9 +51,11 @@ async function measureHttp(server, request, { connections, durationSec, profileF
     method: request.method ?? 'GET',
     headers: request.headers,
     body: request.body,
+    setupClient: request.setupClient,
     connections,
     pipelining: 1,
     duration: durationSec,
+    timeout: timeoutSec,
   });
   const elapsedSec = (performance.now() - started) / 1000;
   const cpuMs = server.cpuMs() - cpuBefore;
@@ -73,15 +79,17 @@ async function measureHttp(server, request, { connections, durationSec, profileF
 }
 
 /** Unmeasured load so the JIT and connection pools are warm before a measured run. */
-async function warmUp(server, request, { connections, durationSec }) {
+async function warmUp(server, request, { connections, durationSec, timeoutSec = 10 }) {
   if (durationSec <= 0) return;
   await runAutocannon({
     url: server.url + request.path,
     method: request.method ?? 'GET',
     headers: request.headers,
     body: request.body,
+    setupClient: request.setupClient,
     connections,
     duration: durationSec,
+    timeout: timeoutSec,
   });
   await waitIdle(server);
 }

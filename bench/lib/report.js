@@ -329,7 +329,7 @@ function writeReport(file, section, intro) {
 }
 
 function printRatios(rows) {
-  const lines = ['', 'Ratios (service ÷ baseline, same run, medians):'];
+  const lines = ['', 'Ratios (service ÷ baseline, same run, median of the rounds):'];
   let scenario = '';
   for (const row of rows) {
     if (row.scenario) scenario = row.scenario;
@@ -337,9 +337,8 @@ function printRatios(rows) {
     const r = row.ratio === undefined ? '' : `${row.ratio.toFixed(2)}×`;
     const verdict =
       row.met === undefined ? '' : row.met ? `meets ${row.target}` : `MISSES ${row.target}`;
-    lines.push(
-      `  ${scenario} | ${row.metric}: ${row.service} vs ${row.baseline} ${r} ${verdict}`.trimEnd(),
-    );
+    const values = row.service === '' ? '' : `${row.service} vs ${row.baseline} `;
+    lines.push(`  ${scenario} | ${row.metric}: ${values}${r} ${verdict}`.trimEnd());
   }
   console.log(lines.join('\n'));
 }

@@ -129,7 +129,8 @@ async function assertSameAnswers(service, baseline, requests) {
     ]);
     if (a.status !== 200 || a.status !== b.status || a.body !== b.body || a.headers !== b.headers) {
       throw new Error(
-        `${request.path}: the baseline does not answer like the service\n  service:  ${a.status} ${a.body}\n${a.headers}\n  baseline: ${b.status} ${b.body}\n${b.headers}`,
+        `${request.path}: the baseline does not answer like the service; if the service changed on ` +
+          `purpose, make bench/baseline/server.js do the same work\n  service:  ${a.status} ${a.body}\n${a.headers}\n  baseline: ${b.status} ${b.body}\n${b.headers}`,
       );
     }
   }
@@ -148,7 +149,8 @@ async function assertSameLogin(service, baseline, credentials, ownerPath) {
   const jb = JSON.parse(b.body);
   if (a.status !== 200 || b.status !== 200 || !isDeepStrictEqual(strip(ja), strip(jb))) {
     throw new Error(
-      `login: the baseline does not answer like the service\n  service:  ${a.body}\n  baseline: ${b.body}`,
+      `login: the baseline does not answer like the service; if the service changed on purpose, ` +
+        `make bench/baseline/server.js do the same work\n  service:  ${a.body}\n  baseline: ${b.body}`,
     );
   }
   // Each side must accept the other's token: the same claims, key and checks.

@@ -159,10 +159,12 @@ async function main() {
   const report = readdirSync(REPORT_DIR).find((name) => name.endsWith('.ndjson'));
   const { checks, cases } = report ? summarize(join(REPORT_DIR, report)) : { checks: [], cases: 0 };
   const generated = /(\d+) generated/.exec(result.out)?.[1] ?? String(cases);
-  const failures =
-    /(\d+) found (\d+) unique failures?/.exec(result.out)?.[2] ?? (result.code === 0 ? '0' : '?');
+  // Schemathesis's closing line: "=== 2 failures, 1 error, 1 warning in 61.2s ===".
+  const closing =
+    result.out.split('\n').findLast((line) => /^=+ .* in [\d.]+s =+$/.test(line)) ?? '';
+  const count = (what) => Number(new RegExp(`(\\d+) ${what}`).exec(closing)?.[1] ?? 0);
   console.log(
-    `\nschemathesis: ${generated} test cases generated, ${failures} failures, exit ${result.code}; checks run: ${checks.join(', ') || '(see the log above)'}`,
+    `\nschemathesis: ${generated} test cases generated, ${count('failure')} failures, ${count('error')} errors, exit ${result.code}; checks run: ${checks.join(', ') || '(see the log above)'}`,
   );
   process.exitCode = result.code;
 }

@@ -24,6 +24,54 @@ function limitHeaders(name: string): Record<string, unknown> {
   };
 }
 
+type SchemaNode = Record<string, unknown>;
+
+/** Every component schema reachable from `node` through `$ref`s, `oneOf`/`anyOf`/`allOf`, items and properties. */
+function referencedComponents(
+  node: unknown,
+  schemas: Record<string, SchemaNode>,
+  seen: Set<string>,
+): void {
+  if (node === null || typeof node !== 'object') return;
+  if (Array.isArray(node)) {
+    for (const item of node) referencedComponents(item, schemas, seen);
+    return;
+  }
+  const ref = (node as { $ref?: unknown }).$ref;
+  if (typeof ref === 'string' && ref.startsWith('#/components/schemas/')) {
+    const name = ref.slice('#/components/schemas/'.length);
+    if (!seen.has(name) && schemas[name]) {
+      seen.add(name);
+      referencedComponents(schemas[name], schemas, seen);
+    }
+    return;
+  }
+  for (const value of Object.values(node)) referencedComponents(value, schemas, seen);
+}
+
+/**
+ * Response views are the only shape a document leaves the service in, field
+ * for field (OWASP API3: nothing undocumented is exposed). Saying so makes the
+ * views closed, which also keeps `oneOf` views apart: an owner view is not
+ * also a valid public view.
+ */
+function closeResponseViews(document: OpenAPIObject): void {
+  const schemas = (document.components?.schemas ?? {}) as Record<string, SchemaNode>;
+  const views = new Set<string>();
+  for (const item of Object.values(document.paths)) {
+    for (const method of METHODS) {
+      const operation = (item as Record<string, { responses?: unknown } | undefined>)[method];
+      referencedComponents(operation?.responses, schemas, views);
+    }
+  }
+  for (const name of views) {
+    const schema = schemas[name];
+    if (schema.type === 'object' && schema.additionalProperties === undefined) {
+      schema.additionalProperties = false;
+    }
+  }
+}
+
 /**
  * Documents what the security layer adds to operations: 401 wherever a
  * bearer token is accepted and, on every throttled operation, the rate-limit
@@ -70,5 +118,6 @@ export function documentHttpSecurity(document: OpenAPIObject): OpenAPIObject {
       } as Operation['responses'][string];
     }
   }
+  closeResponseViews(document);
   return document;
 }

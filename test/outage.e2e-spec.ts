@@ -100,7 +100,8 @@ describe('Database outage (e2e)', () => {
     for (const { res, ms } of burst) {
       expectUnavailable(res);
       expect(Number(res.headers['retry-after'])).toBeGreaterThan(0);
-      expect(ms).toBeLessThan(500);
+      // Server selection would take 5 s; a loaded CI box still answers in far under 1.
+      expect(ms).toBeLessThan(1000);
     }
 
     // Back: readiness and every kind of request recover on their own.

@@ -129,7 +129,6 @@ describe('Crash during a rename: SIGKILL of the real service process (e2e)', () 
         MASTER_DB_NAME: masterDbName,
         OPERATION_LEASE_MS: String(LEASE_MS),
         COPY_BATCH_SIZE: '100',
-        TENANT_WRITE_DRAIN_MS: '0',
         LOG_LEVEL: process.env.CRASH_LOG_LEVEL ?? 'silent',
         CRASH_AT: crashAt ?? '',
       },

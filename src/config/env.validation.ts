@@ -177,13 +177,17 @@ export class EnvironmentVariables {
   @IsIn(['true', 'false'])
   MIGRATE_ON_START = 'false';
 
-  /** Pause between locking a rename and copying, so tenant writes already past their check land first. */
+  /**
+   * How long a tenant write's intent holds off a rename or delete (the
+   * per-write fence); a writer stalled longer loses its write's
+   * acknowledgement. Must be shorter than OPERATION_LEASE_MS.
+   */
   @IsOptional()
   @Transform(toInt)
   @IsInt()
-  @Min(0)
+  @Min(50)
   @Max(60_000)
-  TENANT_WRITE_DRAIN_MS = 1000;
+  TENANT_WRITE_DRAIN_MS = 5000;
 }
 
 const PLACEHOLDER_SECRET = /change[-_ ]?me|secret|example|placeholder|your[-_]/i;
@@ -191,6 +195,11 @@ const PLACEHOLDER_SECRET = /change[-_ ]?me|secret|example|placeholder|your[-_]/i
 /** Cross-field rules that a single decorator cannot express. */
 function crossFieldErrors(env: EnvironmentVariables): string[] {
   const errors: string[] = [];
+  if (env.TENANT_WRITE_DRAIN_MS >= env.OPERATION_LEASE_MS) {
+    errors.push(
+      `TENANT_WRITE_DRAIN_MS (${env.TENANT_WRITE_DRAIN_MS}) must be shorter than OPERATION_LEASE_MS (${env.OPERATION_LEASE_MS}): an operation waits for in-flight writes within its lease`,
+    );
+  }
   const secret = env.JWT_SECRET;
   if (secret !== undefined && Buffer.byteLength(secret) < 32) {
     errors.push('JWT_SECRET must be at least 32 bytes long');

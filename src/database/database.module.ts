@@ -4,6 +4,7 @@ import mongoose from 'mongoose';
 import { databaseConfig, type DatabaseConfig } from '../config/configuration';
 import { MutexService } from './mutex.service';
 import { TenantConnectionFactory } from './tenant-connection.factory';
+import { TenantWriteFence } from './tenant-write-fence';
 
 // Operator objects in filters are never honoured from user input, and queries
 // on unknown paths fail loudly instead of silently matching everything.
@@ -35,7 +36,7 @@ mongoose.set('strictQuery', 'throw');
       },
     }),
   ],
-  providers: [TenantConnectionFactory, MutexService],
-  exports: [TenantConnectionFactory, MutexService],
+  providers: [TenantConnectionFactory, MutexService, TenantWriteFence],
+  exports: [TenantConnectionFactory, MutexService, TenantWriteFence],
 })
 export class DatabaseModule {}

@@ -6,7 +6,6 @@ process.env.BCRYPT_COST = '4';
 process.env.LOG_LEVEL = process.env.TEST_LOG_LEVEL ?? 'silent';
 process.env.JWT_SECRET = 'e2e-only-secret-with-more-than-32-bytes-0123456789';
 process.env.JWT_EXPIRES_IN = '30m';
-process.env.TENANT_WRITE_DRAIN_MS = '50';
 delete process.env.CORS_ORIGINS;
 // Every suite sends all its traffic from 127.0.0.1: limits stay on (their
 // code runs in every test) but out of the way. test/security*.e2e-spec.ts

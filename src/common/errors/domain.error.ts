@@ -39,3 +39,28 @@ export const orgBusy = () =>
     ErrorCode.ORG_BUSY,
     'Another rename or delete of this organization is in progress; retry shortly.',
   );
+
+/**
+ * This instance stalled past its operation's lease and recovery (here or on
+ * another instance) took the operation over: nothing more was changed from
+ * here, and the organization's current state tells the outcome.
+ */
+export const operationInterrupted = () =>
+  new DomainError(
+    ErrorCode.OPERATION_INTERRUPTED,
+    'This operation stalled past its lease and was taken over by recovery; read the organization to see its outcome.',
+    undefined,
+    { 'retry-after': '1' },
+  );
+
+/**
+ * A tenant write reached the database but a rename or delete started before
+ * it could be confirmed as safe, so whether it survives is unknown.
+ */
+export const writeOutcomeUnknown = () =>
+  new DomainError(
+    ErrorCode.WRITE_OUTCOME_UNKNOWN,
+    'The organization started a rename or delete while this write was in flight; read it back before retrying.',
+    undefined,
+    { 'retry-after': '1' },
+  );

@@ -26,6 +26,8 @@ export const ErrorCode = {
   IDEMPOTENCY_KEY_REUSED: 'IDEMPOTENCY_KEY_REUSED',
   IDEMPOTENCY_IN_PROGRESS: 'IDEMPOTENCY_IN_PROGRESS',
   CONFLICT: 'CONFLICT',
+  OPERATION_INTERRUPTED: 'OPERATION_INTERRUPTED',
+  WRITE_OUTCOME_UNKNOWN: 'WRITE_OUTCOME_UNKNOWN',
   TOO_MANY_REQUESTS: 'TOO_MANY_REQUESTS',
   SERVICE_UNAVAILABLE: 'SERVICE_UNAVAILABLE',
   INTERNAL_ERROR: 'INTERNAL_ERROR',
@@ -63,6 +65,14 @@ export const ERROR_STATUS: Record<ErrorCode, { status: HttpStatus; title: string
     title: 'A request with this idempotency key is still in progress',
   },
   CONFLICT: { status: HttpStatus.CONFLICT, title: 'Conflict' },
+  OPERATION_INTERRUPTED: {
+    status: HttpStatus.SERVICE_UNAVAILABLE,
+    title: 'Operation taken over by recovery',
+  },
+  WRITE_OUTCOME_UNKNOWN: {
+    status: HttpStatus.SERVICE_UNAVAILABLE,
+    title: 'Write outcome unknown',
+  },
   TOO_MANY_REQUESTS: { status: HttpStatus.TOO_MANY_REQUESTS, title: 'Too many requests' },
   SERVICE_UNAVAILABLE: { status: HttpStatus.SERVICE_UNAVAILABLE, title: 'Service unavailable' },
   INTERNAL_ERROR: { status: HttpStatus.INTERNAL_SERVER_ERROR, title: 'Internal server error' },

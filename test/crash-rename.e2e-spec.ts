@@ -128,6 +128,7 @@ describe('Crash during a rename: SIGKILL of the real service process (e2e)', () 
         NODE_PATH: join(PROJECT, 'node_modules'),
         MASTER_DB_NAME: masterDbName,
         OPERATION_LEASE_MS: String(LEASE_MS),
+        TENANT_WRITE_DRAIN_MS: '500',
         COPY_BATCH_SIZE: '100',
         LOG_LEVEL: process.env.CRASH_LOG_LEVEL ?? 'silent',
         CRASH_AT: crashAt ?? '',

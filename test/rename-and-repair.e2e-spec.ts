@@ -164,7 +164,7 @@ describe('Rename moves tenant data; interrupted operations are repaired (e2e)', 
   ): Promise<{ restarted: TestApp; org?: OrgFixture; masterDbName: string }> {
     const masterDbName = uniqueMasterDb();
     const hooks = new FreezingHooks(type, point);
-    const env = { OPERATION_LEASE_MS: String(LEASE_MS) };
+    const env = { OPERATION_LEASE_MS: String(LEASE_MS), TENANT_WRITE_DRAIN_MS: '500' };
     const first = await createTestApp({ masterDbName, hooks, env });
     const org = prepare ? await prepare(first) : undefined;
     void act(first, org);

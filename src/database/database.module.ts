@@ -4,6 +4,7 @@ import mongoose from 'mongoose';
 import { databaseConfig, type DatabaseConfig } from '../config/configuration';
 import { MutexService } from './mutex.service';
 import { TenantConnectionFactory } from './tenant-connection.factory';
+import { TenantOwnership } from './tenant-ownership';
 import { TenantWriteFence } from './tenant-write-fence';
 
 // Operator objects in filters are never honoured from user input, and queries
@@ -36,7 +37,7 @@ mongoose.set('strictQuery', 'throw');
       },
     }),
   ],
-  providers: [TenantConnectionFactory, MutexService, TenantWriteFence],
-  exports: [TenantConnectionFactory, MutexService, TenantWriteFence],
+  providers: [TenantConnectionFactory, MutexService, TenantWriteFence, TenantOwnership],
+  exports: [TenantConnectionFactory, MutexService, TenantWriteFence, TenantOwnership],
 })
 export class DatabaseModule {}

@@ -3,13 +3,13 @@ import { InjectConnection, InjectModel } from '@nestjs/mongoose';
 import type { Db } from 'mongodb';
 import { type Connection, Model } from 'mongoose';
 import { databaseConfig, type DatabaseConfig } from '../config/configuration';
-import { TENANT_META_COLLECTION } from '../database/database.constants';
+import { TENANT_META_COLLECTION, TENANT_META_ID } from '../database/database.constants';
 import { TenantConnectionFactory } from '../database/tenant-connection.factory';
 import { Organization } from '../organizations/schemas/organization.schema';
 import { LATEST_MASTER_VERSION, MASTER_MIGRATIONS } from './master-migrations';
 import { LATEST_TENANT_VERSION, type Migration, TENANT_MIGRATIONS } from './tenant-migrations';
 
-const TENANT_META_ID = 'tenant';
+
 const MASTER_VERSION_COLLECTION = 'schema_migrations';
 const MASTER_VERSION_ID = 'master';
 

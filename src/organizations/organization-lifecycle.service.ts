@@ -1,21 +1,27 @@
 import { randomUUID } from 'node:crypto';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { InjectModel } from '@nestjs/mongoose';
 import { Model, Types, trusted } from 'mongoose';
 import { AdminsService, type AdminRecord } from '../admins/admins.service';
-import { DomainError, orgBusy, orgNotFound } from '../common/errors/domain.error';
+import {
+  DomainError,
+  operationInterrupted,
+  orgBusy,
+  orgNotFound,
+} from '../common/errors/domain.error';
 import { ErrorCode } from '../common/errors/error-codes';
 import { databaseConfig, type DatabaseConfig } from '../config/configuration';
-import { TENANT_META_COLLECTION } from '../database/database.constants';
 import { isDuplicateKeyError } from '../database/mongo-errors';
 import { LockBusyError, MutexService } from '../database/mutex.service';
 import {
   TenantConnectionFactory,
   type TenantLocation,
 } from '../database/tenant-connection.factory';
+import { ownedBy, TenantOwnership, type TenantOwner } from '../database/tenant-ownership';
+import { TenantWriteFence } from '../database/tenant-write-fence';
 import { MigrationsService } from '../migrations/migrations.service';
 import { OperationHooks } from './operation-hooks';
+import { OperationLedger, type OperationLease, type Outcome } from './operation-ledger';
 import { slugify } from './organization-name';
 import type { OrganizationRecord } from './organizations.repository';
 import {
@@ -30,22 +36,34 @@ import { TenantDataMover } from './tenant-data-mover';
 export const orgNameTaken = (name: string) =>
   new DomainError(ErrorCode.ORG_NAME_TAKEN, `An organization named "${name}" already exists.`);
 
-const TENANT_META_ID = 'tenant';
-
-/** `empty`, `foreign`, or the owning organization's id as a hex string. */
-type TenantOwner = string;
+const nameBlocked = () =>
+  new DomainError(
+    ErrorCode.CONFLICT,
+    'A database for this name already exists and belongs to no organization; an operator must remove it.',
+  );
 
 const locationOf = (org: Pick<Organization, 'database_name' | 'cluster_uri'>): TenantLocation => ({
   databaseName: org.database_name,
   clusterUri: org.cluster_uri,
 });
 
+const isInterruption = (error: unknown) =>
+  error instanceof DomainError && error.code === ErrorCode.OPERATION_INTERRUPTED;
+
 /**
  * Create, rename and delete: each is several writes with no multi-document
  * transaction to lean on (FerretDB has none), so each is a small protocol.
- * The operation is recorded on the organization (which also locks it) before
- * any data is touched; every later write is conditional on that record; and
- * `recover` can finish or undo an operation from whatever step it stopped at.
+ * - The operation is recorded on the organization (which also locks it)
+ *   before any data is touched, and gets a fencing token (OperationLedger).
+ * - Every later write checks, right before it, that the token is still the
+ *   newest, so a process paused past its lease changes nothing once repair
+ *   has claimed the operation.
+ * - Create and rename are decided once, by an insert-only decision: the worker
+ *   commits, a repairer aborts; whoever comes second follows the first.
+ * - A database is dropped or adopted only when its own `_tenant_meta` proves
+ *   it belongs to this organization (and, where it matters, this operation).
+ * - Rename and delete wait for in-flight tenant writes (TenantWriteFence)
+ *   before they copy or drop, so no acknowledged write is lost.
  * ARCHITECTURE.md walks through each protocol.
  */
 @Injectable()
@@ -58,6 +76,9 @@ export class OrganizationLifecycleService {
     @Inject(databaseConfig.KEY) private readonly config: DatabaseConfig,
     private readonly admins: AdminsService,
     private readonly tenants: TenantConnectionFactory,
+    private readonly ownership: TenantOwnership,
+    private readonly writes: TenantWriteFence,
+    private readonly ledger: OperationLedger,
     private readonly mover: TenantDataMover,
     private readonly hooks: OperationHooks,
     private readonly migrations: MigrationsService,
@@ -90,10 +111,13 @@ export class OrganizationLifecycleService {
       throw error;
     }
 
+    const lease = await this.ledger.open(organization._id, pending.op_id, 'create');
     try {
       await this.hooks.reached('create', 'recorded');
+      await this.ledger.assertCurrent(lease);
       await this.reserveSlug(slug, organization._id, input.name);
       await this.hooks.reached('create', 'slug_reserved');
+      await this.ledger.assertCurrent(lease);
       const owner = await this.admins.create({
         organizationId: organization._id,
         email: input.email,
@@ -101,25 +125,12 @@ export class OrganizationLifecycleService {
         role: 'owner',
       });
       await this.hooks.reached('create', 'admin_created');
-      await this.initialiseTenant(organization._id, location);
+      await this.initialiseTenant(lease, location);
       await this.hooks.reached('create', 'tenant_initialised');
-      const done = await this.organizations
-        .findOneAndUpdate(
-          { _id: organization._id, 'pending.op_id': pending.op_id },
-          { $set: { pending: null } },
-          { returnDocument: 'after' },
-        )
-        .lean<OrganizationRecord>()
-        .exec();
-      if (!done) throw new Error('Lost the create lease before finishing');
-      return { organization: done, owner };
+      if ((await this.ledger.decide(lease, 'commit')) !== 'commit') throw operationInterrupted();
+      return { organization: await this.close(lease), owner };
     } catch (error) {
-      await this.undoCreate(organization).catch((undoError: unknown) =>
-        this.logger.error(
-          { err: undoError, organization_id: organization._id },
-          'Create rollback failed; repair will retry',
-        ),
-      );
+      await this.recoverAfterFailure(lease, error);
       throw error;
     }
   }
@@ -140,57 +151,71 @@ export class OrganizationLifecycleService {
     }
   }
 
-  private async initialiseTenant(organizationId: Types.ObjectId, location: TenantLocation) {
-    const db = this.tenants.db(location);
-    const owner = await this.tenantOwner(location);
-    if (owner === 'foreign') {
-      throw new DomainError(
-        ErrorCode.CONFLICT,
-        'A database for this name already exists and belongs to no organization; an operator must remove it.',
-      );
-    }
-    await db
-      .collection(TENANT_META_COLLECTION)
-      .replaceOne(
-        { _id: TENANT_META_ID as never },
-        { organization_id: organizationId, created_at: new Date(), schema_version: 0 },
-        { upsert: true },
-      );
+  private async initialiseTenant(lease: OperationLease, location: TenantLocation) {
+    await this.claimDatabase(lease, location, 0);
+    await this.ledger.assertCurrent(lease);
     // New organizations start at the latest tenant schema version.
-    await this.migrations.initialiseTenant(db);
+    await this.migrations.initialiseTenant(this.tenants.db(location));
   }
 
   /**
-   * Whose data a tenant database holds: `empty` (nothing there), the owning
-   * organization's id, or `foreign` (data without our metadata, which no
-   * protocol of ours ever drops).
+   * Makes `location` this operation's database: it must hold nothing, or
+   * already be ours, or be an orphan whose owner no longer refers to it.
+   * Ownership is written before any data goes in.
    */
-  private async tenantOwner(location: TenantLocation): Promise<TenantOwner> {
-    const db = this.tenants.db(location);
-    const collections = await db.listCollections({}, { nameOnly: true }).toArray();
-    if (collections.length === 0) return 'empty';
-    const meta = await db
-      .collection<{ _id: string; organization_id?: Types.ObjectId }>(TENANT_META_COLLECTION)
-      .findOne({ _id: TENANT_META_ID });
-    return meta?.organization_id ? String(meta.organization_id) : 'foreign';
-  }
-
-  private async dropTenantIfOwned(organizationId: Types.ObjectId, location: TenantLocation) {
-    const owner = await this.tenantOwner(location);
-    if (owner === String(organizationId)) await this.tenants.dropDatabase(location);
-    else if (owner === 'foreign') {
-      this.logger.warn(
-        { database: location.databaseName },
-        'Left a database with foreign data in place',
-      );
+  private async claimDatabase(lease: OperationLease, location: TenantLocation, version: number) {
+    const owner = await this.ownership.inspect(location);
+    const ours = owner.kind === 'owned' && owner.opId === lease.opId;
+    if (!ours && owner.kind !== 'empty') {
+      if (!(await this.reclaimOrphan(location, owner))) throw nameBlocked();
     }
+    await this.ledger.assertCurrent(lease);
+    await this.ownership.record(location, {
+      organizationId: lease.organizationId,
+      opId: lease.opId,
+      schemaVersion: version,
+    });
   }
 
-  private async undoCreate(org: OrganizationRecord): Promise<void> {
+  /**
+   * Drops a database whose metadata names an organization that no longer
+   * refers to it (a leftover of an interrupted operation). Foreign data, and
+   * every database an organization or its operation in flight uses, stay.
+   */
+  async reclaimOrphan(location: TenantLocation, owner: TenantOwner): Promise<boolean> {
+    if (owner.kind !== 'owned') return false;
+    const org = await this.organizations
+      .findById(owner.organizationId, { database_name: 1, pending: 1 })
+      .lean<OrganizationRecord>()
+      .exec();
+    const name = location.databaseName;
+    if (
+      org &&
+      (org.database_name === name ||
+        org.pending?.target_database === name ||
+        org.pending?.source_database === name)
+    ) {
+      return false;
+    }
+    this.logger.warn({ database: name }, 'Dropping an orphaned tenant database');
+    return this.ownership.dropIf(
+      location,
+      (now) =>
+        now.kind === 'owned' &&
+        now.organizationId === owner.organizationId &&
+        now.opId === owner.opId,
+    );
+  }
+
+  private async undoCreate(org: OrganizationRecord, lease: OperationLease): Promise<void> {
+    await this.ledger.assertCurrent(lease);
     await this.admins.deleteForOrganization(org._id);
-    await this.dropTenantIfOwned(org._id, locationOf(org));
+    await this.ledger.assertCurrent(lease);
+    await this.ownership.dropIf(locationOf(org), ownedBy(org._id, lease.opId));
+    await this.ledger.assertCurrent(lease);
     await this.slugs.deleteOne({ _id: org.slug, organization_id: org._id }).exec();
-    await this.organizations.deleteOne({ _id: org._id, 'pending.type': 'create' }).exec();
+    await this.ledger.assertCurrent(lease);
+    await this.organizations.deleteOne({ _id: org._id, 'pending.op_id': lease.opId }).exec();
   }
 
   // ---------------------------------------------------------------- rename
@@ -214,117 +239,120 @@ export class OrganizationLifecycleService {
       target_slug: newSlug,
       target_database: target.databaseName,
     });
-    const locked = await this.whileIdle(organizationId, { pending });
+    const locked = await this.whileIdle(organizationId, { pending }, (fresh) => {
+      // Another rename finished while this one waited for the lock.
+      if (fresh.slug !== current.slug) throw orgBusy();
+      pending.source_database = fresh.database_name;
+      pending.source_slug = fresh.slug;
+    });
+    const lease = await this.ledger.open(organizationId, pending.op_id, 'rename');
 
     try {
       await this.hooks.reached('rename', 'recorded');
+      await this.ledger.assertCurrent(lease);
       await this.reserveSlug(newSlug, organizationId, newName);
       await this.hooks.reached('rename', 'slug_reserved');
 
-      await this.advance(locked, 'copying');
-      // Tenant writes check the lock before writing; one that passed its
-      // check just before the lock was taken lands within this pause, so the
-      // copy below cannot miss it (verification would also catch a count drift).
-      if (this.config.tenantWriteDrainMs > 0) await sleep(this.config.tenantWriteDrainMs);
-      const owner = await this.tenantOwner(target);
-      if (owner === 'foreign') {
-        throw new DomainError(
-          ErrorCode.CONFLICT,
-          'A database for the new name already exists and belongs to no organization; an operator must remove it.',
-        );
-      }
-      // Leftovers of an earlier attempt of ours are dropped so the copy starts clean.
-      if (owner !== 'empty') await this.tenants.dropDatabase(target);
+      await this.advance(lease, 'copying');
+      // Writes admitted before the rename was recorded finish (or expire)
+      // first; later ones see the record and are refused. The copy below
+      // therefore sees every acknowledged write.
+      await this.writes.drain(organizationId, () => this.ledger.renew(lease));
       const source = this.tenants.db(locationOf(locked));
+      await this.claimDatabase(lease, target, await this.migrations.tenantVersion(source));
       const targetDb = this.tenants.db(target);
-      await this.mover.copy(source, targetDb, {
-        batchSize: this.config.copyBatchSize,
-        onBatch: () => this.renewLease(locked),
-      });
+      await this.ledger.keepAlive(lease, () =>
+        this.mover.copy(source, targetDb, {
+          batchSize: this.config.copyBatchSize,
+          beforeWrite: () => this.ledger.renew(lease),
+        }),
+      );
       await this.hooks.reached('rename', 'copied');
 
-      await this.advance(locked, 'verifying');
-      await this.mover.verify(source, targetDb);
+      await this.advance(lease, 'verifying');
+      await this.ledger.keepAlive(lease, () => this.mover.verify(source, targetDb));
       await this.hooks.reached('rename', 'verified');
 
-      // The switch: one single-document write moves the organization to its
-      // new name and database. Before it, repair rolls back; after it, forward.
-      const switched = await this.organizations
-        .findOneAndUpdate(
-          { _id: organizationId, 'pending.op_id': pending.op_id },
-          {
-            $set: {
-              name: newName,
-              slug: newSlug,
-              database_name: target.databaseName,
-              'pending.step': 'dropping_source',
-              'pending.source_database': locked.database_name,
-              'pending.source_slug': locked.slug,
-              'pending.lease_until': this.leaseDeadline(),
-            },
-          },
-          { returnDocument: 'after' },
-        )
-        .lean<OrganizationRecord>()
-        .exec();
-      if (!switched) throw new Error('Lost the rename lease before switching');
+      // The commit point. Before it repair rolls back, after it forward.
+      if ((await this.ledger.decide(lease, 'commit')) !== 'commit') throw operationInterrupted();
+      const switched = await this.applySwitch(lease);
       await this.hooks.reached('rename', 'switched');
-      return await this.finishRename(switched).catch((error: unknown) => {
-        // The rename is committed; only clean-up of the old database is left,
-        // which repair finishes once the lease runs out.
-        this.logger.error(
-          { err: error, organization_id: organizationId },
-          'Rename clean-up deferred to repair',
-        );
-        return switched;
-      });
+      return await this.finishRename(switched, lease);
     } catch (error) {
-      await this.recoverAfterFailure(organizationId, pending.op_id);
+      const outcome = await this.recoverAfterFailure(lease, error);
+      // Committed and then finished by recovery: the rename happened.
+      if (outcome === 'commit' && !isInterruption(error)) {
+        const renamed = await this.organizations
+          .findById(organizationId)
+          .lean<OrganizationRecord>()
+          .exec();
+        if (renamed) return renamed;
+      }
       if (isDuplicateKeyError(error)) throw orgNameTaken(newName);
       throw error;
     }
   }
 
-  private async finishRename(org: OrganizationRecord): Promise<OrganizationRecord> {
+  /** The switch: one single-document write moves the organization to its new name and database. */
+  private async applySwitch(lease: OperationLease): Promise<OrganizationRecord> {
+    const org = await this.pendingRecord(lease);
     const op = org.pending as PendingOperation;
-    if (op.source_database) {
-      await this.tenants.dropDatabase({
-        databaseName: op.source_database,
-        clusterUri: org.cluster_uri,
-      });
-    }
-    await this.hooks.reached('rename', 'source_dropped');
-    if (op.source_slug) {
-      await this.slugs.deleteOne({ _id: op.source_slug, organization_id: org._id }).exec();
-    }
-    const done = await this.organizations
+    await this.ledger.assertCurrent(lease);
+    const switched = await this.organizations
       .findOneAndUpdate(
         { _id: org._id, 'pending.op_id': op.op_id },
-        { $set: { pending: null } },
+        {
+          $set: {
+            name: op.target_name,
+            slug: op.target_slug,
+            database_name: op.target_database,
+            'pending.step': 'dropping_source',
+            'pending.lease_until': this.ledger.leaseDeadline(),
+          },
+        },
         { returnDocument: 'after' },
       )
       .lean<OrganizationRecord>()
       .exec();
-    if (!done) throw new Error('Lost the rename lease before finishing');
-    return done;
+    if (!switched) throw operationInterrupted();
+    return switched;
   }
 
-  private async undoRename(org: OrganizationRecord): Promise<void> {
+  private async finishRename(
+    org: OrganizationRecord,
+    lease: OperationLease,
+  ): Promise<OrganizationRecord> {
     const op = org.pending as PendingOperation;
-    if (op.target_slug && op.target_database) {
-      const reservation = await this.slugs.findById(op.target_slug).lean().exec();
-      // Only a reservation we hold proves the target database is ours to drop.
-      if (reservation?.organization_id.equals(org._id)) {
-        await this.dropTenantIfOwned(org._id, {
-          databaseName: op.target_database,
-          clusterUri: org.cluster_uri,
-        });
-        await this.slugs.deleteOne({ _id: op.target_slug, organization_id: org._id }).exec();
-      }
+    if (op.source_database && op.source_database !== op.target_database) {
+      await this.ledger.assertCurrent(lease);
+      // The old database is this organization's, made by an earlier operation.
+      await this.ownership.dropIf(
+        { databaseName: op.source_database, clusterUri: org.cluster_uri },
+        (owner) => ownedBy(org._id)(owner) && owner.kind === 'owned' && owner.opId !== op.op_id,
+      );
     }
-    await this.organizations
-      .updateOne({ _id: org._id, 'pending.op_id': op.op_id }, { $set: { pending: null } })
-      .exec();
+    await this.hooks.reached('rename', 'source_dropped');
+    if (op.source_slug) {
+      await this.ledger.assertCurrent(lease);
+      await this.slugs.deleteOne({ _id: op.source_slug, organization_id: org._id }).exec();
+    }
+    return this.close(lease);
+  }
+
+  private async undoRename(org: OrganizationRecord, lease: OperationLease): Promise<void> {
+    const op = org.pending as PendingOperation;
+    if (op.target_database) {
+      await this.ledger.assertCurrent(lease);
+      await this.ownership.dropIf(
+        { databaseName: op.target_database, clusterUri: org.cluster_uri },
+        ownedBy(org._id, op.op_id),
+      );
+    }
+    if (op.target_slug && op.target_slug !== org.slug) {
+      await this.ledger.assertCurrent(lease);
+      await this.slugs.deleteOne({ _id: op.target_slug, organization_id: org._id }).exec();
+    }
+    await this.close(lease);
   }
 
   // ---------------------------------------------------------------- delete
@@ -332,30 +360,36 @@ export class OrganizationLifecycleService {
   async delete(organizationId: Types.ObjectId): Promise<OrganizationRecord> {
     const pending = this.newOperation('delete', 'dropping');
     const locked = await this.whileIdle(organizationId, { pending });
+    const lease = await this.ledger.open(organizationId, pending.op_id, 'delete');
     try {
       await this.hooks.reached('delete', 'recorded');
-      await this.finishDelete(locked);
+      await this.finishDelete(locked, lease);
       return locked;
     } catch (error) {
-      await this.recoverAfterFailure(organizationId, pending.op_id);
+      await this.recoverAfterFailure(lease, error);
       throw error;
     }
   }
 
   /** Every step is idempotent, so a delete is always rolled forward. */
-  private async finishDelete(org: OrganizationRecord): Promise<void> {
-    await this.tenants.dropDatabase(locationOf(org));
+  private async finishDelete(org: OrganizationRecord, lease: OperationLease): Promise<void> {
+    // Tenant writes admitted before the delete was recorded finish first, so
+    // none of them can recreate the database after it is dropped.
+    await this.writes.drain(org._id, () => this.ledger.renew(lease));
+    await this.ledger.assertCurrent(lease);
+    await this.ownership.dropIf(locationOf(org), ownedBy(org._id));
     await this.hooks.reached('delete', 'tenant_dropped');
+    await this.ledger.assertCurrent(lease);
     await this.admins.deleteForOrganization(org._id);
     await this.hooks.reached('delete', 'admins_removed');
     // The slug is released before the record goes: while the record exists
     // its unique slug index still guards the name, so no window lets two
     // organizations share it.
+    await this.ledger.assertCurrent(lease);
     await this.slugs.deleteMany({ organization_id: org._id }).exec();
     await this.hooks.reached('delete', 'slug_released');
-    await this.organizations
-      .deleteOne({ _id: org._id, 'pending.op_id': org.pending?.op_id })
-      .exec();
+    await this.ledger.assertCurrent(lease);
+    await this.organizations.deleteOne({ _id: org._id, 'pending.op_id': lease.opId }).exec();
   }
 
   // ---------------------------------------------------------------- repair
@@ -363,7 +397,7 @@ export class OrganizationLifecycleService {
   /**
    * Finishes or undoes every operation whose lease ran out (its process
    * died, or froze past the lease). Safe to run from several instances at
-   * once: an operation is claimed by a conditional write before it is touched.
+   * once: each claim takes a new fencing token, which exactly one wins.
    */
   async repairStale(now = new Date()): Promise<number> {
     const stale = await this.organizations
@@ -372,14 +406,24 @@ export class OrganizationLifecycleService {
       .exec();
     let repaired = 0;
     for (const org of stale) {
-      const claimed = await this.claim(org, now);
-      if (!claimed) continue;
+      const op = org.pending as PendingOperation;
       try {
-        await this.recover(claimed);
+        const lease = await this.ledger.claim(org._id, op.op_id, op.type);
+        if (!lease) continue;
+        const current = await this.organizations
+          .findOne({ _id: org._id, 'pending.op_id': op.op_id })
+          .lean<OrganizationRecord>()
+          .exec();
+        if (!current) continue;
+        this.logger.warn(
+          { organization_id: org._id, type: op.type, step: op.step, op_id: op.op_id, fence: lease.fence },
+          'Repairing an interrupted operation',
+        );
+        await this.recover(current, lease);
         repaired += 1;
       } catch (error) {
         this.logger.error(
-          { err: error, organization_id: org._id, operation: claimed.pending },
+          { err: error, organization_id: org._id, operation: op },
           'Repair failed; it will be retried',
         );
       }
@@ -387,34 +431,53 @@ export class OrganizationLifecycleService {
     return repaired;
   }
 
-  private async claim(org: OrganizationRecord, now: Date): Promise<OrganizationRecord | null> {
-    if (!org.pending) return null;
-    const opId = org.pending.op_id;
-    try {
-      return await this.mutex.withLock(
-        this.lockKey(org._id),
-        async () => {
-          const current = await this.organizations
-            .findById(org._id)
-            .lean<OrganizationRecord>()
-            .exec();
-          if (current?.pending?.op_id !== opId || current.pending.lease_until >= now) return null;
-          return this.organizations
-            .findByIdAndUpdate(
-              org._id,
-              { $set: { 'pending.lease_until': this.leaseDeadline() } },
-              { returnDocument: 'after' },
-            )
-            .lean<OrganizationRecord>()
-            .exec();
-        },
-        { waitMs: 0 },
-      );
-    } catch (error) {
-      if (error instanceof LockBusyError) return null;
-      throw error;
+  /** Puts an operation right from whatever step it stopped at; returns the outcome that stands. */
+  private async recover(org: OrganizationRecord, lease: OperationLease): Promise<Outcome> {
+    const op = org.pending as PendingOperation;
+    switch (op.type) {
+      case 'create': {
+        const outcome = await this.ledger.decide(lease, 'abort');
+        if (outcome === 'commit') await this.close(lease);
+        else await this.undoCreate(org, lease);
+        return outcome;
+      }
+      case 'rename': {
+        const outcome = await this.ledger.decide(lease, 'abort');
+        if (outcome === 'commit') await this.finishRename(await this.applySwitch(lease), lease);
+        else await this.undoRename(org, lease);
+        return outcome;
+      }
+      case 'delete':
+        await this.finishDelete(org, lease);
+        return 'commit';
     }
   }
+
+  /**
+   * After an error in-process: put things right now rather than at the next
+   * sweep, unless the operation was taken over (then it is not ours to touch).
+   */
+  private async recoverAfterFailure(
+    lease: OperationLease,
+    error: unknown,
+  ): Promise<Outcome | null> {
+    if (isInterruption(error)) return null;
+    try {
+      const org = await this.organizations
+        .findOne({ _id: lease.organizationId, 'pending.op_id': lease.opId })
+        .lean<OrganizationRecord>()
+        .exec();
+      return org ? await this.recover(org, lease) : await this.ledger.outcomeOf(lease.opId);
+    } catch (recoveryError) {
+      this.logger.error(
+        { err: recoveryError, organization_id: lease.organizationId },
+        'Recovery failed; repair will retry',
+      );
+      return null;
+    }
+  }
+
+  // ---------------------------------------------------------------- helpers
 
   /**
    * Applies `set` only if no operation holds the organization: the check and
@@ -424,15 +487,17 @@ export class OrganizationLifecycleService {
   private async whileIdle(
     organizationId: Types.ObjectId,
     set: Partial<Organization>,
+    check?: (current: OrganizationRecord) => void,
   ): Promise<OrganizationRecord> {
     try {
-      return await this.mutex.withLock(this.lockKey(organizationId), async () => {
+      return await this.mutex.withLock(`organization:${String(organizationId)}`, async () => {
         const current = await this.organizations
-          .findById(organizationId, { pending: 1 })
+          .findById(organizationId)
           .lean<OrganizationRecord>()
           .exec();
         if (!current) throw orgNotFound();
         if (current.pending) throw orgBusy();
+        check?.(current);
         const updated = await this.organizations
           .findOneAndUpdate(
             { _id: organizationId, pending: null },
@@ -450,50 +515,29 @@ export class OrganizationLifecycleService {
     }
   }
 
-  private lockKey(organizationId: Types.ObjectId): string {
-    return `organization:${String(organizationId)}`;
+  /** Ends the operation: the organization is idle (or, for create, live) again. */
+  private async close(lease: OperationLease): Promise<OrganizationRecord> {
+    await this.ledger.assertCurrent(lease);
+    const done = await this.organizations
+      .findOneAndUpdate(
+        { _id: lease.organizationId, 'pending.op_id': lease.opId },
+        { $set: { pending: null } },
+        { returnDocument: 'after' },
+      )
+      .lean<OrganizationRecord>()
+      .exec();
+    if (!done) throw operationInterrupted();
+    return done;
   }
 
-  private async recover(org: OrganizationRecord): Promise<void> {
-    const op = org.pending;
-    if (!op) return;
-    this.logger.warn(
-      { organization_id: org._id, type: op.type, step: op.step, op_id: op.op_id },
-      'Repairing an interrupted operation',
-    );
-    switch (op.type) {
-      case 'create':
-        return this.undoCreate(org);
-      case 'delete':
-        return this.finishDelete(org);
-      case 'rename':
-        // The switch wrote the target database name; that single write is
-        // the line between rolling back and rolling forward.
-        if (org.database_name === op.target_database) {
-          await this.finishRename(org);
-          return;
-        }
-        return this.undoRename(org);
-    }
+  private async pendingRecord(lease: OperationLease): Promise<OrganizationRecord> {
+    const org = await this.organizations
+      .findOne({ _id: lease.organizationId, 'pending.op_id': lease.opId })
+      .lean<OrganizationRecord>()
+      .exec();
+    if (!org) throw operationInterrupted();
+    return org;
   }
-
-  /** After an error in-process: put things right now rather than at the next sweep. */
-  private async recoverAfterFailure(organizationId: Types.ObjectId, opId: string): Promise<void> {
-    try {
-      const org = await this.organizations
-        .findOne({ _id: organizationId, 'pending.op_id': opId })
-        .lean<OrganizationRecord>()
-        .exec();
-      if (org) await this.recover(org);
-    } catch (error) {
-      this.logger.error(
-        { err: error, organization_id: organizationId },
-        'Recovery failed; repair will retry',
-      );
-    }
-  }
-
-  // ---------------------------------------------------------------- helpers
 
   private newOperation(
     type: OperationType,
@@ -504,37 +548,20 @@ export class OrganizationLifecycleService {
       op_id: randomUUID(),
       type,
       step,
+      fence: 1,
       started_at: new Date(),
-      lease_until: this.leaseDeadline(),
+      lease_until: this.ledger.leaseDeadline(),
       ...extra,
     };
   }
 
-  private leaseDeadline(): Date {
-    return new Date(Date.now() + this.config.operationLeaseMs);
-  }
-
-  private async advance(org: OrganizationRecord, step: OperationStep): Promise<void> {
-    await this.conditionalSet(org, {
-      'pending.step': step,
-      'pending.lease_until': this.leaseDeadline(),
-    });
-  }
-
-  private renewLease(org: OrganizationRecord): Promise<void> {
-    return this.conditionalSet(org, { 'pending.lease_until': this.leaseDeadline() });
-  }
-
-  /** A write that only lands while this process still holds the operation. */
-  private async conditionalSet(
-    org: OrganizationRecord,
-    set: Record<string, unknown>,
-  ): Promise<void> {
-    const result = await this.organizations
-      .updateOne({ _id: org._id, 'pending.op_id': org.pending?.op_id }, { $set: set })
+  private async advance(lease: OperationLease, step: OperationStep): Promise<void> {
+    await this.ledger.assertCurrent(lease);
+    await this.organizations
+      .updateOne(
+        { _id: lease.organizationId, 'pending.op_id': lease.opId },
+        { $set: { 'pending.step': step, 'pending.lease_until': this.ledger.leaseDeadline() } },
+      )
       .exec();
-    if (result.matchedCount === 0) {
-      throw new Error('The operation was taken over by a repairer (its lease expired)');
-    }
   }
 }

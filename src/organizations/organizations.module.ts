@@ -4,6 +4,8 @@ import { AdminsModule } from '../admins/admins.module';
 import { IdempotencyModule } from '../idempotency/idempotency.module';
 import { MigrationsModule } from '../migrations/migrations.module';
 import { OperationHooks } from './operation-hooks';
+import { OperationLedger } from './operation-ledger';
+import { OrphanCollector } from './orphan-collector';
 import { OperationRepairService } from './operation-repair.service';
 import { OrganizationLifecycleService } from './organization-lifecycle.service';
 import { OrganizationsController } from './organizations.controller';
@@ -33,6 +35,8 @@ import { TenantDataMover } from './tenant-data-mover';
     OrganizationsService,
     OrganizationLifecycleService,
     OperationRepairService,
+    OperationLedger,
+    OrphanCollector,
     OperationHooks,
     TenantDataMover,
   ],

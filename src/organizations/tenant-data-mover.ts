@@ -1,5 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import type { AnyBulkWriteOperation, Db, Document, IndexDescription } from 'mongodb';
+import { TENANT_META_COLLECTION } from '../database/database.constants';
 
 export interface CopyReport {
   collections: number;
@@ -14,6 +15,15 @@ export class CopyVerificationError extends Error {
   }
 }
 
+export interface CopyOptions {
+  batchSize: number;
+  /**
+   * Runs right before every write to the target (collection, batch, index
+   * build): the fencing check that stops a copy whose operation was taken over.
+   */
+  beforeWrite: () => Promise<void>;
+}
+
 interface CollectionInfo {
   name: string;
   type?: string;
@@ -23,7 +33,8 @@ interface CollectionInfo {
 async function listCopyable(db: Db): Promise<CollectionInfo[]> {
   const infos = (await db.listCollections({}, { nameOnly: false }).toArray()) as CollectionInfo[];
   return infos
-    .filter((c) => !c.name.startsWith('system.'))
+    // The metadata says whose a database is; each side keeps its own.
+    .filter((c) => !c.name.startsWith('system.') && c.name !== TENANT_META_COLLECTION)
     .sort((a, b) => a.name.localeCompare(b.name));
 }
 
@@ -48,10 +59,11 @@ export class TenantDataMover {
   async copy(
     source: Db,
     target: Db,
-    options: { batchSize: number; onBatch: () => Promise<void> },
+    options: CopyOptions,
   ): Promise<CopyReport> {
     const report: CopyReport = { collections: 0, documents: 0, indexes: 0 };
     for (const info of await listCopyable(source)) {
+      await options.beforeWrite();
       if (info.type === 'view') {
         await target.createCollection(info.name, info.options ?? {});
         report.collections += 1;
@@ -63,7 +75,10 @@ export class TenantDataMover {
       // Indexes after the documents: building once is cheaper than
       // maintaining them through every batch insert.
       const specs = await indexSpecs(source, info.name);
-      if (specs.length > 0) await target.collection(info.name).createIndexes(specs);
+      if (specs.length > 0) {
+        await options.beforeWrite();
+        await target.collection(info.name).createIndexes(specs);
+      }
       report.indexes += specs.length;
       report.collections += 1;
     }
@@ -74,7 +89,7 @@ export class TenantDataMover {
     source: Db,
     target: Db,
     collection: string,
-    options: { batchSize: number; onBatch: () => Promise<void> },
+    options: CopyOptions,
   ): Promise<number> {
     const cursor = source.collection(collection).find({}, { batchSize: options.batchSize });
     const destination = target.collection(collection);
@@ -84,7 +99,7 @@ export class TenantDataMover {
     let inFlight: Promise<unknown> = Promise.resolve();
     const flush = async (docs: Document[]) => {
       await inFlight;
-      await options.onBatch();
+      await options.beforeWrite();
       const ops: AnyBulkWriteOperation[] = docs.map((document) => ({ insertOne: { document } }));
       const write = destination.bulkWrite(ops, { ordered: false });
       // Observed now so a failure while the next batch is read is not an

@@ -36,6 +36,13 @@ export class PendingOperation {
   @Prop({ type: String, required: true, enum: OPERATION_STEPS })
   step!: OperationStep;
 
+  /**
+   * The fencing token of the latest claim (a hint: the authority is
+   * `operation_fences`, see OperationLedger).
+   */
+  @Prop({ type: Number, default: 1 })
+  fence!: number;
+
   @Prop({ required: true })
   started_at!: Date;
 

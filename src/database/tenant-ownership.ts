@@ -1,0 +1,107 @@
+import { Injectable, Logger } from '@nestjs/common';
+import type { Db } from 'mongodb';
+import type { Types } from 'mongoose';
+import { TENANT_META_COLLECTION, TENANT_META_ID } from './database.constants';
+import { TenantConnectionFactory, type TenantLocation } from './tenant-connection.factory';
+
+interface TenantMetaDocument {
+  _id: string;
+  organization_id?: Types.ObjectId;
+  /** The create or rename operation that made this database. */
+  op_id?: string;
+  created_at?: Date;
+  schema_version?: number;
+}
+
+/**
+ * Whose a tenant database is, as recorded in the database itself:
+ * - `empty`: no documents at all, so dropping it can lose nothing;
+ * - `owned`: its `_tenant_meta` names the organization and the operation that made it;
+ * - `foreign`: documents without our metadata, which no protocol ever drops or adopts.
+ */
+export type TenantOwner =
+  | { kind: 'empty' }
+  | { kind: 'owned'; organizationId: string; opId: string | null }
+  | { kind: 'foreign' };
+
+/**
+ * The one place that reads and writes `_tenant_meta` ownership, and the only
+ * way the lifecycle drops a tenant database: every drop re-reads ownership
+ * right before it and goes ahead only if the caller's rule accepts the owner.
+ */
+@Injectable()
+export class TenantOwnership {
+  private readonly logger = new Logger(TenantOwnership.name);
+
+  constructor(private readonly tenants: TenantConnectionFactory) {}
+
+  async inspect(location: TenantLocation): Promise<TenantOwner> {
+    const db = this.tenants.db(location);
+    const meta = await this.meta(db);
+    if (meta?.organization_id) {
+      return { kind: 'owned', organizationId: String(meta.organization_id), opId: meta.op_id ?? null };
+    }
+    // An empty `_tenant_meta`, or collections a late write created without
+    // documents, hold nothing: the name is free.
+    const collections = await db.listCollections({}, { nameOnly: true }).toArray();
+    for (const { name } of collections) {
+      if (name.startsWith('system.')) continue;
+      if ((await db.collection(name).countDocuments({}, { limit: 1 })) > 0) return { kind: 'foreign' };
+    }
+    return { kind: 'empty' };
+  }
+
+  /** Records the owner before any data goes in, so ownership can always be proven. */
+  async record(
+    location: TenantLocation,
+    owner: { organizationId: Types.ObjectId; opId: string; schemaVersion?: number },
+  ): Promise<void> {
+    await this.tenants
+      .db(location)
+      .collection<TenantMetaDocument>(TENANT_META_COLLECTION)
+      .replaceOne(
+        { _id: TENANT_META_ID },
+        {
+          organization_id: owner.organizationId,
+          op_id: owner.opId,
+          created_at: new Date(),
+          schema_version: owner.schemaVersion ?? 0,
+        },
+        { upsert: true },
+      );
+  }
+
+  /**
+   * Drops the database only if `accept` approves of its owner as read right
+   * now. Returns whether it was dropped (or there was nothing to drop).
+   */
+  async dropIf(location: TenantLocation, accept: (owner: TenantOwner) => boolean): Promise<boolean> {
+    const owner = await this.inspect(location);
+    if (!accept(owner)) {
+      this.logger.warn(
+        { database: location.databaseName, owner: owner.kind },
+        'Left a database in place that this operation does not own',
+      );
+      return false;
+    }
+    await this.tenants.dropDatabase(location);
+    return true;
+  }
+
+  private meta(db: Db): Promise<TenantMetaDocument | null> {
+    return db.collection<TenantMetaDocument>(TENANT_META_COLLECTION).findOne({ _id: TENANT_META_ID });
+  }
+}
+
+/**
+ * The ownership rule of the lifecycle's destructive steps: the database's own
+ * metadata names this organization (and, for a rename's target or a create's
+ * database, this very operation). An `empty` database is left alone here:
+ * it holds nothing, and a create may be about to record itself in it.
+ */
+export const ownedBy =
+  (organizationId: Types.ObjectId, opId?: string) =>
+  (owner: TenantOwner): boolean =>
+    owner.kind === 'owned' &&
+    owner.organizationId === String(organizationId) &&
+    (opId === undefined || owner.opId === opId);

@@ -1,0 +1,102 @@
+import { Injectable, Logger } from '@nestjs/common';
+import { InjectConnection, InjectModel } from '@nestjs/mongoose';
+import type { Connection, Model } from 'mongoose';
+import { TENANT_DB_PREFIX } from '../database/database.constants';
+import { TenantOwnership } from '../database/tenant-ownership';
+import { OperationLedger } from './operation-ledger';
+import { OrganizationLifecycleService } from './organization-lifecycle.service';
+import type { OrganizationRecord } from './organizations.repository';
+import { Organization, SlugReservation } from './schemas/organization.schema';
+
+export interface CollectedOrphans {
+  databases: number;
+  reservations: number;
+}
+
+/**
+ * Removes what an interrupted or stalled process can leave behind and no
+ * protocol step will revisit: a tenant database no organization refers to
+ * (dropped only if its metadata proves it ours, or it holds nothing), and a
+ * slug reservation whose organization neither uses nor targets that slug.
+ * Every organization records a database or slug before it creates one, so
+ * "nobody refers to it" cannot hit a create or rename in flight.
+ */
+@Injectable()
+export class OrphanCollector {
+  private readonly logger = new Logger(OrphanCollector.name);
+
+  constructor(
+    @InjectConnection() private readonly master: Connection,
+    @InjectModel(Organization.name) private readonly organizations: Model<Organization>,
+    @InjectModel(SlugReservation.name) private readonly slugs: Model<SlugReservation>,
+    private readonly ownership: TenantOwnership,
+    private readonly lifecycle: OrganizationLifecycleService,
+    private readonly ledger: OperationLedger,
+  ) {}
+
+  async collect(): Promise<CollectedOrphans> {
+    const databases = await this.collectDatabases();
+    const reservations = await this.collectReservations();
+    await this.ledger.purge();
+    if (databases + reservations > 0) {
+      this.logger.warn({ databases, reservations }, 'Removed orphans of interrupted operations');
+    }
+    return { databases, reservations };
+  }
+
+  private async collectDatabases(): Promise<number> {
+    const { databases } = await this.master.getClient().db().admin().listDatabases({ nameOnly: true });
+    const names = (databases as Array<{ name: string }>)
+      .map((d) => d.name)
+      .filter((name) => name.startsWith(TENANT_DB_PREFIX));
+    if (names.length === 0) return 0;
+    // Read after listing: a database that exists was referenced before it was created.
+    const referenced = new Set<string>();
+    const orgs = await this.organizations
+      .find({}, { database_name: 1, pending: 1 })
+      .lean<OrganizationRecord[]>()
+      .exec();
+    for (const org of orgs) {
+      referenced.add(org.database_name);
+      if (org.pending?.target_database) referenced.add(org.pending.target_database);
+      if (org.pending?.source_database) referenced.add(org.pending.source_database);
+    }
+    let dropped = 0;
+    for (const name of names.filter((n) => !referenced.has(n))) {
+      const location = { databaseName: name, clusterUri: null };
+      const owner = await this.ownership.inspect(location);
+      const removed =
+        owner.kind === 'empty'
+          ? await this.ownership.dropIf(location, (now) => now.kind === 'empty')
+          : await this.lifecycle.reclaimOrphan(location, owner);
+      if (removed) dropped += 1;
+      else if (owner.kind === 'foreign') {
+        this.logger.warn({ database: name }, 'A tenant-named database holds data of no organization');
+      }
+    }
+    return dropped;
+  }
+
+  private async collectReservations(): Promise<number> {
+    const reservations = await this.slugs.find().lean<SlugReservation[]>().exec();
+    let released = 0;
+    for (const reservation of reservations) {
+      const org = await this.organizations
+        .findById(reservation.organization_id, { slug: 1, pending: 1 })
+        .lean<OrganizationRecord>()
+        .exec();
+      const slug = reservation._id;
+      const inUse =
+        org &&
+        (org.slug === slug ||
+          org.pending?.target_slug === slug ||
+          org.pending?.source_slug === slug);
+      if (inUse) continue;
+      const { deletedCount } = await this.slugs
+        .deleteOne({ _id: slug, organization_id: reservation.organization_id })
+        .exec();
+      released += deletedCount;
+    }
+    return released;
+  }
+}

@@ -1,0 +1,314 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import { Types } from 'mongoose';
+import { TENANT_META_COLLECTION } from '../src/database/database.constants';
+import { MemberSchema } from '../src/members/schemas/member.schema';
+import { bearer, createOrg, PASSWORD, type OrgFixture } from './utils/fixtures';
+import { createTestApp, dropDatabase, uniqueSuffix, type TestApp } from './utils/test-app';
+
+/**
+ * How long a member write spends between its admission and reaching the
+ * database: a slow network or a busy server, injected where the service
+ * really waits (Mongoose middleware runs inside the write call). Zero
+ * outside the races below.
+ */
+let writeDelayMs: () => number = () => 0;
+const slowWrite = async () => {
+  const ms = writeDelayMs();
+  if (ms > 0) await sleep(ms);
+};
+MemberSchema.pre('save', slowWrite);
+MemberSchema.pre('findOneAndUpdate', slowWrite);
+MemberSchema.pre('deleteOne', { document: false, query: true }, slowWrite);
+
+const randomBetween = (min: number, max: number) => min + Math.random() * (max - min);
+
+interface Answer {
+  status: number;
+  code?: string;
+  body: Record<string, unknown>;
+}
+
+type Method = 'post' | 'put' | 'patch' | 'delete';
+
+/** Sends one request `afterMs` from now; the answer is recorded, never thrown. */
+async function sendAt(
+  t: TestApp,
+  afterMs: number,
+  method: Method,
+  path: string,
+  token: string,
+  body?: object,
+): Promise<Answer> {
+  await sleep(afterMs);
+  let req = t.http()[method](path).set(bearer(token));
+  if (body) req = req.send(body);
+  const res = await req;
+  const json = (res.body ?? {}) as Record<string, unknown>;
+  return { status: res.status, code: json.code as string | undefined, body: json };
+}
+
+const outcome = (a: Answer) => (a.status < 300 ? '2xx' : `${a.status} ${a.code}`);
+
+interface MemberState {
+  email: string;
+  name: string;
+  role: string;
+  metadata: Record<string, unknown>;
+}
+
+const equal = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b);
+
+const stateOf = (m: MemberState): MemberState => ({
+  email: m.email,
+  name: m.name,
+  role: m.role,
+  metadata: m.metadata,
+});
+
+async function addMember(t: TestApp, org: OrgFixture, i: number) {
+  const res = await t
+    .http()
+    .post('/org/members')
+    .set(bearer(org.token))
+    .send({ email: `seed-${i}-${uniqueSuffix()}@example.test`, name: `Seed ${i}`, metadata: { i } })
+    .expect(201);
+  return res.body as MemberState & { id: string };
+}
+
+async function databaseNameOf(t: TestApp, org: OrgFixture, name = org.name): Promise<string> {
+  const view = await t
+    .http()
+    .get('/org/get')
+    .query({ organization_name: name })
+    .set(bearer(org.token))
+    .expect(200);
+  return view.body.database_name as string;
+}
+
+describe('Tenant writes and the operations that move or drop tenant data (e2e)', () => {
+  afterEach(() => {
+    writeDelayMs = () => 0;
+  });
+
+  describe('a delete racing member writes', () => {
+    let t: TestApp;
+    // Long enough that no write of this race outlives its intent: each one is
+    // either refused or drained before the drop, so none may survive it.
+    beforeAll(async () => (t = await createTestApp({ env: { TENANT_WRITE_DRAIN_MS: '3000' } })));
+    afterAll(async () => {
+      await t.master.db!.dropDatabase();
+      await t.close();
+    });
+
+    it('leaves nothing of the organization behind, and its name and email are free at once', async () => {
+      const org = await createOrg(t, 'Doomed');
+      const oldId = new Types.ObjectId(org.id);
+      const databaseName = await databaseNameOf(t, org);
+      const seeds = await Promise.all(Array.from({ length: 40 }, (_, i) => addMember(t, org, i)));
+
+      // 60 member writes (20 creates, 20 updates, 20 deletes) and 5 admin
+      // additions, spread over 300 ms, each slowed by up to 300 ms between
+      // its admission and the database; the delete starts 100 ms in.
+      writeDelayMs = () => randomBetween(0, 300);
+      const writes: Array<Promise<Answer>> = [];
+      for (let i = 0; i < 20; i += 1) {
+        const email = `late-${i}-${uniqueSuffix()}@example.test`;
+        writes.push(
+          sendAt(t, i * 15, 'post', '/org/members', org.token, { email, name: `Late ${i}` }),
+          sendAt(t, i * 15 + 5, 'patch', `/org/members/${seeds[i].id}`, org.token, {
+            name: `Updated ${i}`,
+          }),
+          sendAt(t, i * 15 + 10, 'delete', `/org/members/${seeds[20 + i].id}`, org.token),
+        );
+      }
+      const adminEmails = Array.from({ length: 5 }, (_, i) => `ops-${i}-${uniqueSuffix()}@x.test`);
+      adminEmails.forEach((email, i) =>
+        writes.push(
+          sendAt(t, i * 60, 'post', '/org/admins', org.token, {
+            email,
+            password: PASSWORD,
+            role: 'admin',
+          }),
+        ),
+      );
+      const deleted = await sendAt(t, 100, 'delete', '/org/delete', org.token, {
+        organization_name: org.name,
+      });
+      expect(outcome(deleted)).toBe('2xx');
+
+      // The same name and owner email, immediately: nothing of the old
+      // organization (a database, an admin, a reservation) may stand in the way.
+      const again = await t
+        .http()
+        .post('/org/create')
+        .send({ organization_name: org.name, email: org.email, password: PASSWORD });
+      expect(again.status).toBe(201);
+      const newId = new Types.ObjectId(again.body.id as string);
+      // Writes with the old token after the delete answered: refused, and harmless.
+      writes.push(
+        sendAt(t, 0, 'post', '/org/members', org.token, {
+          email: `after-${uniqueSuffix()}@example.test`,
+          name: 'After',
+        }),
+      );
+
+      const answers = await Promise.all(writes);
+      // A write either was refused (its organization busy or gone), or was
+      // answered 2xx, or (had it outlived its intent) 503 WRITE_OUTCOME_UNKNOWN.
+      // Every 2xx write happened before the drop, so it went with the
+      // organization: none may be found anywhere below.
+      const allowed = ['2xx', '401 UNAUTHORIZED', '404 ORG_NOT_FOUND', '409 ORG_BUSY'];
+      allowed.push('503 WRITE_OUTCOME_UNKNOWN');
+      expect(answers.map(outcome).filter((o) => !allowed.includes(o))).toEqual([]);
+      expect(outcome(answers[answers.length - 1])).toBe('401 UNAUTHORIZED');
+      // Let any write still on its way land before looking.
+      await sleep(500);
+
+      const master = t.master.db!;
+      expect(await master.collection('organizations').findOne({ _id: oldId })).toBeNull();
+      expect(await master.collection('admins').countDocuments({ organization_id: oldId })).toBe(0);
+      expect(
+        await master.collection('admins').countDocuments({ email: { $in: adminEmails } }),
+      ).toBe(0);
+      expect(
+        await master.collection('organization_slugs').countDocuments({ organization_id: oldId }),
+      ).toBe(0);
+      expect(
+        await master.collection('tenant_write_intents').countDocuments({ organization_id: oldId }),
+      ).toBe(0);
+
+      // The database name now belongs to the new organization, which holds
+      // none of the old members.
+      const tenant = t.master.getClient().db(databaseName);
+      const meta = await tenant.collection(TENANT_META_COLLECTION).findOne({});
+      expect(String(meta?.organization_id)).toBe(String(newId));
+      expect(await tenant.collection('members').countDocuments({})).toBe(0);
+      const login = await t
+        .http()
+        .post('/admin/login')
+        .send({ email: org.email, password: PASSWORD })
+        .expect(200);
+      const list = await t
+        .http()
+        .get('/org/members')
+        .set(bearer(login.body.access_token as string))
+        .expect(200);
+      expect(list.body.items).toEqual([]);
+    });
+  });
+
+  describe('a rename racing member writes', () => {
+    const DRAIN_MS = 500;
+    let t: TestApp;
+    const databases: string[] = [];
+    beforeAll(
+      async () => (t = await createTestApp({ env: { TENANT_WRITE_DRAIN_MS: String(DRAIN_MS) } })),
+    );
+    afterAll(async () => {
+      for (const name of databases) await dropDatabase(t.master, name);
+      await t.master.db!.dropDatabase();
+      await t.close();
+    });
+
+    it('carries every write it acknowledged, exactly as acknowledged, into the renamed database', async () => {
+      const org = await createOrg(t, 'Mover');
+      databases.push(await databaseNameOf(t, org));
+      const seeds = await Promise.all(Array.from({ length: 40 }, (_, i) => addMember(t, org, i)));
+      const newName = `${org.name} Moved`;
+
+      // Some writes stall longer than their intent lives (DRAIN_MS): those
+      // may be cut off by the rename, but then must not be acknowledged.
+      writeDelayMs = () => randomBetween(0, 3 * DRAIN_MS);
+      const creates = Array.from({ length: 20 }, (_, i) => ({
+        email: `new-${i}-${uniqueSuffix()}@example.test`,
+        name: `New ${i}`,
+        metadata: { i },
+      }));
+      const updates = seeds
+        .slice(0, 20)
+        .map((s, i) => ({ name: `Updated ${i}`, metadata: { v: 2 } }));
+      const deletes = seeds.slice(20);
+      const created: Array<Promise<Answer>> = [];
+      const updated: Array<Promise<Answer>> = [];
+      const removed: Array<Promise<Answer>> = [];
+      for (let i = 0; i < 20; i += 1) {
+        created.push(sendAt(t, i * 30, 'post', '/org/members', org.token, creates[i]));
+        updated.push(
+          sendAt(t, i * 30 + 10, 'patch', `/org/members/${seeds[i].id}`, org.token, updates[i]),
+        );
+        removed.push(sendAt(t, i * 30 + 20, 'delete', `/org/members/${deletes[i].id}`, org.token));
+      }
+      const renamed = await sendAt(t, 150, 'put', '/org/update', org.token, {
+        new_organization_name: newName,
+      });
+      expect(outcome(renamed)).toBe('2xx');
+      const newDatabase = renamed.body.database_name as string;
+      databases.push(newDatabase);
+      const [createAnswers, updateAnswers, removeAnswers] = await Promise.all([
+        Promise.all(created),
+        Promise.all(updated),
+        Promise.all(removed),
+      ]);
+      // Let any write still on its way land before looking.
+      await sleep(3 * DRAIN_MS);
+
+      const allowed = ['2xx', '409 ORG_BUSY', '503 WRITE_OUTCOME_UNKNOWN'];
+      const answers = [...createAnswers, ...updateAnswers, ...removeAnswers];
+      expect(answers.map(outcome).filter((o) => !allowed.includes(o))).toEqual([]);
+      // The race really raced: some writes got in before the rename, some not.
+      expect(answers.filter((a) => a.status < 300).length).toBeGreaterThan(0);
+      expect(answers.filter((a) => a.status >= 300).length).toBeGreaterThan(0);
+
+      const docs = await t.master
+        .getClient()
+        .db(newDatabase)
+        .collection<MemberState & { _id: Types.ObjectId }>('members')
+        .find({})
+        .toArray();
+      const byId = new Map(docs.map((d) => [String(d._id), stateOf(d)]));
+      const byEmail = new Map(docs.map((d) => [d.email, String(d._id)]));
+      const wrong: string[] = [];
+      const check = (what: string, ok: boolean) => ok || wrong.push(what);
+      // 2xx: reflected exactly as answered. 409: refused before writing, so
+      // unchanged. 503: either.
+      createAnswers.forEach((a, i) => {
+        const id = byEmail.get(creates[i].email);
+        const as = `create ${i} answered ${outcome(a)}`;
+        if (a.status === 201) {
+          const now = byId.get(String(a.body.id));
+          check(as, id === a.body.id && equal(now, stateOf(a.body as never)));
+        } else if (a.status === 409) check(as, id === undefined);
+      });
+      updateAnswers.forEach((a, i) => {
+        const now = byId.get(seeds[i].id);
+        const as = `update ${i} answered ${outcome(a)}`;
+        const acknowledged = { ...stateOf(seeds[i]), ...updates[i] };
+        if (a.status === 200) {
+          check(as, equal(now, stateOf(a.body as never)) && equal(now, acknowledged));
+        } else if (a.status === 409) check(as, equal(now, stateOf(seeds[i])));
+        else check(as, equal(now, stateOf(seeds[i])) || equal(now, acknowledged));
+      });
+      removeAnswers.forEach((a, i) => {
+        const now = byId.get(deletes[i].id);
+        const as = `delete ${i} answered ${outcome(a)}`;
+        if (a.status === 204) check(as, now === undefined);
+        else if (a.status === 409) check(as, equal(now, stateOf(deletes[i])));
+      });
+      expect(wrong).toEqual([]);
+      // Nothing else is there: 40 seeds, less the deleted, plus the created.
+      const known = new Set([...seeds.map((s) => s.id), ...createAnswers.map((a) => a.body.id)]);
+      const unknown = docs.filter(
+        (d) => !known.has(String(d._id)) && !creates.some((c) => c.email === d.email),
+      );
+      expect(unknown).toEqual([]);
+      // And the service reads the same directory under the new name.
+      const listed = await t
+        .http()
+        .get('/org/members')
+        .query({ limit: 100 })
+        .set(bearer(org.token))
+        .expect(200);
+      expect(listed.body.items).toHaveLength(docs.length);
+    });
+  });
+});

@@ -415,6 +415,7 @@ export class OrganizationLifecycleService {
           .lean<OrganizationRecord>()
           .exec();
         if (!current) continue;
+        await this.hooks.reached(op.type, 'repair_claimed');
         this.logger.warn(
           { organization_id: org._id, type: op.type, step: op.step, op_id: op.op_id, fence: lease.fence },
           'Repairing an interrupted operation',

@@ -3,10 +3,11 @@ import { trusted } from 'mongoose';
 import { AdminsService, emailTaken } from '../admins/admins.service';
 import { AuditService } from '../audit/audit.service';
 import type { AuthenticatedAdmin } from '../auth/authenticated-admin';
-import { DomainError, orgNotFound } from '../common/errors/domain.error';
+import { DomainError, orgBusy, orgNotFound } from '../common/errors/domain.error';
 import { ErrorCode } from '../common/errors/error-codes';
 import type { RequestContext } from '../common/http/request-context';
 import { authConfig, type AuthConfig } from '../config/configuration';
+import { TenantWriteFence } from '../database/tenant-write-fence';
 import type { CreateOrganizationDto } from './dto/create-organization.dto';
 import {
   OrganizationDeletedView,
@@ -34,6 +35,7 @@ export class OrganizationsService {
     private readonly lifecycle: OrganizationLifecycleService,
     private readonly admins: AdminsService,
     private readonly audit: AuditService,
+    private readonly writes: TenantWriteFence,
     @Inject(authConfig.KEY) private readonly auth: AuthConfig,
   ) {}
 
@@ -146,10 +148,21 @@ export class OrganizationsService {
     }
     let admin = { _id: viewer.adminId, email: viewer.email };
     if (changesCredentials) {
-      admin = await this.admins.updateCredentials(viewer.adminId, {
-        email: dto.email,
-        password: dto.password,
-      });
+      const organizationId = org._id;
+      // An admin write like any other: fenced against a delete of the organization.
+      admin = await this.writes.run(
+        organizationId,
+        async () => {
+          const current = await this.repository.findById(organizationId);
+          if (!current || !isVisible(current)) throw orgNotFound();
+          if (current.pending) throw orgBusy();
+        },
+        () =>
+          this.admins.updateCredentials(viewer.adminId, {
+            email: dto.email,
+            password: dto.password,
+          }),
+      );
       await this.audit.record(context, {
         action: 'admin.credentials_changed',
         organizationId: org._id,

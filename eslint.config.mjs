@@ -8,6 +8,7 @@ export default tseslint.config(
   {
     ignores: [
       'dist/',
+      'dist-tools/',
       'coverage/',
       'node_modules/',
       '.tools/',

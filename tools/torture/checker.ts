@@ -188,7 +188,10 @@ export function check(history: readonly HistoryEntry[], snapshot: Snapshot): Che
         org.id,
       );
     }
-    if (isVisible(org) && !snapshot.admins.some((a) => a.organization_id === org.id && a.role === 'owner')) {
+    if (
+      isVisible(org) &&
+      !snapshot.admins.some((a) => a.organization_id === org.id && a.role === 'owner')
+    ) {
       report('no-owner', `"${org.name}" has no owner`, org.id);
     }
   }
@@ -301,11 +304,8 @@ export function check(history: readonly HistoryEntry[], snapshot: Snapshot): Che
         const writes = entries.map(memberWrite);
         const doc = docs.get(email);
         checked.acknowledgedWrites += writes.filter((w) => isAcknowledged(w.entry)).length;
-        verify(
-          `member ${email}`,
-          writes,
-          doc && canonicalMember(doc),
-          (kind, details) => report(kind, `${details} in ${db.name}`, org.id),
+        verify(`member ${email}`, writes, doc && canonicalMember(doc), (kind, details) =>
+          report(kind, `${details} in ${db.name}`, org.id),
         );
       }
       for (const doc of db.members) {
@@ -357,7 +357,7 @@ export function check(history: readonly HistoryEntry[], snapshot: Snapshot): Che
       if (!later && org.name !== lastAcked.value) {
         report(
           'rename-lost',
-          `renamed to "${String(lastAcked.value)}" (request ${lastAcked.seq}, ${lastAcked.status}) and not renamed again, but is named "${org.name}"`,
+          `renamed to "${describeValue(lastAcked.value)}" (request ${lastAcked.seq}, ${lastAcked.status}) and not renamed again, but is named "${org.name}"`,
           org.id,
         );
       }
@@ -381,7 +381,7 @@ export function check(history: readonly HistoryEntry[], snapshot: Snapshot): Che
     if (e.phase !== 'final' || e.kind !== 'org.create' || isAcknowledged(e)) continue;
     report(
       'name-not-reusable',
-      `re-creating "${String(e.value)}" with ${e.subject ?? '?'} after its organization was deleted got ${describeAnswer(e)} (request ${e.seq})`,
+      `re-creating "${describeValue(e.value)}" with ${e.subject ?? '?'} after its organization was deleted got ${describeAnswer(e)} (request ${e.seq})`,
     );
   }
 
@@ -413,12 +413,14 @@ function verify(
   } else {
     absentAllowed = open.some((w) => w.op === 'delete');
     if (last.value !== undefined) allowed.add(last.value);
-    for (const w of open) if (w.op === 'put' && !w.isCreate && w.value !== undefined) allowed.add(w.value);
+    for (const w of open)
+      if (w.op === 'put' && !w.isCreate && w.value !== undefined) allowed.add(w.value);
   }
 
   const lastText = last && `${last.entry.kind} (request ${last.entry.seq}, ${last.entry.status})`;
   if (found === undefined) {
-    if (!absentAllowed) report('lost-acknowledged-write', `${what}: acknowledged ${lastText} is missing`);
+    if (!absentAllowed)
+      report('lost-acknowledged-write', `${what}: acknowledged ${lastText} is missing`);
     return;
   }
   if (allowed.has(found)) return;
@@ -465,6 +467,10 @@ function isVisible(org: OrganizationState): boolean {
   return org.pending === null || org.pending.type === 'rename';
 }
 
+function describeValue(value: RequestEntry['value']): string {
+  return typeof value === 'string' ? value : JSON.stringify(value);
+}
+
 function describeAnswer(entry: RequestEntry): string {
   if (entry.status === null) return entry.error ?? 'no answer';
   return entry.code ? `${entry.status} ${entry.code}` : String(entry.status);
@@ -486,8 +492,13 @@ function groupBy<T>(items: readonly T[], key: (item: T) => string): Map<string, 
 const TENANT_META = '_tenant_meta';
 const MEMBERS = 'members';
 
-const idOf = (value: unknown): string | null =>
-  value === null || value === undefined ? null : String(value as string);
+/** An ObjectId (or a string id) as its hex string; null stays null. */
+const idOf = (value: unknown): string | null => {
+  if (value === null || value === undefined) return null;
+  if (typeof value === 'string') return value;
+  const hex = (value as { toHexString?: () => string }).toHexString?.();
+  return hex ?? JSON.stringify(value);
+};
 
 /**
  * Reads the run's state: the master database and every tenant database whose
@@ -512,21 +523,25 @@ export async function readSnapshot(
           ? {
               op_id: String(pending.op_id),
               type: String(pending.type),
-              ...pick(pending, ['step', 'target_slug', 'target_database', 'source_slug', 'source_database']),
+              ...pick(pending, [
+                'step',
+                'target_slug',
+                'target_database',
+                'source_slug',
+                'source_database',
+              ]),
               ...(typeof pending.fence === 'number' ? { fence: pending.fence } : {}),
             }
           : null,
       };
     },
   );
-  const admins = (await master.collection('admins').find({}).toArray()).map(
-    (a): AdminState => ({
-      id: String(a._id),
-      email: String(a.email),
-      organization_id: idOf(a.organization_id),
-      role: String(a.role),
-    }),
-  );
+  const admins = (await master.collection('admins').find({}).toArray()).map((a): AdminState => ({
+    id: String(a._id),
+    email: String(a.email),
+    organization_id: idOf(a.organization_id),
+    role: String(a.role),
+  }));
   const slugs = (await master.collection('organization_slugs').find({}).toArray()).map(
     (s): SlugState => ({ slug: String(s._id), organization_id: String(idOf(s.organization_id)) }),
   );
@@ -549,15 +564,13 @@ export async function readSnapshot(
       ? await db.collection(TENANT_META).findOne({})
       : null;
     const members = collections.includes(MEMBERS)
-      ? (await db.collection(MEMBERS).find({}).toArray()).map(
-          (m): MemberState => ({
-            id: String(m._id),
-            email: String(m.email),
-            name: String(m.name),
-            role: String(m.role),
-            metadata: (m.metadata ?? {}) as MemberValue['metadata'],
-          }),
-        )
+      ? (await db.collection(MEMBERS).find({}).toArray()).map((m): MemberState => ({
+          id: String(m._id),
+          email: String(m.email),
+          name: String(m.name),
+          role: String(m.role),
+          metadata: (m.metadata ?? {}) as MemberValue['metadata'],
+        }))
       : [];
     databases.push({
       name,

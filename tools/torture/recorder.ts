@@ -67,7 +67,7 @@ export class Recorder {
     const headers: Record<string, string> = {};
     if (spec.body !== undefined) headers['content-type'] = 'application/json';
     if (spec.token) headers.authorization = `Bearer ${spec.token}`;
-    let status: number | null = null;
+    let status: number | null;
     let body: Json | null = null;
     let error: RequestEntry['error'];
     try {
@@ -137,7 +137,8 @@ function classify(error: unknown): RequestEntry['error'] {
   if (error instanceof Error && (error.name === 'TimeoutError' || error.name === 'AbortError')) {
     return 'timeout';
   }
-  const cause = error instanceof Error ? (error.cause as { code?: unknown } | undefined) : undefined;
+  const cause =
+    error instanceof Error ? (error.cause as { code?: unknown } | undefined) : undefined;
   return cause?.code === 'ECONNREFUSED' ? 'refused' : 'network';
 }
 

@@ -37,7 +37,9 @@ interface LauncherModule {
 export function serviceEntry(projectRoot: string): string {
   const entry = join(projectRoot, 'dist', 'main.js');
   if (!existsSync(entry)) {
-    throw new Error('dist/main.js is missing: run `npm run build` first (this tool builds nothing)');
+    throw new Error(
+      'dist/main.js is missing: run `npm run build` first (this tool builds nothing)',
+    );
   }
   return entry;
 }
@@ -134,7 +136,8 @@ export class ServiceProcess {
 
   /** SIGSTOP: the process keeps its sockets and state but runs no code. */
   pause(): void {
-    if (this.state !== 'up' || !this.child?.pid) throw new Error(`service ${this.index} is ${this.state}`);
+    if (this.state !== 'up' || !this.child?.pid)
+      throw new Error(`service ${this.index} is ${this.state}`);
     process.kill(this.child.pid, 'SIGSTOP');
     this.state = 'paused';
   }
@@ -170,7 +173,10 @@ export class ServiceProcess {
 
   /** Last resort at exit: no process of ours outlives the run. */
   killNow(): void {
-    if (this.child && (this.state === 'up' || this.state === 'paused' || this.state === 'starting')) {
+    if (
+      this.child &&
+      (this.state === 'up' || this.state === 'paused' || this.state === 'starting')
+    ) {
       this.expectingExit = true;
       this.child.kill('SIGKILL');
     }

@@ -171,7 +171,10 @@ async function main(): Promise<number> {
     const result = check(history, snapshot);
     await recorder.close();
     writeFileSync(join(runDir, 'snapshot.json'), `${JSON.stringify(snapshot, null, 2)}\n`);
-    writeFileSync(join(runDir, 'violations.json'), `${JSON.stringify(result.violations, null, 2)}\n`);
+    writeFileSync(
+      join(runDir, 'violations.json'),
+      `${JSON.stringify(result.violations, null, 2)}\n`,
+    );
 
     const requests = history.filter((e): e is RequestEntry => e.type === 'request');
     const repairLines = services.reduce((n, s) => n + countRepairLines(s.logFile), 0);
@@ -185,7 +188,8 @@ async function main(): Promise<number> {
       crashes,
       result,
     });
-    if (crashes > 0) say(`${crashes} service process(es) exited on their own: see the service logs`);
+    if (crashes > 0)
+      say(`${crashes} service process(es) exited on their own: see the service logs`);
 
     // The run's databases on the server; a server started here is removed with its data.
     if (db.kind === 'external') {

@@ -315,7 +315,11 @@ export class Client {
     });
     const outcome = outcomeOf(entry);
     if (outcome === 'acknowledged') {
-      org.admins.set(email, { email, id: typeof body?.id === 'string' ? body.id : undefined, role });
+      org.admins.set(email, {
+        email,
+        id: typeof body?.id === 'string' ? body.id : undefined,
+        role,
+      });
     } else if (outcome === 'unknown') {
       org.admins.set(email, { email, role: 'unknown' });
       await this.resync(org);
@@ -463,7 +467,11 @@ export class Client {
     org.admins = listed;
     const owner = [...listed.values()].find((a) => a.role === 'owner');
     org.ownerless = owner === undefined;
-    if (owner && org.tokenEmail !== owner.email && org.admins.get(org.tokenEmail ?? '')?.role !== 'owner') {
+    if (
+      owner &&
+      org.tokenEmail !== owner.email &&
+      org.admins.get(org.tokenEmail ?? '')?.role !== 'owner'
+    ) {
       const token = await this.loginAs(org, owner.email);
       if (token) {
         org.token = token;
@@ -556,7 +564,11 @@ export class Client {
   }
 }
 
-function nested(body: Record<string, unknown> | null, key: string, field: string): string | undefined {
+function nested(
+  body: Record<string, unknown> | null,
+  key: string,
+  field: string,
+): string | undefined {
   const inner = body?.[key];
   if (inner === null || typeof inner !== 'object') return undefined;
   const value = (inner as Record<string, unknown>)[field];

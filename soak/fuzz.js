@@ -7,17 +7,30 @@
 // Needs the service built (npm run fuzz builds it first). Schemathesis is
 // installed from PyPI into .tools/schemathesis-venv on first use. Exits
 // non-zero on any failure.
+//
+// Prints one summary line. Schemathesis' own console output (its pytest-style
+// report, whose closing "=== ... in 28.95s ===" banner a CI log reader takes
+// for a test runner's), the installer's and the service's errors go to
+// .tools/fuzz-report/console.log.
 'use strict';
 
 const { spawn } = require('node:child_process');
-const { existsSync, mkdirSync, readdirSync, readFileSync, rmSync } = require('node:fs');
-const { join } = require('node:path');
+const {
+  appendFileSync,
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+} = require('node:fs');
+const { join, relative } = require('node:path');
 const { parseArgs } = require('node:util');
 const { startService, PROJECT } = require('./service');
 
 const SCHEMATHESIS_VERSION = '4.32.5';
 const VENV = join(PROJECT, '.tools', 'schemathesis-venv');
 const REPORT_DIR = join(PROJECT, '.tools', 'fuzz-report');
+const CONSOLE_LOG = join(REPORT_DIR, 'console.log');
 
 const { values: args } = parseArgs({
   options: {
@@ -28,14 +41,22 @@ const { values: args } = parseArgs({
   },
 });
 
-function run(command, argv, env, quiet = false) {
+/** Appends to the console log (created with the report directory). */
+function record(text) {
+  mkdirSync(REPORT_DIR, { recursive: true });
+  appendFileSync(CONSOLE_LOG, text.endsWith('\n') ? text : `${text}\n`);
+}
+
+/** Runs a command; its stdout and stderr go to the console log, stdout is also returned. */
+function run(command, argv, env) {
   return new Promise((done) => {
-    const child = spawn(command, argv, { env, stdio: ['ignore', 'pipe', 'inherit'] });
+    const child = spawn(command, argv, { env, stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     child.stdout.on('data', (chunk) => {
       out += chunk.toString();
-      if (!quiet) process.stdout.write(chunk);
+      record(chunk.toString());
     });
+    child.stderr.on('data', (chunk) => record(chunk.toString()));
     child.on('error', () => done({ code: 127, out }));
     child.on('exit', (code) => done({ code: code ?? 1, out }));
   });
@@ -71,9 +92,9 @@ function summarize(reportFile) {
 /** Schemathesis from PyPI in a git-ignored venv, installed on first use. */
 async function ensureSchemathesis() {
   const st = join(VENV, 'bin', 'st');
-  const installed = existsSync(st) && (await run(st, ['--version'], process.env, true)).out;
+  const installed = existsSync(st) && (await run(st, ['--version'], process.env)).out;
   if (installed && installed.includes(SCHEMATHESIS_VERSION)) return st;
-  console.log(`Installing schemathesis==${SCHEMATHESIS_VERSION} into ${VENV}`);
+  record(`Installing schemathesis==${SCHEMATHESIS_VERSION} into ${VENV}`);
   for (const [command, argv] of [
     ['python3', ['-m', 'venv', VENV]],
     [
@@ -93,9 +114,12 @@ async function ensureSchemathesis() {
 }
 
 async function main() {
+  rmSync(REPORT_DIR, { recursive: true, force: true });
+  mkdirSync(REPORT_DIR, { recursive: true });
   const st = await ensureSchemathesis();
   const service = await startService({
     distDir: args.dist,
+    log: record,
     env: {
       WEB_CONCURRENCY: '1',
       // One client address sends everything here; the limits are tested in
@@ -107,8 +131,6 @@ async function main() {
   });
   let result;
   try {
-    rmSync(REPORT_DIR, { recursive: true, force: true });
-    mkdirSync(REPORT_DIR, { recursive: true });
     result = await run(
       st,
       [
@@ -152,7 +174,7 @@ async function main() {
         .filter(
           (line) => /"level":"(error|fatal)"|\b(ERROR|FATAL)\b/.test(line) && !/ 503"?/.test(line),
         );
-      if (errors.length > 0) console.log(`\nService errors:\n${errors.slice(-40).join('\n')}`);
+      if (errors.length > 0) record(`\nService errors:\n${errors.slice(-40).join('\n')}`);
     }
     await service.stop();
   }
@@ -164,12 +186,15 @@ async function main() {
     result.out.split('\n').findLast((line) => /^=+ .* in [\d.]+s =+$/.test(line)) ?? '';
   const count = (what) => Number(new RegExp(`(\\d+) ${what}`).exec(closing)?.[1] ?? 0);
   console.log(
-    `\nschemathesis: ${generated} test cases generated, ${count('failure')} failures, ${count('error')} errors, exit ${result.code}; checks run: ${checks.join(', ') || '(see the log above)'}`,
+    `schemathesis: ${generated} test cases generated, ${count('failure')} failures, ${count('error')} errors, exit ${result.code}; checks run: ${checks.join(', ') || '(none recorded)'}; console output in ${relative(PROJECT, CONSOLE_LOG)}`,
   );
   process.exitCode = result.code;
 }
 
 main().catch((error) => {
-  console.error(error);
+  record(String(error?.stack ?? error));
+  console.error(
+    `schemathesis: did not run (${error?.message ?? error}); console output in ${relative(PROJECT, CONSOLE_LOG)}`,
+  );
   process.exitCode = 1;
 });

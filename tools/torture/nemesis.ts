@@ -39,7 +39,7 @@ export class Nemesis {
       const paused = this.services.filter((s) => s.state === 'paused');
       // Drawn now, used or not, so the stream does not depend on what is up.
       const target = this.rng.next();
-      const pauseMs = this.rng.int(Math.round(1.2 * this.leaseMs), 3 * this.leaseMs);
+      const pauseMs = this.rng.int(Math.round(1.2 * this.leaseMs), 4 * this.leaseMs);
       const downMs = this.rng.int(300, 3000);
       if (action === 'pause' && up.length > 1) {
         this.tasks.push(this.pause(pick(up, target), pauseMs));

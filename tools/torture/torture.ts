@@ -149,6 +149,8 @@ async function main(): Promise<number> {
         new Client(i, new Random(options.seed, i + 1), recorder, world, {
           tag,
           processes: options.processes,
+          reachable: () =>
+            services.filter((s) => s.state === 'up' || s.state === 'paused').map((s) => s.index),
           leaseMs: options.leaseMs,
           maxOrgsPerClient: 2,
         }),

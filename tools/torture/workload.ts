@@ -76,6 +76,12 @@ export class World {
 export interface ClientOptions {
   tag: string;
   processes: number;
+  /**
+   * The processes that accept connections (running or paused), as a load
+   * balancer's health checks would see them a moment late: a paused process
+   * still gets requests, a killed one does not.
+   */
+  reachable: () => number[];
   leaseMs: number;
   maxOrgsPerClient: number;
 }
@@ -361,7 +367,7 @@ export class Client {
       target,
       actor: targets[(i + 1) % targets.length],
       remove: this.rng.chance(0.4),
-      process: this.rng.int(0, this.options.processes - 1),
+      process: this.pickProcess(),
     }));
     const tokens = new Map<string, string>();
     for (const { actor } of plans) {
@@ -537,6 +543,13 @@ export class Client {
     };
   }
 
+  private pickProcess(): number {
+    const reachable = this.options.reachable();
+    return reachable.length > 0
+      ? this.rng.pick(reachable)
+      : this.rng.int(0, this.options.processes - 1);
+  }
+
   private email(kind: 'o' | 'a' | 'm'): string {
     this.counter += 1;
     return `${kind}${this.index}-${this.counter}.${this.options.tag}@example.test`;
@@ -554,7 +567,7 @@ export class Client {
   ): Promise<Sent> {
     return this.recorder.send({
       client: this.name,
-      process: this.rng.int(0, this.options.processes - 1),
+      process: this.pickProcess(),
       phase: 'run',
       kind,
       method,

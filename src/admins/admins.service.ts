@@ -5,6 +5,7 @@ import { DomainError } from '../common/errors/domain.error';
 import { ErrorCode } from '../common/errors/error-codes';
 import { isDuplicateKeyError } from '../database/mongo-errors';
 import { PasswordHasher } from './password-hasher.service';
+import { Organization } from '../organizations/schemas/organization.schema';
 import { Admin, type AdminRole } from './schemas/admin.schema';
 
 export type AdminRecord = Pick<
@@ -12,6 +13,8 @@ export type AdminRecord = Pick<
   '_id' | 'email' | 'organization_id' | 'role' | 'credentials_version'
 >;
 const RECORD_PROJECTION = { email: 1, organization_id: 1, role: 1, credentials_version: 1 };
+/** Organizations looked up per query when sweeping orphans. */
+const ORPHAN_BATCH = 500;
 
 /** The only shape an admin leaves this service in: never the password hash. */
 const toRecord = (admin: Admin): AdminRecord => ({
@@ -29,6 +32,7 @@ export const emailTaken = () =>
 export class AdminsService implements OnModuleInit {
   constructor(
     @InjectModel(Admin.name) private readonly admins: Model<Admin>,
+    @InjectModel(Organization.name) private readonly organizations: Model<Organization>,
     private readonly hasher: PasswordHasher,
   ) {}
 
@@ -42,19 +46,40 @@ export class AdminsService implements OnModuleInit {
     password: string;
     role: AdminRole;
   }): Promise<AdminRecord> {
-    const password_hash = await this.hasher.hash(input.password);
-    try {
-      const doc = await this.admins.create({
-        email: input.email,
-        password_hash,
-        organization_id: input.organizationId,
-        role: input.role,
-        credentials_version: 0,
-      });
-      return toRecord(doc);
-    } catch (error) {
-      if (isDuplicateKeyError(error)) throw emailTaken();
-      throw error;
+    const { password, ...rest } = input;
+    return this.insert({ ...rest, passwordHash: await this.hashPassword(password) });
+  }
+
+  /** bcrypt is slow on purpose: callers that fence their write hash before it. */
+  hashPassword(password: string): Promise<string> {
+    return this.hasher.hash(password);
+  }
+
+  /**
+   * Inserts an admin whose password is already hashed. An email held by an
+   * orphan (an admin whose organization was deleted, left by a write that
+   * landed after the delete) is freed and the insert tried once more.
+   */
+  async insert(input: {
+    organizationId: Types.ObjectId;
+    email: string;
+    passwordHash: string;
+    role: AdminRole;
+  }): Promise<AdminRecord> {
+    for (let attempt = 0; ; attempt += 1) {
+      try {
+        const doc = await this.admins.create({
+          email: input.email,
+          password_hash: input.passwordHash,
+          organization_id: input.organizationId,
+          role: input.role,
+          credentials_version: 0,
+        });
+        return toRecord(doc);
+      } catch (error) {
+        if (!isDuplicateKeyError(error)) throw error;
+        if (attempt > 0 || !(await this.deleteOrphanHolding(input.email))) throw emailTaken();
+      }
     }
   }
 
@@ -134,12 +159,100 @@ export class AdminsService implements OnModuleInit {
       .exec();
   }
 
-  async setRole(id: Types.ObjectId, role: AdminRole): Promise<void> {
-    await this.admins.updateOne({ _id: id }, { $set: { role } }).exec();
+  /**
+   * Sets the role and returns the admin as it was just before, or null when
+   * it is not (or no longer) in the organization.
+   */
+  async setRole(
+    organizationId: Types.ObjectId,
+    id: Types.ObjectId,
+    role: AdminRole,
+  ): Promise<AdminRecord | null> {
+    // No projection on findAndModify: FerretDB 1.24 does not implement it.
+    const before = await this.admins
+      .findOneAndUpdate(
+        { _id: id, organization_id: organizationId },
+        { $set: { role } },
+        { returnDocument: 'before' },
+      )
+      .lean<Admin>()
+      .exec();
+    return before && toRecord(before);
   }
 
-  async deleteById(id: Types.ObjectId): Promise<void> {
-    await this.admins.deleteOne({ _id: id }).exec();
+  /**
+   * Deletes an admin of the organization and returns the whole document it
+   * deleted (password hash included), which `restore` puts back exactly;
+   * null when there was none.
+   */
+  async remove(organizationId: Types.ObjectId, id: Types.ObjectId): Promise<Admin | null> {
+    return this.admins
+      .findOneAndDelete({ _id: id, organization_id: organizationId })
+      .lean<Admin>()
+      .exec();
+  }
+
+  /** Re-inserts a document `remove` returned, unchanged (timestamps and all). */
+  async restore(removed: Admin): Promise<void> {
+    await this.admins.collection.insertOne(removed);
+  }
+
+  /** Whether the organization has an owner, other than `except` if given. */
+  async hasOwner(organizationId: Types.ObjectId, except?: Types.ObjectId): Promise<boolean> {
+    const filter = { organization_id: organizationId, role: 'owner' as const };
+    const found = await this.admins.exists(
+      except ? { ...filter, _id: trusted({ $ne: except }) } : filter,
+    );
+    return found !== null;
+  }
+
+  /**
+   * Removes admins whose organization record no longer exists, and returns
+   * how many. An admin is only ever inserted after its organization's record
+   * and a delete removes the admins before the record, so an admin without a
+   * record is a late insert that landed after a delete. Admins of a record
+   * in any state (half created, being deleted) and the super admin (no
+   * organization) are never touched.
+   */
+  async deleteOrphans(): Promise<number> {
+    const referenced = await this.admins
+      .distinct('organization_id', { organization_id: trusted({ $ne: null }) })
+      .exec();
+    const ids = (referenced as Array<Types.ObjectId | null>).filter(
+      (id): id is Types.ObjectId => id instanceof Types.ObjectId,
+    );
+    let removed = 0;
+    for (let i = 0; i < ids.length; i += ORPHAN_BATCH) {
+      const batch = ids.slice(i, i + ORPHAN_BATCH);
+      const live = await this.organizations
+        .find({ _id: trusted({ $in: batch }) }, { _id: 1 })
+        .lean<Array<{ _id: Types.ObjectId }>>()
+        .exec();
+      const gone = batch.filter((id) => !live.some((org) => org._id.equals(id)));
+      if (gone.length === 0) continue;
+      const { deletedCount } = await this.admins
+        .deleteMany({
+          organization_id: trusted({ $in: gone }),
+          role: trusted({ $ne: 'superadmin' }),
+        })
+        .exec();
+      removed += deletedCount;
+    }
+    return removed;
+  }
+
+  /** Frees `email` if an orphan holds it; true when it did. */
+  private async deleteOrphanHolding(email: string): Promise<boolean> {
+    const holder = await this.admins
+      .findOne({ email }, { organization_id: 1, role: 1 })
+      .lean<Pick<Admin, '_id' | 'organization_id' | 'role'>>()
+      .exec();
+    if (!holder?.organization_id || holder.role === 'superadmin') return false;
+    if (await this.organizations.exists({ _id: holder.organization_id })) return false;
+    const { deletedCount } = await this.admins
+      .deleteOne({ _id: holder._id, organization_id: holder.organization_id })
+      .exec();
+    return deletedCount === 1;
   }
 
   /**

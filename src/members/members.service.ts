@@ -8,6 +8,7 @@ import { ErrorCode } from '../common/errors/error-codes';
 import type { RequestContext } from '../common/http/request-context';
 import { isDuplicateKeyError } from '../database/mongo-errors';
 import { TenantConnectionFactory } from '../database/tenant-connection.factory';
+import { TenantWriteFence } from '../database/tenant-write-fence';
 import { isVisible } from '../organizations/organizations.repository';
 import { Organization } from '../organizations/schemas/organization.schema';
 import type { PageQueryDto } from '../common/http/page-query.dto';
@@ -24,32 +25,36 @@ const memberEmailTaken = () =>
 /**
  * The member directory, stored in the organization's own database. The
  * organization always comes from the verified token; the tenant handle from
- * the factory. Writes are refused while a rename or delete holds the
- * organization, so no write can land in a database that is being copied.
+ * the factory. Every write goes through the tenant write fence: it is
+ * refused while a rename or delete holds the organization, and a rename or
+ * delete that starts while it is in flight waits for it before copying or
+ * dropping the database, so an acknowledged write is never left behind.
  */
 @Injectable()
 export class MembersService {
   constructor(
     @InjectModel(Organization.name) private readonly organizations: Model<Organization>,
     private readonly tenants: TenantConnectionFactory,
+    private readonly fence: TenantWriteFence,
     private readonly audit: AuditService,
   ) {}
 
   async create(context: RequestContext, dto: CreateMemberDto): Promise<Member> {
-    const members = await this.model(context.actor, 'write');
-    try {
-      const doc = await members.create({
-        email: dto.email,
-        name: dto.name,
-        role: dto.role ?? 'member',
-        metadata: dto.metadata ?? {},
-      });
-      await this.changed(context, 'member.added', doc._id);
-      return doc.toObject();
-    } catch (error) {
-      if (isDuplicateKeyError(error)) throw memberEmailTaken();
-      throw error;
-    }
+    const doc = await this.write(context.actor, async (members) => {
+      try {
+        return await members.create({
+          email: dto.email,
+          name: dto.name,
+          role: dto.role ?? 'member',
+          metadata: dto.metadata ?? {},
+        });
+      } catch (error) {
+        if (isDuplicateKeyError(error)) throw memberEmailTaken();
+        throw error;
+      }
+    });
+    await this.changed(context, 'member.added', doc._id);
+    return doc.toObject();
   }
 
   /** Stable order by id; `after` is the last id of the previous page. */
@@ -57,7 +62,7 @@ export class MembersService {
     viewer: AuthenticatedAdmin,
     query: PageQueryDto,
   ): Promise<{ items: Member[]; next: string | null }> {
-    const members = await this.model(viewer, 'read');
+    const members = await this.reader(viewer);
     const limit = query.limit ?? DEFAULT_PAGE;
     const filter = query.after ? { _id: trusted({ $gt: new Types.ObjectId(query.after) }) } : {};
     // One extra document tells whether another page exists.
@@ -73,7 +78,7 @@ export class MembersService {
   }
 
   async get(viewer: AuthenticatedAdmin, id: Types.ObjectId): Promise<Member> {
-    const members = await this.model(viewer, 'read');
+    const members = await this.reader(viewer);
     const member = await members.findById(id).lean<Member>().exec();
     if (!member) throw memberNotFound();
     return member;
@@ -86,26 +91,28 @@ export class MembersService {
         { field: 'body', message: 'at least one of email, name, role, metadata is required' },
       ]);
     }
-    const members = await this.model(context.actor, 'write');
-    try {
-      // No projection on findAndModify: FerretDB 1.24 does not implement it.
-      const updated = await members
-        .findByIdAndUpdate(id, { $set: set }, { returnDocument: 'after' })
-        .lean<Member>()
-        .exec();
-      if (!updated) throw memberNotFound();
-      await this.changed(context, 'member.updated', id, { fields: Object.keys(set) });
-      return updated;
-    } catch (error) {
-      if (isDuplicateKeyError(error)) throw memberEmailTaken();
-      throw error;
-    }
+    const updated = await this.write(context.actor, async (members) => {
+      try {
+        // No projection on findAndModify: FerretDB 1.24 does not implement it.
+        return await members
+          .findByIdAndUpdate(id, { $set: set }, { returnDocument: 'after' })
+          .lean<Member>()
+          .exec();
+      } catch (error) {
+        if (isDuplicateKeyError(error)) throw memberEmailTaken();
+        throw error;
+      }
+    });
+    if (!updated) throw memberNotFound();
+    await this.changed(context, 'member.updated', id, { fields: Object.keys(set) });
+    return updated;
   }
 
   async remove(context: RequestContext, id: Types.ObjectId): Promise<void> {
-    const members = await this.model(context.actor, 'write');
-    const result = await members.deleteOne({ _id: id }).exec();
-    if (result.deletedCount === 0) throw memberNotFound();
+    const { deletedCount } = await this.write(context.actor, (members) =>
+      members.deleteOne({ _id: id }).exec(),
+    );
+    if (deletedCount === 0) throw memberNotFound();
     await this.changed(context, 'member.removed', id);
   }
 
@@ -122,19 +129,44 @@ export class MembersService {
     });
   }
 
-  private async model(
+  private async reader(viewer: AuthenticatedAdmin | undefined): Promise<Model<Member>> {
+    const org = await this.organization(organizationOf(viewer));
+    if (!org || !isVisible(org)) throw orgNotFound();
+    return this.membersOf(org);
+  }
+
+  /**
+   * Runs one write on the organization's members through the fence. The
+   * organization (and so the database written to) is read by the admission
+   * check, after the write's intent is registered: a rename or delete
+   * recorded before that is seen there, one recorded after waits for us.
+   */
+  private async write<T>(
     viewer: AuthenticatedAdmin | undefined,
-    access: 'read' | 'write',
-  ): Promise<Model<Member>> {
-    if (!viewer?.organizationId) {
-      throw new DomainError(ErrorCode.FORBIDDEN, 'The super admin belongs to no organization.');
-    }
-    const org = await this.organizations
-      .findById(viewer.organizationId, { database_name: 1, cluster_uri: 1, pending: 1 })
+    work: (members: Model<Member>) => Promise<T>,
+  ): Promise<T> {
+    const organizationId = organizationOf(viewer);
+    let members!: Model<Member>;
+    return this.fence.run(
+      organizationId,
+      async () => {
+        const org = await this.organization(organizationId);
+        if (!org || !isVisible(org)) throw orgNotFound();
+        if (org.pending) throw orgBusy();
+        members = this.membersOf(org);
+      },
+      () => work(members),
+    );
+  }
+
+  private organization(id: Types.ObjectId): Promise<Organization | null> {
+    return this.organizations
+      .findById(id, { database_name: 1, cluster_uri: 1, pending: 1 })
       .lean<Organization>()
       .exec();
-    if (!org || !isVisible(org)) throw orgNotFound();
-    if (access === 'write' && org.pending) throw orgBusy();
+  }
+
+  private membersOf(org: Pick<Organization, 'database_name' | 'cluster_uri'>): Model<Member> {
     const connection = this.tenants.connection({
       databaseName: org.database_name,
       clusterUri: org.cluster_uri,
@@ -145,4 +177,11 @@ export class MembersService {
       connection.model<Member>(MEMBER_MODEL, MemberSchema)
     );
   }
+}
+
+function organizationOf(viewer: AuthenticatedAdmin | undefined): Types.ObjectId {
+  if (!viewer?.organizationId) {
+    throw new DomainError(ErrorCode.FORBIDDEN, 'The super admin belongs to no organization.');
+  }
+  return viewer.organizationId;
 }

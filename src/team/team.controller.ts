@@ -32,7 +32,7 @@ export class TeamController {
     413,
     415,
     [403, 'FORBIDDEN: only owners add admins.'],
-    [409, 'EMAIL_TAKEN'],
+    [409, 'EMAIL_TAKEN, or ORG_BUSY during a rename or another team change.'],
   )
   async add(
     @ReqContext() context: RequestContext,
@@ -61,7 +61,10 @@ export class TeamController {
     415,
     [403, 'FORBIDDEN: only owners change roles.'],
     [404, 'ADMIN_NOT_FOUND'],
-    [409, 'LAST_OWNER: the organization would have no owner.'],
+    [
+      409,
+      'LAST_OWNER: the organization would have no owner; ORG_BUSY during a rename or another team change.',
+    ],
   )
   async changeRole(
     @ReqContext() context: RequestContext,
@@ -82,7 +85,10 @@ export class TeamController {
     401,
     [403, 'FORBIDDEN'],
     [404, 'ADMIN_NOT_FOUND'],
-    [409, 'LAST_OWNER: the organization would have no owner.'],
+    [
+      409,
+      'LAST_OWNER: the organization would have no owner; ORG_BUSY during a rename or another team change.',
+    ],
   )
   async remove(
     @ReqContext() context: RequestContext,

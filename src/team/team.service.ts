@@ -8,9 +8,13 @@ import { DomainError, orgBusy, orgNotFound } from '../common/errors/domain.error
 import { ErrorCode } from '../common/errors/error-codes';
 import type { RequestContext } from '../common/http/request-context';
 import { LockBusyError, MutexService } from '../database/mutex.service';
+import { TenantWriteFence } from '../database/tenant-write-fence';
 import { isVisible } from '../organizations/organizations.repository';
 import { Organization } from '../organizations/schemas/organization.schema';
 import type { AssignableRole, CreateAdminDto } from './dto/create-admin.dto';
+
+/** How long the team mutex stays held if its holder stops answering. */
+const TEAM_LOCK_TTL_MS = 10_000;
 
 const ownersOnly = () =>
   new DomainError(ErrorCode.FORBIDDEN, 'Only an owner of the organization may manage admins.');
@@ -20,10 +24,20 @@ const adminNotFound = () =>
   new DomainError(ErrorCode.ADMIN_NOT_FOUND, 'No admin with this id in your organization.');
 
 /**
- * The organization's admins and their roles. Changes that could remove an
- * owner run under the organization's team mutex and count the owners for
- * real, so two owners demoting each other at once cannot both succeed (a
- * conditional update alone is not atomic on FerretDB).
+ * The organization's admins and their roles.
+ *
+ * Every change is an organization-scoped write, so it goes through the
+ * tenant write fence: refused while a rename or delete holds the
+ * organization, and waited for by a delete that starts meanwhile.
+ *
+ * The last owner is kept in two layers. Changes run under the team mutex and
+ * read the target and count the owners inside it, so two owners demoting each
+ * other at once cannot both pass the check (a conditional update alone is not
+ * atomic on FerretDB). But a holder can be paused (GC, SIGSTOP) past the
+ * mutex's TTL while another change runs; so after a demotion or removal the
+ * owners are counted again, and a change that left none is undone and
+ * answered 409 LAST_OWNER. Only restoring is ever done on that path, so
+ * concurrent undos cannot take the count below one.
  */
 @Injectable()
 export class TeamService {
@@ -32,23 +46,31 @@ export class TeamService {
     @InjectModel(Organization.name) private readonly organizations: Model<Organization>,
     private readonly audit: AuditService,
     private readonly mutex: MutexService,
+    private readonly fence: TenantWriteFence,
   ) {}
 
   async list(viewer: AuthenticatedAdmin): Promise<AdminRecord[]> {
-    const organizationId = await this.liveOrganization(viewer);
+    const organizationId = organizationOf(viewer);
+    const org = await this.organizations
+      .findById(organizationId, { pending: 1 })
+      .lean<Organization>()
+      .exec();
+    if (!isVisible(org)) throw orgNotFound();
     return this.admins.listForOrganization(organizationId);
   }
 
   async add(context: RequestContext, dto: CreateAdminDto): Promise<AdminRecord> {
     const viewer = context.actor as AuthenticatedAdmin;
-    const organizationId = await this.liveOrganization(viewer);
+    const organizationId = organizationOf(viewer);
     if (viewer.role !== 'owner') throw ownersOnly();
-    const admin = await this.admins.create({
+    // Hashed before the fence: bcrypt's deliberate slowness would otherwise
+    // eat into the time the write's intent holds a rename or delete off.
+    const passwordHash = await this.admins.hashPassword(dto.password);
+    const admin = await this.fence.run(
       organizationId,
-      email: dto.email,
-      password: dto.password,
-      role: dto.role,
-    });
+      () => this.admit(organizationId),
+      () => this.admins.insert({ organizationId, email: dto.email, passwordHash, role: dto.role }),
+    );
     await this.audit.record(context, {
       action: 'admin.added',
       organizationId,
@@ -63,66 +85,111 @@ export class TeamService {
     role: AssignableRole,
   ): Promise<AdminRecord> {
     const viewer = context.actor as AuthenticatedAdmin;
-    const organizationId = await this.liveOrganization(viewer);
+    const organizationId = organizationOf(viewer);
     if (viewer.role !== 'owner') throw ownersOnly();
-    const target = await this.admins.findInOrganization(organizationId, id);
-    if (!target) throw adminNotFound();
-    if (target.role === role) return target;
-    await this.withTeamLock(organizationId, async () => {
-      if (target.role === 'owner') await this.assertAnotherOwner(organizationId, id);
-      await this.admins.setRole(id, role);
+    const { before, changed } = await this.teamWrite(organizationId, async (assertLockHeld) => {
+      const target = await this.admins.findInOrganization(organizationId, id);
+      if (!target) throw adminNotFound();
+      if (target.role === role) return { before: target, changed: false };
+      if (target.role === 'owner' && !(await this.admins.hasOwner(organizationId, id))) {
+        throw lastOwner();
+      }
+      assertLockHeld();
+      const previous = await this.admins.setRole(organizationId, id, role);
+      if (!previous) throw adminNotFound();
+      if (previous.role === 'owner' && !(await this.admins.hasOwner(organizationId))) {
+        await this.admins.setRole(organizationId, id, 'owner');
+        throw lastOwner();
+      }
+      return { before: previous, changed: true };
     });
+    if (!changed) return before;
     await this.audit.record(context, {
       action: 'admin.role_changed',
       organizationId,
-      details: { admin_id: String(id), from: target.role, to: role },
+      details: { admin_id: String(id), from: before.role, to: role },
     });
-    return { ...target, role };
+    return { ...before, role };
   }
 
   /** Owners remove anyone; an admin may remove only themself. */
   async remove(context: RequestContext, id: Types.ObjectId): Promise<void> {
     const viewer = context.actor as AuthenticatedAdmin;
-    const organizationId = await this.liveOrganization(viewer);
+    const organizationId = organizationOf(viewer);
     if (viewer.role !== 'owner' && !viewer.adminId.equals(id)) throw ownersOnly();
-    const target = await this.admins.findInOrganization(organizationId, id);
-    if (!target) throw adminNotFound();
-    await this.withTeamLock(organizationId, async () => {
-      if (target.role === 'owner') await this.assertAnotherOwner(organizationId, id);
+    const removed = await this.teamWrite(organizationId, async (assertLockHeld) => {
+      const target = await this.admins.findInOrganization(organizationId, id);
+      if (!target) throw adminNotFound();
+      if (target.role === 'owner' && !(await this.admins.hasOwner(organizationId, id))) {
+        throw lastOwner();
+      }
+      assertLockHeld();
       // Deleting the admin revokes every token it holds: sessions are checked
       // against the admin record on each request.
-      await this.admins.deleteById(id);
+      const gone = await this.admins.remove(organizationId, id);
+      if (!gone) throw adminNotFound();
+      if (gone.role === 'owner' && !(await this.admins.hasOwner(organizationId))) {
+        await this.admins.restore(gone);
+        throw lastOwner();
+      }
+      return gone;
     });
     await this.audit.record(context, {
       action: 'admin.removed',
       organizationId,
-      details: { admin_id: String(id), email: target.email, role: target.role },
+      details: { admin_id: String(id), email: removed.email, role: removed.role },
     });
   }
 
-  private async assertAnotherOwner(organizationId: Types.ObjectId, leaving: Types.ObjectId) {
-    const owners = await this.admins.listForOrganization(organizationId);
-    if (!owners.some((a) => a.role === 'owner' && !a._id.equals(leaving))) throw lastOwner();
-  }
-
-  private async withTeamLock(organizationId: Types.ObjectId, work: () => Promise<void>) {
+  /**
+   * Runs one team change under the organization's team mutex and through the
+   * tenant write fence. `work` calls `assertLockHeld()` right before its
+   * write: self-fencing on the local clock, so a holder that was paused for
+   * most of the lock's life gives up (409 ORG_BUSY, nothing written) rather
+   * than act on reads another holder may already have invalidated. The lock
+   * expires TTL after a clock reading taken just before the insert that won
+   * it, so measuring from here, and stopping at half, stays on the safe side.
+   */
+  private async teamWrite<T>(
+    organizationId: Types.ObjectId,
+    work: (assertLockHeld: () => void) => Promise<T>,
+  ): Promise<T> {
     try {
-      await this.mutex.withLock(`team:${String(organizationId)}`, work);
+      return await this.mutex.withLock(
+        `team:${String(organizationId)}`,
+        () => {
+          const acquiredAt = Date.now();
+          const assertLockHeld = () => {
+            if (Date.now() - acquiredAt > TEAM_LOCK_TTL_MS / 2) throw orgBusy();
+          };
+          return this.fence.run(
+            organizationId,
+            () => this.admit(organizationId),
+            () => work(assertLockHeld),
+          );
+        },
+        { ttlMs: TEAM_LOCK_TTL_MS },
+      );
     } catch (error) {
       if (error instanceof LockBusyError) throw orgBusy();
       throw error;
     }
   }
 
-  private async liveOrganization(viewer: AuthenticatedAdmin): Promise<Types.ObjectId> {
-    if (!viewer.organizationId) {
-      throw new DomainError(ErrorCode.FORBIDDEN, 'The super admin belongs to no organization.');
-    }
+  /** The fence's admission check: the organization is live and no operation is in flight. */
+  private async admit(organizationId: Types.ObjectId): Promise<void> {
     const org = await this.organizations
-      .findById(viewer.organizationId, { pending: 1 })
+      .findById(organizationId, { pending: 1 })
       .lean<Organization>()
       .exec();
-    if (!isVisible(org)) throw orgNotFound();
-    return viewer.organizationId;
+    if (!org || !isVisible(org)) throw orgNotFound();
+    if (org.pending) throw orgBusy();
   }
+}
+
+function organizationOf(viewer: AuthenticatedAdmin | undefined): Types.ObjectId {
+  if (!viewer?.organizationId) {
+    throw new DomainError(ErrorCode.FORBIDDEN, 'The super admin belongs to no organization.');
+  }
+  return viewer.organizationId;
 }

@@ -93,11 +93,15 @@ export class MembersService {
     }
     const updated = await this.write(context.actor, async (members) => {
       try {
-        // No projection on findAndModify: FerretDB 1.24 does not implement it.
-        return await members
-          .findByIdAndUpdate(id, { $set: set }, { returnDocument: 'after' })
-          .lean<Member>()
-          .exec();
+        const after = await setFields(members, id, set);
+        if (after && dto.metadata !== undefined && !sameJson(after.metadata, dto.metadata)) {
+          // FerretDB 1.24 skips a $set of an embedded document that holds the
+          // stored one's values under other keys ({i: 2} -> {v: 2} stays
+          // {i: 2}). Clearing the field first makes the second $set a change.
+          await members.updateOne({ _id: id }, { $unset: { metadata: 1 } }).exec();
+          return await setFields(members, id, { metadata: dto.metadata });
+        }
+        return after;
       } catch (error) {
         if (isDuplicateKeyError(error)) throw memberEmailTaken();
         throw error;
@@ -178,6 +182,21 @@ export class MembersService {
     );
   }
 }
+
+function setFields(
+  members: Model<Member>,
+  id: Types.ObjectId,
+  set: Partial<Member>,
+): Promise<Member | null> {
+  // No projection on findAndModify: FerretDB 1.24 does not implement it.
+  return members
+    .findByIdAndUpdate(id, { $set: set }, { returnDocument: 'after' })
+    .lean<Member>()
+    .exec();
+}
+
+/** Key order included: both servers keep an embedded document's fields in the order written. */
+const sameJson = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b);
 
 function organizationOf(viewer: AuthenticatedAdmin | undefined): Types.ObjectId {
   if (!viewer?.organizationId) {

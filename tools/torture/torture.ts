@@ -179,7 +179,9 @@ async function main(): Promise<number> {
     );
 
     const requests = history.filter((e): e is RequestEntry => e.type === 'request');
-    const repairLines = services.reduce((n, s) => n + countRepairLines(s.logFile), 0);
+    const repaired = new Set<string>();
+    for (const service of services) repairedOperations(service.logFile, repaired);
+    const repairLines = repaired.size;
     const crashes = services.reduce((n, s) => n + s.unexpectedExits, 0);
     printReport(say, {
       options,
@@ -241,17 +243,21 @@ async function recreateDeletedNames(
 }
 
 /**
- * Log lines of a service that announce one repair ("Repairing an interrupted
- * operation"); start-up totals ("Repaired 2 ...") and failures are not counted.
+ * Operations a service announced it was repairing ("Repairing an interrupted
+ * operation", once per attempt): the distinct `op_id`s, so an operation whose
+ * repair was retried counts once. Start-up totals and failures do not count.
  */
-function countRepairLines(logFile: string): number {
+function repairedOperations(logFile: string, into: Set<string>): void {
   let text: string;
   try {
     text = readFileSync(logFile, 'utf8');
   } catch {
-    return 0;
+    return;
   }
-  return text.split('\n').filter((line) => /"msg":"[^"]*\brepairing\b/i.test(line)).length;
+  for (const line of text.split('\n')) {
+    if (!/"msg":"[^"]*\brepairing\b/i.test(line)) continue;
+    into.add(/"op_id":"([^"]+)"/.exec(line)?.[1] ?? line);
+  }
 }
 
 function printReport(
@@ -286,7 +292,7 @@ function printReport(
     `faults: ${run.nemesis.pauses} pauses, ${run.nemesis.kills} kills, ${run.nemesis.restarts} restarts${run.nemesis.failedRestarts ? ` (${run.nemesis.failedRestarts} failed attempts)` : ''}`,
   );
   say(
-    `repairs: ${repairs} (operation_fences with fence > 1: ${run.repairClaims}; repair log lines: ${run.repairLines})`,
+    `repairs: ${repairs} (operation_fences with fence > 1: ${run.repairClaims}; operations the logs say were repaired: ${run.repairLines})`,
   );
   say(
     `checked: ${checked.organizations} organizations, ${checked.acknowledgedWrites} acknowledged member/admin writes, ${checked.acknowledgedRenames} renames, ${checked.acknowledgedDeletes} deletes`,

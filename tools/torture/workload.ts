@@ -89,7 +89,7 @@ export interface ClientOptions {
 const ACTIONS = {
   createOrg: 12,
   renameOrg: 10,
-  deleteOrg: 5,
+  deleteOrg: 1.5,
   createMember: 22,
   updateMember: 22,
   deleteMember: 7,
@@ -160,7 +160,12 @@ export class Client {
   // ------------------------------------------------------------ organizations
 
   private async createOrg(): Promise<void> {
-    if (this.myOrgs().length >= this.options.maxOrgsPerClient) return this.deleteOrg();
+    // At the cap, race for a pool name by renaming instead: deletes stay rare,
+    // so organizations live long enough to gather members worth checking.
+    if (this.myOrgs().length >= this.options.maxOrgsPerClient) {
+      const org = this.pickMyOrg();
+      return org ? this.renameOrg(org) : undefined;
+    }
     const name = this.rng.pick(this.names);
     const email = this.email('o');
     const { entry, body } = await this.send('org.create', 'POST', '/org/create', {
@@ -181,7 +186,7 @@ export class Client {
       };
       this.world.orgs.set(org.id, org);
       await this.login(org, email);
-    } else if (outcome === 'unknown' && entry.code !== 'ORG_NAME_TAKEN') {
+    } else if (outcome === 'unknown' && (entry.status === null || entry.status >= 500)) {
       // The create may still complete (or be rolled back): find out later by logging in.
       this.adoptions.push({
         createSeq: entry.seq,
@@ -225,8 +230,8 @@ export class Client {
     }
   }
 
-  private async renameOrg(): Promise<void> {
-    const org = this.pickMyOrg();
+  private async renameOrg(chosen?: OrgInfo): Promise<void> {
+    const org = chosen ?? this.pickMyOrg();
     if (!org) return this.createOrg();
     const target = this.rng.pick(this.names.filter((n) => n !== org.name));
     const { entry, body } = await this.send('org.rename', 'PUT', '/org/update', {

@@ -1,5 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Types } from 'mongoose';
+import { AdminsService } from '../src/admins/admins.service';
 import { TENANT_META_COLLECTION } from '../src/database/database.constants';
 import { MemberSchema } from '../src/members/schemas/member.schema';
 import { bearer, createOrg, PASSWORD, type OrgFixture } from './utils/fixtures';
@@ -116,6 +117,75 @@ describe('Tenant writes and the operations that move or drop tenant data (e2e)',
         .set(bearer(org.token))
         .expect(200);
       expect(stored.body.metadata).toEqual({ v: 7 });
+    });
+  });
+
+  describe('orphan admins (an admin insert that landed after its organization was deleted)', () => {
+    const SUPERADMIN = { email: `root-${uniqueSuffix()}@example.test`, password: PASSWORD };
+    let t: TestApp;
+    beforeAll(
+      async () =>
+        (t = await createTestApp({
+          env: { SUPERADMIN_EMAIL: SUPERADMIN.email, SUPERADMIN_PASSWORD: SUPERADMIN.password },
+        })),
+    );
+    afterAll(async () => {
+      await t.master.db!.dropDatabase();
+      await t.close();
+    });
+
+    /** Deletes `org`, then lands `count` admin inserts for it, as stalled writers would. */
+    async function orphansOf(org: OrgFixture, count = 1): Promise<string[]> {
+      await t
+        .http()
+        .delete('/org/delete')
+        .query({ organization_name: org.name })
+        .set(bearer(org.token))
+        .expect(200);
+      const emails = Array.from({ length: count }, () => `late-${uniqueSuffix()}@example.test`);
+      await t.master.db!.collection('admins').insertMany(
+        emails.map((email) => ({
+          email,
+          password_hash: 'x',
+          organization_id: new Types.ObjectId(org.id),
+          role: 'admin',
+          credentials_version: 0,
+        })),
+      );
+      return emails;
+    }
+
+    it('frees an email an orphan holds when it is used again', async () => {
+      const gone = await createOrg(t, 'Gone');
+      const [email] = await orphansOf(gone);
+      const created = await t
+        .http()
+        .post('/org/create')
+        .send({ organization_name: `Next ${uniqueSuffix()}`, email, password: PASSWORD })
+        .expect(201);
+      const holders = await t.master.db!.collection('admins').find({ email }).toArray();
+      expect(holders.map((a) => String(a.organization_id))).toEqual([created.body.id]);
+      // An email held by a live organization's admin stays taken.
+      const taken = await t
+        .http()
+        .post('/org/create')
+        .send({ organization_name: `Other ${uniqueSuffix()}`, email, password: PASSWORD })
+        .expect(409);
+      expect(taken.body.code).toBe('EMAIL_TAKEN');
+    });
+
+    it('sweeps orphans, and only orphans', async () => {
+      const live = await createOrg(t, 'Live');
+      const [a, b] = await Promise.all([createOrg(t, 'Gone'), createOrg(t, 'Gone')]);
+      const orphans = [...(await orphansOf(a, 2)), ...(await orphansOf(b))];
+      const admins = t.master.db!.collection('admins');
+      const before = await admins.countDocuments({});
+      expect(await t.app.get(AdminsService).deleteOrphans()).toBeGreaterThanOrEqual(3);
+      expect(await admins.countDocuments({ email: { $in: orphans } })).toBe(0);
+      expect(await admins.countDocuments({})).toBeLessThanOrEqual(before - 3);
+      expect(await admins.countDocuments({ email: SUPERADMIN.email })).toBe(1);
+      expect(await admins.countDocuments({ organization_id: new Types.ObjectId(live.id) })).toBe(1);
+      expect(await t.app.get(AdminsService).deleteOrphans()).toBe(0);
     });
   });
 

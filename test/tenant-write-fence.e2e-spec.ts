@@ -174,6 +174,19 @@ describe('Tenant writes and the operations that move or drop tenant data (e2e)',
       expect(taken.body.code).toBe('EMAIL_TAKEN');
     });
 
+    it('lets an admin change their email to one an orphan holds', async () => {
+      const [gone, mover] = await Promise.all([createOrg(t, 'Gone'), createOrg(t, 'Mover')]);
+      const [email] = await orphansOf(gone);
+      await t
+        .http()
+        .put('/org/update')
+        .set(bearer(mover.token))
+        .send({ email, current_password: PASSWORD })
+        .expect(200);
+      const holders = await t.master.db!.collection('admins').find({ email }).toArray();
+      expect(holders.map((a) => String(a._id))).toEqual([mover.adminId]);
+    });
+
     it('sweeps orphans, and only orphans', async () => {
       const live = await createOrg(t, 'Live');
       const [a, b] = await Promise.all([createOrg(t, 'Gone'), createOrg(t, 'Gone')]);

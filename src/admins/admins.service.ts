@@ -13,6 +13,8 @@ export type AdminRecord = Pick<
   '_id' | 'email' | 'organization_id' | 'role' | 'credentials_version'
 >;
 const RECORD_PROJECTION = { email: 1, organization_id: 1, role: 1, credentials_version: 1 };
+/** Who holds an email, enough to tell an orphan. */
+type Holder = Pick<Admin, '_id' | 'organization_id' | 'role'>;
 /** Organizations looked up per query when sweeping orphans. */
 const ORPHAN_BATCH = 500;
 
@@ -104,16 +106,22 @@ export class AdminsService implements OnModuleInit {
     return this.hasher.verify(password, admin?.password_hash);
   }
 
+  /** Whether another admin holds `email`; an orphan (see `deleteOrphans`) does not count. */
   async emailInUse(email: string, exceptId?: Types.ObjectId): Promise<boolean> {
-    const found = await this.admins.exists(
-      exceptId ? { email, _id: trusted({ $ne: exceptId }) } : { email },
-    );
-    return found !== null;
+    const holder = await this.admins
+      .findOne(exceptId ? { email, _id: trusted({ $ne: exceptId }) } : { email }, {
+        organization_id: 1,
+        role: 1,
+      })
+      .lean<Holder>()
+      .exec();
+    return holder !== null && !(await this.isOrphan(holder));
   }
 
   /**
    * Changes email and/or password in one write and bumps the credentials
-   * version, which revokes every token issued before.
+   * version, which revokes every token issued before. A new email held by an
+   * orphan is freed and the write tried once more.
    */
   async updateCredentials(
     id: Types.ObjectId,
@@ -122,21 +130,24 @@ export class AdminsService implements OnModuleInit {
     const set: Partial<Admin> = {};
     if (change.email !== undefined) set.email = change.email;
     if (change.password !== undefined) set.password_hash = await this.hasher.hash(change.password);
-    try {
-      const updated = await this.admins
-        .findByIdAndUpdate(
-          id,
-          { $set: set, $inc: { credentials_version: 1 } },
-          // No projection: FerretDB 1.24 does not implement findAndModify's `fields`.
-          { returnDocument: 'after' },
-        )
-        .lean<Admin>()
-        .exec();
-      if (!updated) throw new DomainError(ErrorCode.UNAUTHORIZED, 'The admin no longer exists.');
-      return toRecord(updated);
-    } catch (error) {
-      if (isDuplicateKeyError(error)) throw emailTaken();
-      throw error;
+    for (let attempt = 0; ; attempt += 1) {
+      try {
+        const updated = await this.admins
+          .findByIdAndUpdate(
+            id,
+            { $set: set, $inc: { credentials_version: 1 } },
+            // No projection: FerretDB 1.24 does not implement findAndModify's `fields`.
+            { returnDocument: 'after' },
+          )
+          .lean<Admin>()
+          .exec();
+        if (!updated) throw new DomainError(ErrorCode.UNAUTHORIZED, 'The admin no longer exists.');
+        return toRecord(updated);
+      } catch (error) {
+        if (!isDuplicateKeyError(error)) throw error;
+        const freed = attempt === 0 && set.email && (await this.deleteOrphanHolding(set.email));
+        if (!freed) throw emailTaken();
+      }
     }
   }
 
@@ -245,14 +256,19 @@ export class AdminsService implements OnModuleInit {
   private async deleteOrphanHolding(email: string): Promise<boolean> {
     const holder = await this.admins
       .findOne({ email }, { organization_id: 1, role: 1 })
-      .lean<Pick<Admin, '_id' | 'organization_id' | 'role'>>()
+      .lean<Holder>()
       .exec();
-    if (!holder?.organization_id || holder.role === 'superadmin') return false;
-    if (await this.organizations.exists({ _id: holder.organization_id })) return false;
+    if (!holder || !(await this.isOrphan(holder))) return false;
     const { deletedCount } = await this.admins
       .deleteOne({ _id: holder._id, organization_id: holder.organization_id })
       .exec();
     return deletedCount === 1;
+  }
+
+  /** An organization admin whose organization record no longer exists. */
+  private async isOrphan(holder: Holder): Promise<boolean> {
+    if (!holder.organization_id || holder.role === 'superadmin') return false;
+    return (await this.organizations.exists({ _id: holder.organization_id })) === null;
   }
 
   /**

@@ -40,14 +40,16 @@ describe('torture snapshot reader', () => {
       { email: 'op@s.test', organization_id: null, role: 'superadmin', password_hash: 'x' },
     ]);
     await master
-      .collection<{ _id: string }>('organization_slugs')
+      .collection<{ _id: string; organization_id: ObjectId; created_at: Date }>(
+        'organization_slugs',
+      )
       .insertOne({ _id: `${tag}_alpha`, organization_id: orgId, created_at: new Date() });
     await master
       .collection('operation_fences')
       .insertMany([{ fence: 1 }, { fence: 2 }, { fence: 3 }]);
     const tenant = client.db(`org_${tag}_alpha`);
     await tenant
-      .collection<{ _id: string }>('_tenant_meta')
+      .collection<{ _id: string; organization_id: ObjectId; op_id: string }>('_tenant_meta')
       .insertOne({ _id: 'tenant', organization_id: orgId, op_id: 'op1' });
     await tenant
       .collection('members')

@@ -98,6 +98,8 @@ export class TeamService {
       const previous = await this.admins.setRole(organizationId, id, role);
       if (!previous) throw adminNotFound();
       if (previous.role === 'owner' && !(await this.admins.hasOwner(organizationId))) {
+        // Another change ran while this holder was paused past the lock's
+        // life, and together they left no owner: take ours back.
         await this.admins.setRole(organizationId, id, 'owner');
         throw lastOwner();
       }
@@ -129,6 +131,7 @@ export class TeamService {
       const gone = await this.admins.remove(organizationId, id);
       if (!gone) throw adminNotFound();
       if (gone.role === 'owner' && !(await this.admins.hasOwner(organizationId))) {
+        // As above; the role is the one it had when deleted, not when read.
         await this.admins.restore(gone);
         throw lastOwner();
       }

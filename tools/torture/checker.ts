@@ -48,8 +48,11 @@ export interface MemberState extends MemberValue {
 
 export interface TenantDatabaseState {
   name: string;
-  /** The `_tenant_meta` document, or null when the database has none. */
-  meta: { organization_id: string | null; op_id?: string } | null;
+  /**
+   * The `_tenant_meta` document, or null when the database has none: its
+   * owner, and the whole document as JSON for a reader of a failure.
+   */
+  meta: { organization_id: string | null; op_id?: string; document?: unknown } | null;
   collections: string[];
   members: MemberState[];
 }
@@ -207,7 +210,7 @@ export function check(history: readonly HistoryEntry[], snapshot: Snapshot): Che
     if (referenced.has(db.name)) continue;
     report(
       'orphan-database',
-      `${db.name} (_tenant_meta organization ${db.meta ? String(db.meta.organization_id) : 'none'}, collections [${db.collections.join(', ')}], ${db.members.length} member(s)) is referenced by no organization`,
+      `${db.name} (_tenant_meta ${db.meta ? JSON.stringify(db.meta.document ?? db.meta) : 'none'}, collections [${db.collections.join(', ')}], ${db.members.length} member(s)) is referenced by no organization`,
       db.meta?.organization_id ?? undefined,
     );
   }
@@ -578,6 +581,7 @@ export async function readSnapshot(
         ? {
             organization_id: idOf(metaDoc.organization_id),
             ...(metaDoc.op_id !== undefined ? { op_id: String(metaDoc.op_id) } : {}),
+            document: JSON.parse(JSON.stringify(metaDoc)) as unknown,
           }
         : null,
       collections,

@@ -33,13 +33,11 @@ interface LauncherModule {
   }): Promise<LaunchedDatabase>;
 }
 
-/** The service's compiled entry point, or an error saying how to get it. */
-export function serviceEntry(projectRoot: string): string {
-  const entry = join(projectRoot, 'dist', 'main.js');
+/** The service's compiled entry point in `distDir`, or an error saying how to get it. */
+export function serviceEntry(distDir: string): string {
+  const entry = join(distDir, 'main.js');
   if (!existsSync(entry)) {
-    throw new Error(
-      'dist/main.js is missing: run `npm run build` first (this tool builds nothing)',
-    );
+    throw new Error(`${entry} is missing: run \`npm run build\` first (this tool builds nothing)`);
   }
   return entry;
 }
@@ -51,11 +49,12 @@ export function serviceEntry(projectRoot: string): string {
  */
 export function launchDatabase(
   projectRoot: string,
+  distDir: string,
   log: (message: string) => void,
 ): Promise<LaunchedDatabase> {
   const load = createRequire(__filename);
   const launcher = load(
-    join(projectRoot, 'dist', 'database', 'launcher', 'mongo-launcher.js'),
+    join(distDir, 'database', 'launcher', 'mongo-launcher.js'),
   ) as LauncherModule;
   return launcher.launchMongo({ persistent: false, projectRoot, log });
 }

@@ -7,6 +7,7 @@
  * the history of acknowledged requests.
  *
  *   npm run torture -- [--duration 120] [--seed N] [--processes 3] [--clients 6]
+ *                      [--lease-ms 2000] [--dist dist]
  *
  * Needs the service built (`npm run build`). Exits 1 on any violation.
  */
@@ -40,6 +41,7 @@ interface Options {
   processes: number;
   clients: number;
   leaseMs: number;
+  dist: string;
 }
 
 function parseOptions(): Options {
@@ -50,6 +52,8 @@ function parseOptions(): Options {
       processes: { type: 'string', default: '3' },
       clients: { type: 'string', default: '6' },
       'lease-ms': { type: 'string', default: '2000' },
+      // Another build of the service, e.g. one made from a clean checkout.
+      dist: { type: 'string', default: join(PROJECT, 'dist') },
     },
   });
   const int = (name: string, raw: string, min: number, max: number) => {
@@ -65,6 +69,7 @@ function parseOptions(): Options {
     processes: int('processes', values.processes, 2, 8),
     clients: int('clients', values.clients, 1, 64),
     leaseMs: int('lease-ms', values['lease-ms'], 1000, 60_000),
+    dist: resolve(values.dist),
   };
 }
 
@@ -74,7 +79,7 @@ async function main(): Promise<number> {
   say(
     `seed ${options.seed} (rerun with --seed ${options.seed}); ${options.processes} processes, ${options.clients} clients, ${options.duration} s, lease ${options.leaseMs} ms`,
   );
-  const entry = serviceEntry(PROJECT);
+  const entry = serviceEntry(options.dist);
   const runDir = mkdtempSync(join(tmpdir(), 'torture-'));
   say(`history, service logs and the final state go to ${runDir}`);
 
@@ -95,7 +100,7 @@ async function main(): Promise<number> {
   });
 
   try {
-    db = await launchDatabase(PROJECT, (message) => say(`[db] ${message}`));
+    db = await launchDatabase(PROJECT, options.dist, (message) => say(`[db] ${message}`));
     const env: NodeJS.ProcessEnv = {
       ...process.env,
       NODE_ENV: 'test',

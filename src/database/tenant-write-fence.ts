@@ -1,10 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { Inject, Injectable, type OnModuleInit } from '@nestjs/common';
+import { Inject, Injectable, Logger, type OnModuleInit } from '@nestjs/common';
 import { InjectConnection } from '@nestjs/mongoose';
 import type { Collection } from 'mongodb';
 import type { Connection, Types } from 'mongoose';
-import { orgBusy, writeOutcomeUnknown } from '../common/errors/domain.error';
+import { DomainError, orgBusy, writeOutcomeUnknown } from '../common/errors/domain.error';
 import { databaseConfig, type DatabaseConfig } from '../config/configuration';
 
 interface WriteIntent {
@@ -35,6 +35,7 @@ interface WriteIntent {
  */
 @Injectable()
 export class TenantWriteFence implements OnModuleInit {
+  private readonly logger = new Logger(TenantWriteFence.name);
   private readonly intents: Collection<WriteIntent>;
 
   constructor(
@@ -57,6 +58,12 @@ export class TenantWriteFence implements OnModuleInit {
     organizationId: Types.ObjectId,
     admit: () => Promise<void>,
     write: () => Promise<T>,
+    /**
+     * Cleans up after a write that landed after its intent was reaped, where
+     * it can do harm: an insert into a database a delete already dropped
+     * recreates that database.
+     */
+    stray?: (result: T) => Promise<void>,
   ): Promise<T> {
     const ttl = this.config.tenantWriteDrainMs;
     const startedAt = Date.now();
@@ -74,10 +81,18 @@ export class TenantWriteFence implements OnModuleInit {
       if (Date.now() - startedAt > ttl / 2) throw orgBusy();
       result = await write();
     } catch (error) {
-      await this.release(intent._id);
+      const released = await this.release(intent._id);
+      // A client error (not found, duplicate, busy) means nothing was written;
+      // anything else from a write whose intent was reaped may have landed.
+      if (!released && !(error instanceof DomainError)) throw writeOutcomeUnknown();
       throw error;
     }
-    if (!(await this.release(intent._id))) throw writeOutcomeUnknown();
+    if (!(await this.release(intent._id))) {
+      await stray?.(result).catch((error: unknown) =>
+        this.logger.warn({ err: error }, 'Could not clean up after a stray tenant write'),
+      );
+      throw writeOutcomeUnknown();
+    }
     return result;
   }
 

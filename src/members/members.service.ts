@@ -8,6 +8,7 @@ import { ErrorCode } from '../common/errors/error-codes';
 import type { RequestContext } from '../common/http/request-context';
 import { isDuplicateKeyError } from '../database/mongo-errors';
 import { TenantConnectionFactory } from '../database/tenant-connection.factory';
+import { TenantOwnership } from '../database/tenant-ownership';
 import { TenantWriteFence } from '../database/tenant-write-fence';
 import { isVisible } from '../organizations/organizations.repository';
 import { Organization } from '../organizations/schemas/organization.schema';
@@ -36,23 +37,38 @@ export class MembersService {
     @InjectModel(Organization.name) private readonly organizations: Model<Organization>,
     private readonly tenants: TenantConnectionFactory,
     private readonly fence: TenantWriteFence,
+    private readonly ownership: TenantOwnership,
     private readonly audit: AuditService,
   ) {}
 
   async create(context: RequestContext, dto: CreateMemberDto): Promise<Member> {
-    const doc = await this.write(context.actor, async (members) => {
-      try {
-        return await members.create({
-          email: dto.email,
-          name: dto.name,
-          role: dto.role ?? 'member',
-          metadata: dto.metadata ?? {},
-        });
-      } catch (error) {
-        if (isDuplicateKeyError(error)) throw memberEmailTaken();
-        throw error;
-      }
-    });
+    const doc = await this.write(
+      context.actor,
+      async (members) => {
+        try {
+          return await members.create({
+            email: dto.email,
+            name: dto.name,
+            role: dto.role ?? 'member',
+            metadata: dto.metadata ?? {},
+          });
+        } catch (error) {
+          if (isDuplicateKeyError(error)) throw memberEmailTaken();
+          throw error;
+        }
+      },
+      // Landed after a delete dropped the database, perhaps after another
+      // organization took the name: take the insert back, and the database it
+      // recreated with it, so nothing foreign stays and the name is not blocked.
+      async (created, members) => {
+        const location = { databaseName: members.db.name, clusterUri: null };
+        const owner = await this.ownership.inspect(location);
+        const ours = String(organizationOf(context.actor));
+        if (owner.kind === 'owned' && owner.organizationId === ours) return;
+        await members.deleteOne({ _id: created._id }).exec();
+        await this.ownership.dropIf(location, (now) => now.kind === 'empty');
+      },
+    );
     await this.changed(context, 'member.added', doc._id);
     return doc.toObject();
   }
@@ -148,6 +164,7 @@ export class MembersService {
   private async write<T>(
     viewer: AuthenticatedAdmin | undefined,
     work: (members: Model<Member>) => Promise<T>,
+    stray?: (result: T, members: Model<Member>) => Promise<void>,
   ): Promise<T> {
     const organizationId = organizationOf(viewer);
     let members!: Model<Member>;
@@ -160,6 +177,7 @@ export class MembersService {
         members = this.membersOf(org);
       },
       () => work(members),
+      stray && ((result) => stray(result, members)),
     );
   }
 

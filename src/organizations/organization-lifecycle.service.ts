@@ -31,7 +31,7 @@ import {
   type OperationStep,
   type OperationType,
 } from './schemas/organization.schema';
-import { TenantDataMover } from './tenant-data-mover';
+import { CopyVerificationError, TenantDataMover } from './tenant-data-mover';
 
 export const orgNameTaken = (name: string) =>
   new DomainError(ErrorCode.ORG_NAME_TAKEN, `An organization named "${name}" already exists.`);
@@ -289,6 +289,9 @@ export class OrganizationLifecycleService {
         if (renamed) return renamed;
       }
       if (isDuplicateKeyError(error)) throw orgNameTaken(newName);
+      // Only a write that stalled past the drain can change the source under
+      // the copy; it was answered 503, and the rename is rolled back whole.
+      if (error instanceof CopyVerificationError) throw orgBusy();
       throw error;
     }
   }
@@ -417,7 +420,13 @@ export class OrganizationLifecycleService {
         if (!current) continue;
         await this.hooks.reached(op.type, 'repair_claimed');
         this.logger.warn(
-          { organization_id: org._id, type: op.type, step: op.step, op_id: op.op_id, fence: lease.fence },
+          {
+            organization_id: org._id,
+            type: op.type,
+            step: op.step,
+            op_id: op.op_id,
+            fence: lease.fence,
+          },
           'Repairing an interrupted operation',
         );
         await this.recover(current, lease);

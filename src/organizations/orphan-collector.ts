@@ -1,6 +1,7 @@
 import { Injectable, Logger } from '@nestjs/common';
 import { InjectConnection, InjectModel } from '@nestjs/mongoose';
 import type { Connection, Model } from 'mongoose';
+import { AdminsService } from '../admins/admins.service';
 import { TENANT_DB_PREFIX } from '../database/database.constants';
 import { TenantOwnership } from '../database/tenant-ownership';
 import { OperationLedger } from './operation-ledger';
@@ -11,13 +12,15 @@ import { Organization, SlugReservation } from './schemas/organization.schema';
 export interface CollectedOrphans {
   databases: number;
   reservations: number;
+  admins: number;
 }
 
 /**
  * Removes what an interrupted or stalled process can leave behind and no
  * protocol step will revisit: a tenant database no organization refers to
  * (dropped only if its metadata proves it ours, or it holds nothing), and a
- * slug reservation whose organization neither uses nor targets that slug.
+ * slug reservation whose organization neither uses nor targets that slug,
+ * and an admin whose organization is gone (an insert that landed late).
  * Every organization records a database or slug before it creates one, so
  * "nobody refers to it" cannot hit a create or rename in flight.
  */
@@ -32,20 +35,29 @@ export class OrphanCollector {
     private readonly ownership: TenantOwnership,
     private readonly lifecycle: OrganizationLifecycleService,
     private readonly ledger: OperationLedger,
+    private readonly admins: AdminsService,
   ) {}
 
   async collect(): Promise<CollectedOrphans> {
     const databases = await this.collectDatabases();
     const reservations = await this.collectReservations();
+    const admins = await this.admins.deleteOrphans();
     await this.ledger.purge();
-    if (databases + reservations > 0) {
-      this.logger.warn({ databases, reservations }, 'Removed orphans of interrupted operations');
+    if (databases + reservations + admins > 0) {
+      this.logger.warn(
+        { databases, reservations, admins },
+        'Removed orphans of interrupted operations',
+      );
     }
-    return { databases, reservations };
+    return { databases, reservations, admins };
   }
 
   private async collectDatabases(): Promise<number> {
-    const { databases } = await this.master.getClient().db().admin().listDatabases({ nameOnly: true });
+    const { databases } = await this.master
+      .getClient()
+      .db()
+      .admin()
+      .listDatabases({ nameOnly: true });
     const names = (databases as Array<{ name: string }>)
       .map((d) => d.name)
       .filter((name) => name.startsWith(TENANT_DB_PREFIX));
@@ -71,7 +83,10 @@ export class OrphanCollector {
           : await this.lifecycle.reclaimOrphan(location, owner);
       if (removed) dropped += 1;
       else if (owner.kind === 'foreign') {
-        this.logger.warn({ database: name }, 'A tenant-named database holds data of no organization');
+        this.logger.warn(
+          { database: name },
+          'A tenant-named database holds data of no organization',
+        );
       }
     }
     return dropped;

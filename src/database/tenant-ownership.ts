@@ -39,14 +39,20 @@ export class TenantOwnership {
     const db = this.tenants.db(location);
     const meta = await this.meta(db);
     if (meta?.organization_id) {
-      return { kind: 'owned', organizationId: String(meta.organization_id), opId: meta.op_id ?? null };
+      return {
+        kind: 'owned',
+        organizationId: String(meta.organization_id),
+        opId: meta.op_id ?? null,
+      };
     }
-    // An empty `_tenant_meta`, or collections a late write created without
-    // documents, hold nothing: the name is free.
+    // Metadata that names no owner (a late schema-version write), and
+    // collections a late write created without documents, hold nothing: the
+    // name is free.
     const collections = await db.listCollections({}, { nameOnly: true }).toArray();
     for (const { name } of collections) {
-      if (name.startsWith('system.')) continue;
-      if ((await db.collection(name).countDocuments({}, { limit: 1 })) > 0) return { kind: 'foreign' };
+      if (name.startsWith('system.') || name === TENANT_META_COLLECTION) continue;
+      if ((await db.collection(name).countDocuments({}, { limit: 1 })) > 0)
+        return { kind: 'foreign' };
     }
     return { kind: 'empty' };
   }
@@ -75,7 +81,10 @@ export class TenantOwnership {
    * Drops the database only if `accept` approves of its owner as read right
    * now. Returns whether it was dropped (or there was nothing to drop).
    */
-  async dropIf(location: TenantLocation, accept: (owner: TenantOwner) => boolean): Promise<boolean> {
+  async dropIf(
+    location: TenantLocation,
+    accept: (owner: TenantOwner) => boolean,
+  ): Promise<boolean> {
     const owner = await this.inspect(location);
     if (!accept(owner)) {
       this.logger.warn(
@@ -89,7 +98,9 @@ export class TenantOwnership {
   }
 
   private meta(db: Db): Promise<TenantMetaDocument | null> {
-    return db.collection<TenantMetaDocument>(TENANT_META_COLLECTION).findOne({ _id: TENANT_META_ID });
+    return db
+      .collection<TenantMetaDocument>(TENANT_META_COLLECTION)
+      .findOne({ _id: TENANT_META_ID });
   }
 }
 

@@ -120,7 +120,8 @@ export class MigrationsService implements OnApplicationBootstrap {
         .updateOne(
           { _id: TENANT_META_ID },
           { $max: { schema_version: version } },
-          { upsert: true },
+          // Never recreate a database a drop removed under a stalled migration.
+          { upsert: false },
         );
     });
   }

@@ -251,6 +251,14 @@ export class OrganizationLifecycleService {
       await this.hooks.reached('rename', 'recorded');
       await this.ledger.assertCurrent(lease);
       await this.reserveSlug(newSlug, organizationId, newName);
+      // A create inserts its record (unique slug) before its reservation, a
+      // rename reserves before it reads the records: whichever of the two
+      // comes second sees the first, so the switch never meets a clash.
+      if (
+        await this.organizations.exists({ slug: newSlug, _id: trusted({ $ne: organizationId }) })
+      ) {
+        throw orgNameTaken(newName);
+      }
       await this.hooks.reached('rename', 'slug_reserved');
 
       await this.advance(lease, 'copying');

@@ -162,12 +162,15 @@ async function main(): Promise<number> {
     );
     await Promise.all([nemesis.run(until), ...clients.map((c) => c.run(until))]);
 
-    // Repair time: every process running, none paused, for more than two leases.
+    // Repair time: every process running, none paused, for more than two
+    // leases, plus one orphan collection (every tenth repair sweep, a sweep
+    // every half lease but at most once a second).
     for (const service of services) {
       service.resume();
       if (service.state === 'down') await service.start();
     }
-    const repairWaitMs = Math.round(2.5 * options.leaseMs) + 1000;
+    const orphanSweepMs = 10 * Math.max(1000, options.leaseMs / 2);
+    const repairWaitMs = Math.round(2.5 * options.leaseMs) + 1000 + orphanSweepMs;
     say(`run over; all processes up; waiting ${repairWaitMs} ms for repair`);
     await sleep(repairWaitMs);
 

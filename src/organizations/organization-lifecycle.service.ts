@@ -211,7 +211,9 @@ export class OrganizationLifecycleService {
     await this.ledger.assertCurrent(lease);
     await this.admins.deleteForOrganization(org._id);
     await this.ledger.assertCurrent(lease);
-    await this.ownership.dropIf(locationOf(org), ownedBy(org._id, lease.opId));
+    await this.ledger.keepAlive(lease, () =>
+      this.ownership.dropIf(locationOf(org), ownedBy(org._id, lease.opId)),
+    );
     await this.ledger.assertCurrent(lease);
     await this.slugs.deleteOne({ _id: org.slug, organization_id: org._id }).exec();
     await this.ledger.assertCurrent(lease);
@@ -337,9 +339,11 @@ export class OrganizationLifecycleService {
     if (op.source_database && op.source_database !== op.target_database) {
       await this.ledger.assertCurrent(lease);
       // The old database is this organization's, made by an earlier operation.
-      await this.ownership.dropIf(
-        { databaseName: op.source_database, clusterUri: org.cluster_uri },
-        (owner) => ownedBy(org._id)(owner) && owner.kind === 'owned' && owner.opId !== op.op_id,
+      await this.ledger.keepAlive(lease, () =>
+        this.ownership.dropIf(
+          { databaseName: op.source_database as string, clusterUri: org.cluster_uri },
+          (owner) => ownedBy(org._id)(owner) && owner.kind === 'owned' && owner.opId !== op.op_id,
+        ),
       );
     }
     await this.hooks.reached('rename', 'source_dropped');
@@ -354,9 +358,11 @@ export class OrganizationLifecycleService {
     const op = org.pending as PendingOperation;
     if (op.target_database) {
       await this.ledger.assertCurrent(lease);
-      await this.ownership.dropIf(
-        { databaseName: op.target_database, clusterUri: org.cluster_uri },
-        ownedBy(org._id, op.op_id),
+      await this.ledger.keepAlive(lease, () =>
+        this.ownership.dropIf(
+          { databaseName: op.target_database as string, clusterUri: org.cluster_uri },
+          ownedBy(org._id, op.op_id),
+        ),
       );
     }
     if (op.target_slug && op.target_slug !== org.slug) {
@@ -388,7 +394,10 @@ export class OrganizationLifecycleService {
     // none of them can recreate the database after it is dropped.
     await this.writes.drain(org._id, () => this.ledger.renew(lease));
     await this.ledger.assertCurrent(lease);
-    await this.ownership.dropIf(locationOf(org), ownedBy(org._id));
+    // Dropping a large database takes a while; the lease stays fresh meanwhile.
+    await this.ledger.keepAlive(lease, () =>
+      this.ownership.dropIf(locationOf(org), ownedBy(org._id)),
+    );
     await this.hooks.reached('delete', 'tenant_dropped');
     await this.ledger.assertCurrent(lease);
     await this.admins.deleteForOrganization(org._id);

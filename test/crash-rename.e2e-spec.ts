@@ -61,7 +61,7 @@ function buildService(outDir: string): string {
 const { NestFactory } = require('@nestjs/core');
 const { AppModule } = require('./app.module');
 const { configureApp, createFastifyAdapter } = require('./app.setup');
-const { OperationHooks } = require('./organizations/operation-hooks');
+const { OperationHooks } = require('./organizations/lifecycle/operation-hooks');
 const [type, point] = (process.env.CRASH_AT || ':').split(':');
 (async () => {
   const app = await NestFactory.create(AppModule, createFastifyAdapter(), { logger: false });

@@ -1,7 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Types } from 'mongoose';
 import type { Response } from 'supertest';
-import { OrganizationLifecycleService } from '../src/organizations/organization-lifecycle.service';
+import { OperationRepairService } from '../src/organizations/lifecycle/operation-repair.service';
 import { slugify } from '../src/organizations/organization-name';
 import { bearer, createOrg, newOrgInput, type OrgFixture } from './utils/fixtures';
 import { PausingHooks } from './utils/pausing-hooks';
@@ -38,9 +38,9 @@ async function tenantMetaOwner(t: TestApp, databaseName: string) {
 
 /** Waits until the repairing app has put the operation right (no pending left). */
 async function repairedBy(t: TestApp, organizationId: string) {
-  const lifecycle = t.app.get(OrganizationLifecycleService);
+  const repair = t.app.get(OperationRepairService);
   for (let i = 0; i < 100; i += 1) {
-    await lifecycle.repairStale();
+    await repair.repairStale();
     const org = await t.master
       .db!.collection('organizations')
       .findOne({ _id: new Types.ObjectId(organizationId) });
@@ -182,7 +182,7 @@ describe('Fencing: a paused operation that resumes changes nothing (e2e)', () =>
       .then((r: Response) => r);
     await hooks.paused;
     await sleep(LEASE_MS + 200);
-    const stalled = stalledRepairer.app.get(OrganizationLifecycleService).repairStale();
+    const stalled = stalledRepairer.app.get(OperationRepairService).repairStale();
     await pausedRepair.paused;
     await sleep(LEASE_MS + 200);
     await repairedBy(repairer, org.id);

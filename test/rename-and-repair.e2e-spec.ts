@@ -1,6 +1,8 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Types } from 'mongoose';
-import { OrganizationLifecycleService } from '../src/organizations/organization-lifecycle.service';
+import { CreateOrganizationOperation } from '../src/organizations/lifecycle/create-organization.operation';
+import { DeleteOrganizationOperation } from '../src/organizations/lifecycle/delete-organization.operation';
+import { RenameOrganizationOperation } from '../src/organizations/lifecycle/rename-organization.operation';
 import { slugify } from '../src/organizations/organization-name';
 import { bearer, createOrg, newOrgInput, PASSWORD, type OrgFixture } from './utils/fixtures';
 import { FreezingHooks } from './utils/freezing-hooks';
@@ -126,8 +128,8 @@ describe('Rename moves tenant data; interrupted operations are repaired (e2e)', 
       try {
         const org = await createOrg(frozenApp);
         const stuck = frozenApp.app
-          .get(OrganizationLifecycleService)
-          .rename(new Types.ObjectId(org.id), `${org.name} Next`);
+          .get(RenameOrganizationOperation)
+          .run(new Types.ObjectId(org.id), `${org.name} Next`);
         void stuck;
         await hooks.frozen;
         const res = await frozenApp
@@ -198,9 +200,7 @@ describe('Rename moves tenant data; interrupted operations are repaired (e2e)', 
         'rename',
         point,
         (first, o) =>
-          first.app
-            .get(OrganizationLifecycleService)
-            .rename(new Types.ObjectId(o!.id), newNameOf(o!)),
+          first.app.get(RenameOrganizationOperation).run(new Types.ObjectId(o!.id), newNameOf(o!)),
         seededOrg,
       );
       restarted = result.restarted;
@@ -266,8 +266,7 @@ describe('Rename moves tenant data; interrupted operations are repaired (e2e)', 
         const { restarted, org } = await interruptAndRestart(
           'delete',
           point,
-          (first, o) =>
-            first.app.get(OrganizationLifecycleService).delete(new Types.ObjectId(o!.id)),
+          (first, o) => first.app.get(DeleteOrganizationOperation).run(new Types.ObjectId(o!.id)),
           seededOrg,
         );
         try {
@@ -301,7 +300,7 @@ describe('Rename moves tenant data; interrupted operations are repaired (e2e)', 
       it('is rolled back at start-up: no half organization, name and email free', async () => {
         const input = newOrgInput('Half');
         const { restarted } = await interruptAndRestart('create', point, (first) =>
-          first.app.get(OrganizationLifecycleService).create({
+          first.app.get(CreateOrganizationOperation).run({
             name: input.organization_name,
             email: input.email,
             password: input.password,

@@ -3,11 +3,16 @@ import { MongooseModule } from '@nestjs/mongoose';
 import { AdminsModule } from '../admins/admins.module';
 import { IdempotencyModule } from '../idempotency/idempotency.module';
 import { MigrationsModule } from '../migrations/migrations.module';
-import { OperationHooks } from './operation-hooks';
-import { OperationLedger } from './operation-ledger';
-import { OrphanCollector } from './orphan-collector';
-import { OperationRepairService } from './operation-repair.service';
-import { OrganizationLifecycleService } from './organization-lifecycle.service';
+import { CreateOrganizationOperation } from './lifecycle/create-organization.operation';
+import { DeleteOrganizationOperation } from './lifecycle/delete-organization.operation';
+import { OperationHooks } from './lifecycle/operation-hooks';
+import { OperationLedger } from './lifecycle/operation-ledger';
+import { OperationRecords } from './lifecycle/operation-records';
+import { OperationRepairService } from './lifecycle/operation-repair.service';
+import { OrphanCollector } from './lifecycle/orphan-collector';
+import { RenameOrganizationOperation } from './lifecycle/rename-organization.operation';
+import { TenantClaims } from './lifecycle/tenant-claims';
+import { TenantDataMover } from './lifecycle/tenant-data-mover';
 import { OrganizationsController } from './organizations.controller';
 import { OrganizationsRepository } from './organizations.repository';
 import { OrganizationsService } from './organizations.service';
@@ -17,7 +22,6 @@ import {
   SlugReservation,
   SlugReservationSchema,
 } from './schemas/organization.schema';
-import { TenantDataMover } from './tenant-data-mover';
 
 @Module({
   imports: [
@@ -33,12 +37,16 @@ import { TenantDataMover } from './tenant-data-mover';
   providers: [
     OrganizationsRepository,
     OrganizationsService,
-    OrganizationLifecycleService,
-    OperationRepairService,
+    CreateOrganizationOperation,
+    RenameOrganizationOperation,
+    DeleteOrganizationOperation,
+    OperationRecords,
     OperationLedger,
+    TenantClaims,
+    TenantDataMover,
+    OperationRepairService,
     OrphanCollector,
     OperationHooks,
-    TenantDataMover,
   ],
   exports: [OrganizationsRepository],
 })

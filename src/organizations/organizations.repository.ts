@@ -7,7 +7,7 @@ export type OrganizationRecord = Organization;
 
 /**
  * Master-database reads of organizations. Writes that are protocol steps live
- * in OrganizationLifecycleService so each step sits next to its repair.
+ * in `lifecycle/`, one class per operation, so each step sits next to its repair.
  */
 @Injectable()
 export class OrganizationsRepository implements OnModuleInit {

@@ -15,7 +15,9 @@ import {
   OrganizationPublicView,
 } from './dto/organization.view';
 import type { UpdateOrganizationDto } from './dto/update-organization.dto';
-import { OrganizationLifecycleService } from './organization-lifecycle.service';
+import { CreateOrganizationOperation } from './lifecycle/create-organization.operation';
+import { DeleteOrganizationOperation } from './lifecycle/delete-organization.operation';
+import { RenameOrganizationOperation } from './lifecycle/rename-organization.operation';
 import { slugify } from './organization-name';
 import {
   isVisible,
@@ -32,7 +34,9 @@ const ownersOnly = () => forbidden('Only an owner of the organization may do thi
 export class OrganizationsService {
   constructor(
     private readonly repository: OrganizationsRepository,
-    private readonly lifecycle: OrganizationLifecycleService,
+    private readonly creation: CreateOrganizationOperation,
+    private readonly renaming: RenameOrganizationOperation,
+    private readonly deletion: DeleteOrganizationOperation,
     private readonly admins: AdminsService,
     private readonly audit: AuditService,
     private readonly writes: TenantWriteFence,
@@ -51,7 +55,7 @@ export class OrganizationsService {
             "Creating organizations needs the super admin's token.",
           );
     }
-    const { organization, owner } = await this.lifecycle.create({
+    const { organization, owner } = await this.creation.run({
       name: dto.organization_name,
       email: dto.email,
       password: dto.password,
@@ -139,7 +143,7 @@ export class OrganizationsService {
     if (dto.new_organization_name !== undefined && dto.new_organization_name !== org.name) {
       if (viewer.role !== 'owner') throw ownersOnly();
       const previous = org.name;
-      org = await this.lifecycle.rename(org._id, dto.new_organization_name);
+      org = await this.renaming.run(org._id, dto.new_organization_name);
       await this.audit.record(context, {
         action: 'organization.renamed',
         organizationId: org._id,
@@ -183,7 +187,7 @@ export class OrganizationsService {
       if (!viewer.organizationId || !org._id.equals(viewer.organizationId)) throw forbidden();
       if (viewer.role !== 'owner') throw ownersOnly();
     }
-    const deleted = await this.lifecycle.delete(org._id);
+    const deleted = await this.deletion.run(org._id);
     await this.audit.record(context, {
       action: 'organization.deleted',
       organizationId: deleted._id,

@@ -1,4 +1,4 @@
-import { OperationHooks } from '../../src/organizations/operation-hooks';
+import { OperationHooks } from '../../src/organizations/lifecycle/operation-hooks';
 import type { OperationType } from '../../src/organizations/schemas/organization.schema';
 
 /**

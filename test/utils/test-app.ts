@@ -7,7 +7,7 @@ import request from 'supertest';
 import { AppModule } from '../../src/app.module';
 import { configureApp, createFastifyAdapter } from '../../src/app.setup';
 import { TENANT_DB_PREFIX } from '../../src/database/database.constants';
-import { OperationHooks } from '../../src/organizations/operation-hooks';
+import { OperationHooks } from '../../src/organizations/lifecycle/operation-hooks';
 
 export interface TestApp {
   app: NestFastifyApplication;

@@ -1,5 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import type { OperationType } from './schemas/organization.schema';
+import type { OperationType } from '../schemas/organization.schema';
 
 /**
  * Named points between the writes of a create, rename or delete. Production

@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import type { AnyBulkWriteOperation, Db, Document, IndexDescription } from 'mongodb';
-import { TENANT_META_COLLECTION } from '../database/database.constants';
+import { TENANT_META_COLLECTION } from '../../database/database.constants';
 
 export interface CopyReport {
   collections: number;
@@ -32,10 +32,12 @@ interface CollectionInfo {
 
 async function listCopyable(db: Db): Promise<CollectionInfo[]> {
   const infos = (await db.listCollections({}, { nameOnly: false }).toArray()) as CollectionInfo[];
-  return infos
-    // The metadata says whose a database is; each side keeps its own.
-    .filter((c) => !c.name.startsWith('system.') && c.name !== TENANT_META_COLLECTION)
-    .sort((a, b) => a.name.localeCompare(b.name));
+  return (
+    infos
+      // The metadata says whose a database is; each side keeps its own.
+      .filter((c) => !c.name.startsWith('system.') && c.name !== TENANT_META_COLLECTION)
+      .sort((a, b) => a.name.localeCompare(b.name))
+  );
 }
 
 /** Index specs minus the fields the server owns (`v`, `ns`) and the implicit `_id_`. */
@@ -56,11 +58,7 @@ async function indexSpecs(db: Db, collection: string): Promise<IndexDescription[
  */
 @Injectable()
 export class TenantDataMover {
-  async copy(
-    source: Db,
-    target: Db,
-    options: CopyOptions,
-  ): Promise<CopyReport> {
+  async copy(source: Db, target: Db, options: CopyOptions): Promise<CopyReport> {
     const report: CopyReport = { collections: 0, documents: 0, indexes: 0 };
     for (const info of await listCopyable(source)) {
       await options.beforeWrite();

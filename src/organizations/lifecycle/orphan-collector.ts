@@ -1,13 +1,13 @@
 import { Injectable, Logger } from '@nestjs/common';
 import { InjectConnection, InjectModel } from '@nestjs/mongoose';
 import type { Connection, Model } from 'mongoose';
-import { AdminsService } from '../admins/admins.service';
-import { TENANT_DB_PREFIX } from '../database/database.constants';
-import { TenantOwnership } from '../database/tenant-ownership';
+import { AdminsService } from '../../admins/admins.service';
+import { TENANT_DB_PREFIX } from '../../database/database.constants';
+import { TenantOwnership } from '../../database/tenant-ownership';
 import { OperationLedger } from './operation-ledger';
-import { OrganizationLifecycleService } from './organization-lifecycle.service';
-import type { OrganizationRecord } from './organizations.repository';
-import { Organization, SlugReservation } from './schemas/organization.schema';
+import { TenantClaims } from './tenant-claims';
+import type { OrganizationRecord } from '../organizations.repository';
+import { Organization, SlugReservation } from '../schemas/organization.schema';
 
 export interface CollectedOrphans {
   databases: number;
@@ -33,7 +33,7 @@ export class OrphanCollector {
     @InjectModel(Organization.name) private readonly organizations: Model<Organization>,
     @InjectModel(SlugReservation.name) private readonly slugs: Model<SlugReservation>,
     private readonly ownership: TenantOwnership,
-    private readonly lifecycle: OrganizationLifecycleService,
+    private readonly claims: TenantClaims,
     private readonly ledger: OperationLedger,
     private readonly admins: AdminsService,
   ) {}
@@ -80,7 +80,7 @@ export class OrphanCollector {
       const removed =
         owner.kind === 'empty'
           ? await this.ownership.dropIf(location, (now) => now.kind === 'empty')
-          : await this.lifecycle.reclaimOrphan(location, owner);
+          : await this.claims.reclaimOrphan(location, owner);
       if (removed) dropped += 1;
       else if (owner.kind === 'foreign') {
         this.logger.warn(

@@ -2,10 +2,10 @@ import { Inject, Injectable, type OnModuleInit } from '@nestjs/common';
 import { InjectConnection, InjectModel } from '@nestjs/mongoose';
 import type { Collection } from 'mongodb';
 import { Connection, Model, Types } from 'mongoose';
-import { operationInterrupted } from '../common/errors/domain.error';
-import { databaseConfig, type DatabaseConfig } from '../config/configuration';
-import { isDuplicateKeyError } from '../database/mongo-errors';
-import { Organization, type OperationType } from './schemas/organization.schema';
+import { operationInterrupted } from '../../common/errors/domain.error';
+import { databaseConfig, type DatabaseConfig } from '../../config/configuration';
+import { isDuplicateKeyError } from '../../database/mongo-errors';
+import { Organization, type OperationType } from '../schemas/organization.schema';
 
 interface FenceDocument {
   _id: string;

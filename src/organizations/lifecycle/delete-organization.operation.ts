@@ -1,0 +1,70 @@
+import { Injectable } from '@nestjs/common';
+import { InjectModel } from '@nestjs/mongoose';
+import { Model, Types } from 'mongoose';
+import { AdminsService } from '../../admins/admins.service';
+import { ownedBy, TenantOwnership } from '../../database/tenant-ownership';
+import { TenantWriteFence } from '../../database/tenant-write-fence';
+import type { OrganizationRecord } from '../organizations.repository';
+import { Organization, SlugReservation } from '../schemas/organization.schema';
+import { OperationHooks } from './operation-hooks';
+import { OperationLedger, type OperationLease, type Outcome } from './operation-ledger';
+import { OperationRecords } from './operation-records';
+
+/**
+ * Delete: once recorded, the organization no longer exists for clients, and
+ * every step is idempotent, so an interrupted delete is always rolled forward.
+ */
+@Injectable()
+export class DeleteOrganizationOperation {
+  constructor(
+    @InjectModel(Organization.name) private readonly organizations: Model<Organization>,
+    @InjectModel(SlugReservation.name) private readonly slugs: Model<SlugReservation>,
+    private readonly records: OperationRecords,
+    private readonly ledger: OperationLedger,
+    private readonly admins: AdminsService,
+    private readonly ownership: TenantOwnership,
+    private readonly writes: TenantWriteFence,
+    private readonly hooks: OperationHooks,
+  ) {}
+
+  async run(organizationId: Types.ObjectId): Promise<OrganizationRecord> {
+    const pending = this.records.newOperation('delete', 'dropping');
+    const locked = await this.records.whileIdle(organizationId, { pending });
+    const lease = await this.ledger.open(organizationId, pending.op_id, 'delete');
+    try {
+      await this.hooks.reached('delete', 'recorded');
+      await this.recover(locked, lease);
+      return locked;
+    } catch (error) {
+      await this.records.afterFailure(lease, error, (org, own) => this.recover(org, own));
+      throw error;
+    }
+  }
+
+  async recover(org: OrganizationRecord, lease: OperationLease): Promise<Outcome> {
+    // Tenant writes admitted before the delete was recorded finish first, so
+    // none of them can recreate the database after it is dropped.
+    await this.writes.drain(org._id, () => this.ledger.renew(lease));
+    await this.ledger.assertCurrent(lease);
+    // Dropping a large database takes a while; the lease stays fresh meanwhile.
+    await this.ledger.keepAlive(lease, () =>
+      this.ownership.dropIf(
+        { databaseName: org.database_name, clusterUri: org.cluster_uri },
+        ownedBy(org._id),
+      ),
+    );
+    await this.hooks.reached('delete', 'tenant_dropped');
+    await this.ledger.assertCurrent(lease);
+    await this.admins.deleteForOrganization(org._id);
+    await this.hooks.reached('delete', 'admins_removed');
+    // The slug is released before the record goes: while the record exists
+    // its unique slug index still guards the name, so no window lets two
+    // organizations share it.
+    await this.ledger.assertCurrent(lease);
+    await this.slugs.deleteMany({ organization_id: org._id }).exec();
+    await this.hooks.reached('delete', 'slug_released');
+    await this.ledger.assertCurrent(lease);
+    await this.organizations.deleteOne({ _id: org._id, 'pending.op_id': lease.opId }).exec();
+    return 'commit';
+  }
+}

@@ -1,0 +1,206 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { InjectModel } from '@nestjs/mongoose';
+import { Model, Types, trusted } from 'mongoose';
+import { operationInterrupted, orgBusy, orgNotFound } from '../../common/errors/domain.error';
+import { databaseConfig, type DatabaseConfig } from '../../config/configuration';
+import { isDuplicateKeyError } from '../../database/mongo-errors';
+import { TenantConnectionFactory } from '../../database/tenant-connection.factory';
+import { ownedBy, TenantOwnership } from '../../database/tenant-ownership';
+import { TenantWriteFence } from '../../database/tenant-write-fence';
+import { MigrationsService } from '../../migrations/migrations.service';
+import { slugify } from '../organization-name';
+import type { OrganizationRecord } from '../organizations.repository';
+import { Organization, PendingOperation } from '../schemas/organization.schema';
+import { OperationHooks } from './operation-hooks';
+import { OperationLedger, type OperationLease, type Outcome } from './operation-ledger';
+import { isInterruption, OperationRecords } from './operation-records';
+import { orgNameTaken, TenantClaims } from './tenant-claims';
+import { CopyVerificationError, TenantDataMover } from './tenant-data-mover';
+
+/**
+ * Rename: reserve the new name, wait for in-flight tenant writes, copy the
+ * tenant database into one recorded as this operation's, verify, commit, and
+ * only then switch the record and drop the old database. Before the commit an
+ * interrupted rename is rolled back, after it forward.
+ */
+@Injectable()
+export class RenameOrganizationOperation {
+  constructor(
+    @InjectModel(Organization.name) private readonly organizations: Model<Organization>,
+    @Inject(databaseConfig.KEY) private readonly config: DatabaseConfig,
+    private readonly records: OperationRecords,
+    private readonly claims: TenantClaims,
+    private readonly ledger: OperationLedger,
+    private readonly tenants: TenantConnectionFactory,
+    private readonly ownership: TenantOwnership,
+    private readonly writes: TenantWriteFence,
+    private readonly mover: TenantDataMover,
+    private readonly migrations: MigrationsService,
+    private readonly hooks: OperationHooks,
+  ) {}
+
+  async run(organizationId: Types.ObjectId, newName: string): Promise<OrganizationRecord> {
+    const current = await this.organizations
+      .findById(organizationId)
+      .lean<OrganizationRecord>()
+      .exec();
+    if (!current || (current.pending && current.pending.type !== 'rename')) throw orgNotFound();
+    const newSlug = slugify(newName);
+
+    if (newSlug === current.slug) {
+      // Same identity, new spelling: no data moves.
+      return this.records.whileIdle(organizationId, { name: newName });
+    }
+
+    const target = this.tenants.locationForSlug(newSlug);
+    const pending = this.records.newOperation('rename', 'reserving', {
+      target_name: newName,
+      target_slug: newSlug,
+      target_database: target.databaseName,
+    });
+    const locked = await this.records.whileIdle(organizationId, { pending }, (fresh) => {
+      // Another rename finished while this one waited for the lock.
+      if (fresh.slug !== current.slug) throw orgBusy();
+      pending.source_database = fresh.database_name;
+      pending.source_slug = fresh.slug;
+    });
+    const lease = await this.ledger.open(organizationId, pending.op_id, 'rename');
+
+    try {
+      await this.hooks.reached('rename', 'recorded');
+      await this.ledger.assertCurrent(lease);
+      await this.claims.reserveSlug(newSlug, organizationId, newName);
+      // A create inserts its record (unique slug) before its reservation, a
+      // rename reserves before it reads the records: whichever of the two
+      // comes second sees the first, so the switch never meets a clash.
+      const clash = await this.organizations.exists({
+        slug: newSlug,
+        _id: trusted({ $ne: organizationId }),
+      });
+      if (clash) throw orgNameTaken(newName);
+      await this.hooks.reached('rename', 'slug_reserved');
+
+      await this.records.advance(lease, 'copying');
+      // Writes admitted before the rename was recorded finish (or expire)
+      // first; later ones see the record and are refused. The copy below
+      // therefore sees every acknowledged write.
+      await this.writes.drain(organizationId, () => this.ledger.renew(lease));
+      const source = this.tenants.db({
+        databaseName: locked.database_name,
+        clusterUri: locked.cluster_uri,
+      });
+      await this.claims.claimDatabase(lease, target, await this.migrations.tenantVersion(source));
+      const targetDb = this.tenants.db(target);
+      await this.ledger.keepAlive(lease, () =>
+        this.mover.copy(source, targetDb, {
+          batchSize: this.config.copyBatchSize,
+          beforeWrite: () => this.ledger.renew(lease),
+        }),
+      );
+      await this.hooks.reached('rename', 'copied');
+
+      await this.records.advance(lease, 'verifying');
+      await this.ledger.keepAlive(lease, () => this.mover.verify(source, targetDb));
+      await this.hooks.reached('rename', 'verified');
+
+      // The commit point. Before it repair rolls back, after it forward.
+      if ((await this.ledger.decide(lease, 'commit')) !== 'commit') throw operationInterrupted();
+      const switched = await this.applySwitch(lease);
+      await this.hooks.reached('rename', 'switched');
+      return await this.finish(switched, lease);
+    } catch (error) {
+      const outcome = await this.records.afterFailure(lease, error, (org, own) =>
+        this.recover(org, own),
+      );
+      // Committed and then finished by recovery: the rename happened.
+      if (outcome === 'commit' && !isInterruption(error)) {
+        const renamed = await this.organizations
+          .findById(organizationId)
+          .lean<OrganizationRecord>()
+          .exec();
+        if (renamed) return renamed;
+      }
+      if (isDuplicateKeyError(error)) throw orgNameTaken(newName);
+      // Only a write that stalled past the drain can change the source under
+      // the copy; it was answered 503, and the rename is rolled back whole.
+      if (error instanceof CopyVerificationError) throw orgBusy();
+      throw error;
+    }
+  }
+
+  async recover(org: OrganizationRecord, lease: OperationLease): Promise<Outcome> {
+    const outcome = await this.ledger.decide(lease, 'abort');
+    if (outcome === 'commit') await this.finish(await this.applySwitch(lease), lease);
+    else await this.undo(org, lease);
+    return outcome;
+  }
+
+  /** The switch: one single-document write moves the organization to its new name and database. */
+  private async applySwitch(lease: OperationLease): Promise<OrganizationRecord> {
+    const org = await this.records.findPending(lease);
+    if (!org) throw operationInterrupted();
+    const op = org.pending as PendingOperation;
+    await this.ledger.assertCurrent(lease);
+    const switched = await this.organizations
+      .findOneAndUpdate(
+        { _id: org._id, 'pending.op_id': op.op_id },
+        {
+          $set: {
+            name: op.target_name,
+            slug: op.target_slug,
+            database_name: op.target_database,
+            'pending.step': 'dropping_source',
+            'pending.lease_until': this.ledger.leaseDeadline(),
+          },
+        },
+        { returnDocument: 'after' },
+      )
+      .lean<OrganizationRecord>()
+      .exec();
+    if (!switched) throw operationInterrupted();
+    return switched;
+  }
+
+  private async finish(
+    org: OrganizationRecord,
+    lease: OperationLease,
+  ): Promise<OrganizationRecord> {
+    const op = org.pending as PendingOperation;
+    const source = op.source_database;
+    if (source && source !== op.target_database) {
+      await this.ledger.assertCurrent(lease);
+      // The old database is this organization's, made by an earlier operation.
+      await this.ledger.keepAlive(lease, () =>
+        this.ownership.dropIf(
+          { databaseName: source, clusterUri: org.cluster_uri },
+          (owner) => ownedBy(org._id)(owner) && owner.kind === 'owned' && owner.opId !== op.op_id,
+        ),
+      );
+    }
+    await this.hooks.reached('rename', 'source_dropped');
+    if (op.source_slug) {
+      await this.ledger.assertCurrent(lease);
+      await this.claims.releaseSlug(op.source_slug, org._id);
+    }
+    return this.records.close(lease);
+  }
+
+  private async undo(org: OrganizationRecord, lease: OperationLease): Promise<void> {
+    const op = org.pending as PendingOperation;
+    const target = op.target_database;
+    if (target) {
+      await this.ledger.assertCurrent(lease);
+      await this.ledger.keepAlive(lease, () =>
+        this.ownership.dropIf(
+          { databaseName: target, clusterUri: org.cluster_uri },
+          ownedBy(org._id, op.op_id),
+        ),
+      );
+    }
+    if (op.target_slug && op.target_slug !== org.slug) {
+      await this.ledger.assertCurrent(lease);
+      await this.claims.releaseSlug(op.target_slug, org._id);
+    }
+    await this.records.close(lease);
+  }
+}

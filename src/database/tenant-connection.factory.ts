@@ -1,7 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { InjectConnection } from '@nestjs/mongoose';
 import type { Db } from 'mongodb';
-import type { Connection } from 'mongoose';
+import type { Connection, Model, Schema } from 'mongoose';
 import { databaseConfig, type DatabaseConfig } from '../config/configuration';
 import { TENANT_DB_PREFIX } from './database.constants';
 
@@ -13,6 +13,12 @@ export interface TenantLocation {
   databaseName: string;
   clusterUri?: string | null;
 }
+
+/** Where an organization's data lives, from its master record. */
+export const tenantLocationOf = (org: {
+  database_name: string;
+  cluster_uri?: string | null;
+}): TenantLocation => ({ databaseName: org.database_name, clusterUri: org.cluster_uri ?? null });
 
 /**
  * The only code that turns an organization into a database handle. Handles
@@ -48,6 +54,12 @@ export class TenantConnectionFactory {
     this.handles.set(name, handle);
     this.evictOverflow();
     return handle;
+  }
+
+  /** A tenant collection's model, compiled once per handle and cached on it. */
+  model<T>(location: TenantLocation, name: string, schema: Schema<T>): Model<T> {
+    const connection = this.connection(location);
+    return (connection.models[name] as Model<T> | undefined) ?? connection.model<T>(name, schema);
   }
 
   /** The native driver handle, for bulk work such as copying a database. */

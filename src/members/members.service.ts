@@ -7,7 +7,7 @@ import { DomainError, orgBusy, orgNotFound } from '../common/errors/domain.error
 import { ErrorCode } from '../common/errors/error-codes';
 import type { RequestContext } from '../common/http/request-context';
 import { isDuplicateKeyError } from '../database/mongo-errors';
-import { TenantConnectionFactory } from '../database/tenant-connection.factory';
+import { TenantConnectionFactory, tenantLocationOf } from '../database/tenant-connection.factory';
 import { TenantOwnership } from '../database/tenant-ownership';
 import { TenantWriteFence } from '../database/tenant-write-fence';
 import { isVisible } from '../organizations/organizations.repository';
@@ -189,15 +189,7 @@ export class MembersService {
   }
 
   private membersOf(org: Pick<Organization, 'database_name' | 'cluster_uri'>): Model<Member> {
-    const connection = this.tenants.connection({
-      databaseName: org.database_name,
-      clusterUri: org.cluster_uri,
-    });
-    // Compiled once per tenant handle and cached on it by Mongoose.
-    return (
-      (connection.models[MEMBER_MODEL] as Model<Member> | undefined) ??
-      connection.model<Member>(MEMBER_MODEL, MemberSchema)
-    );
+    return this.tenants.model<Member>(tenantLocationOf(org), MEMBER_MODEL, MemberSchema);
   }
 }
 

@@ -4,11 +4,10 @@ import type { Db } from 'mongodb';
 import { type Connection, Model } from 'mongoose';
 import { databaseConfig, type DatabaseConfig } from '../config/configuration';
 import { TENANT_META_COLLECTION, TENANT_META_ID } from '../database/database.constants';
-import { TenantConnectionFactory } from '../database/tenant-connection.factory';
+import { TenantConnectionFactory, tenantLocationOf } from '../database/tenant-connection.factory';
 import { Organization } from '../organizations/schemas/organization.schema';
 import { LATEST_MASTER_VERSION, MASTER_MIGRATIONS } from './master-migrations';
 import { LATEST_TENANT_VERSION, type Migration, TENANT_MIGRATIONS } from './tenant-migrations';
-
 
 const MASTER_VERSION_COLLECTION = 'schema_migrations';
 const MASTER_VERSION_ID = 'master';
@@ -89,10 +88,7 @@ export class MigrationsService implements OnApplicationBootstrap {
       // picks it up once the operation has finished or been repaired.
       if (org.pending) report.tenants.skipped.push(org.database_name);
       else {
-        const db = this.tenants.db({
-          databaseName: org.database_name,
-          clusterUri: org.cluster_uri,
-        });
+        const db = this.tenants.db(tenantLocationOf(org));
         const from = await this.tenantVersion(db);
         if (from >= LATEST_TENANT_VERSION) report.tenants.upToDate += 1;
         else {
@@ -115,14 +111,12 @@ export class MigrationsService implements OnApplicationBootstrap {
 
   private migrateTenantDb(db: Db, from: number): Promise<number> {
     return applyPending(TENANT_MIGRATIONS, db, from, async (version) => {
-      await db
-        .collection<{ _id: string }>(TENANT_META_COLLECTION)
-        .updateOne(
-          { _id: TENANT_META_ID },
-          { $max: { schema_version: version } },
-          // Never recreate a database a drop removed under a stalled migration.
-          { upsert: false },
-        );
+      await db.collection<{ _id: string }>(TENANT_META_COLLECTION).updateOne(
+        { _id: TENANT_META_ID },
+        { $max: { schema_version: version } },
+        // Never recreate a database a drop removed under a stalled migration.
+        { upsert: false },
+      );
     });
   }
 

@@ -4,7 +4,10 @@ import { Model } from 'mongoose';
 import { AdminsService, type AdminRecord } from '../../admins/admins.service';
 import { operationInterrupted } from '../../common/errors/domain.error';
 import { isDuplicateKeyError } from '../../database/mongo-errors';
-import { TenantConnectionFactory } from '../../database/tenant-connection.factory';
+import {
+  TenantConnectionFactory,
+  tenantLocationOf,
+} from '../../database/tenant-connection.factory';
 import { ownedBy, TenantOwnership } from '../../database/tenant-ownership';
 import { MigrationsService } from '../../migrations/migrations.service';
 import { slugify } from '../organization-name';
@@ -97,10 +100,7 @@ export class CreateOrganizationOperation {
     await this.admins.deleteForOrganization(org._id);
     await this.ledger.assertCurrent(lease);
     await this.ledger.keepAlive(lease, () =>
-      this.ownership.dropIf(
-        { databaseName: org.database_name, clusterUri: org.cluster_uri },
-        ownedBy(org._id, lease.opId),
-      ),
+      this.ownership.dropIf(tenantLocationOf(org), ownedBy(org._id, lease.opId)),
     );
     await this.ledger.assertCurrent(lease);
     await this.claims.releaseSlug(org.slug, org._id);

@@ -2,6 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { InjectModel } from '@nestjs/mongoose';
 import { Model, Types } from 'mongoose';
 import { AdminsService } from '../../admins/admins.service';
+import { tenantLocationOf } from '../../database/tenant-connection.factory';
 import { ownedBy, TenantOwnership } from '../../database/tenant-ownership';
 import { TenantWriteFence } from '../../database/tenant-write-fence';
 import type { OrganizationRecord } from '../organizations.repository';
@@ -48,10 +49,7 @@ export class DeleteOrganizationOperation {
     await this.ledger.assertCurrent(lease);
     // Dropping a large database takes a while; the lease stays fresh meanwhile.
     await this.ledger.keepAlive(lease, () =>
-      this.ownership.dropIf(
-        { databaseName: org.database_name, clusterUri: org.cluster_uri },
-        ownedBy(org._id),
-      ),
+      this.ownership.dropIf(tenantLocationOf(org), ownedBy(org._id)),
     );
     await this.hooks.reached('delete', 'tenant_dropped');
     await this.ledger.assertCurrent(lease);

@@ -4,7 +4,10 @@ import { Model, Types, trusted } from 'mongoose';
 import { operationInterrupted, orgBusy, orgNotFound } from '../../common/errors/domain.error';
 import { databaseConfig, type DatabaseConfig } from '../../config/configuration';
 import { isDuplicateKeyError } from '../../database/mongo-errors';
-import { TenantConnectionFactory } from '../../database/tenant-connection.factory';
+import {
+  TenantConnectionFactory,
+  tenantLocationOf,
+} from '../../database/tenant-connection.factory';
 import { ownedBy, TenantOwnership } from '../../database/tenant-ownership';
 import { TenantWriteFence } from '../../database/tenant-write-fence';
 import { MigrationsService } from '../../migrations/migrations.service';
@@ -85,10 +88,7 @@ export class RenameOrganizationOperation {
       // first; later ones see the record and are refused. The copy below
       // therefore sees every acknowledged write.
       await this.writes.drain(organizationId, () => this.ledger.renew(lease));
-      const source = this.tenants.db({
-        databaseName: locked.database_name,
-        clusterUri: locked.cluster_uri,
-      });
+      const source = this.tenants.db(tenantLocationOf(locked));
       await this.claims.claimDatabase(lease, target, await this.migrations.tenantVersion(source));
       const targetDb = this.tenants.db(target);
       await this.ledger.keepAlive(lease, () =>

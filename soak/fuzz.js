@@ -158,7 +158,7 @@ async function main() {
   }
   const report = readdirSync(REPORT_DIR).find((name) => name.endsWith('.ndjson'));
   const { checks, cases } = report ? summarize(join(REPORT_DIR, report)) : { checks: [], cases: 0 };
-  const generated = /(\d+) generated/.exec(result.out)?.[1] ?? String(cases);
+  const generated = /(?<!\d)(\d+) generated/.exec(result.out)?.[1] ?? String(cases);
   // Schemathesis's closing line: "=== 2 failures, 1 error, 1 warning in 61.2s ===".
   const closing =
     result.out.split('\n').findLast((line) => /^=+ .* in [\d.]+s =+$/.test(line)) ?? '';

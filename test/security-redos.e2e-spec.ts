@@ -206,7 +206,8 @@ describe('Whitespace-padded values in every input position (e2e, ReDoS)', () => 
         if (result.status < 400 || result.status >= 500) {
           wrong.push(`${probe.label}: ${result.status}`);
         }
-        if (result.healthStatus !== 200) wrong.push(`${probe.label}: health ${result.healthStatus}`);
+        if (result.healthStatus !== 200)
+          wrong.push(`${probe.label}: health ${result.healthStatus}`);
         if (result.ms > ANSWER_BOUND_MS || result.healthMs > HEALTH_BOUND_MS) {
           slow.push(
             `${probe.label}: answered in ${Math.round(result.ms)} ms, /health/live in ${Math.round(result.healthMs)} ms`,

@@ -1,13 +1,15 @@
 import { Module } from '@nestjs/common';
 import { MongooseModule } from '@nestjs/mongoose';
+import { SecurityModule } from '../security/security.module';
 import { AdminsService } from './admins.service';
+import { PasswordConfirmation } from './password-confirmation.service';
 import { PasswordHasher } from './password-hasher.service';
 import { Admin, AdminSchema } from './schemas/admin.schema';
 import { SuperadminBootstrap } from './superadmin.bootstrap';
 
 @Module({
-  imports: [MongooseModule.forFeature([{ name: Admin.name, schema: AdminSchema }])],
-  providers: [AdminsService, PasswordHasher, SuperadminBootstrap],
-  exports: [AdminsService],
+  imports: [MongooseModule.forFeature([{ name: Admin.name, schema: AdminSchema }]), SecurityModule],
+  providers: [AdminsService, PasswordConfirmation, PasswordHasher, SuperadminBootstrap],
+  exports: [AdminsService, PasswordConfirmation],
 })
 export class AdminsModule {}

@@ -128,7 +128,7 @@ export class OrganizationsController {
   @ApiOperation({
     summary: "Rename the token's organization and/or change the calling admin's email or password",
     description:
-      'A rename that changes the slug moves the tenant data to `org_<new_slug>` (all collections, documents and indexes) before switching. Email and password changes need `current_password` and revoke earlier tokens; a rename does not.',
+      'A rename that changes the slug moves the tenant data to `org_<new_slug>` (all collections, documents and indexes) before switching. Email and password changes need `current_password` and revoke earlier tokens; a rename does not. A `current_password` check counts against the same per-account lock-out as a login (LOGIN_LOCKOUT): once the account is locked, 429 with Retry-After, even for the right password.',
   })
   @ApiOkResponse({ type: OrganizationOwnerView })
   @ApiProblems(

@@ -90,6 +90,17 @@ export class EnvironmentVariables {
   @Matches(RATE_LIMIT_PATTERN, { message: RATE_LIMIT_MESSAGE('RATE_LIMIT_CREATE') })
   RATE_LIMIT_CREATE = '20/1h';
 
+  /**
+   * Per-address limits count an IPv6 client by its network of this many
+   * bits: one subscriber usually holds a whole /64 (or /56, /48).
+   */
+  @IsOptional()
+  @Transform(toInt)
+  @IsInt()
+  @Min(16)
+  @Max(128)
+  RATE_LIMIT_IPV6_PREFIX = 64;
+
   /** Login attempts per account before it is locked until the window has room again. */
   @IsOptional()
   @Matches(RATE_LIMIT_PATTERN, { message: RATE_LIMIT_MESSAGE('LOGIN_LOCKOUT') })

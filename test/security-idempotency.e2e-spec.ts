@@ -153,7 +153,7 @@ describe('Idempotency keys (e2e)', () => {
       const dying = await createTestApp({ masterDbName, env, hooks: frozen });
       const key = `crash-key-${uniqueSuffix()}`;
       const input = newOrgInput('Crash');
-      const dto = { ...input } as CreateOrganizationDto;
+      const dto: CreateOrganizationDto = { ...input };
       const reply = { header: () => reply } as unknown as FastifyReply;
       void dying.app
         .get(OrganizationsController)

@@ -12,6 +12,7 @@ import {
   MinLength,
   validateSync,
 } from 'class-validator';
+import { trustProxyListProblem } from '../bootstrap/trust-proxy';
 import { RATE_LIMIT_PATTERN } from '../security/rate-limit';
 
 export const NODE_ENVS = ['development', 'test', 'production'] as const;
@@ -159,7 +160,7 @@ export class EnvironmentVariables {
   @MinLength(1)
   @Matches(/^(?!true$)/, {
     message:
-      'TRUST_PROXY=true would trust any client; use false, a hop count (1 = NGINX) or proxy addresses',
+      'TRUST_PROXY=true would trust any client; use false, a hop count (1 = NGINX) or proxy address ranges',
   })
   TRUST_PROXY = 'false';
 
@@ -210,6 +211,10 @@ function crossFieldErrors(env: EnvironmentVariables): string[] {
     errors.push(
       `TENANT_WRITE_DRAIN_MS (${env.TENANT_WRITE_DRAIN_MS}) must be shorter than OPERATION_LEASE_MS (${env.OPERATION_LEASE_MS}): an operation waits for in-flight writes within its lease`,
     );
+  }
+  if (!/^(false|\d+)$/.test(env.TRUST_PROXY) && env.TRUST_PROXY !== 'true') {
+    const problem = trustProxyListProblem(env.TRUST_PROXY);
+    if (problem) errors.push(problem);
   }
   const secret = env.JWT_SECRET;
   if (secret !== undefined && Buffer.byteLength(secret) < 32) {

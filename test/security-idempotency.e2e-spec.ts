@@ -240,10 +240,19 @@ describe('Idempotency keys (e2e)', () => {
         const healthy = processWithService();
         const stale = deferred<object>();
         const fresh = deferred<object>();
-        const staleRun = run(stalled, key, () => stale.promise);
+        const [staleStarted, freshStarted] = [deferred<void>(), deferred<void>()];
+        const staleRun = run(stalled, key, () => {
+          staleStarted.resolve();
+          return stale.promise;
+        });
+        await staleStarted.promise;
         await sleep(LEASE_MS * 2);
-        const freshRun = run(healthy, key, () => fresh.promise);
-        await sleep(50);
+        // The new holder is running once its work has been called: it has taken the key over.
+        const freshRun = run(healthy, key, () => {
+          freshStarted.resolve();
+          return fresh.promise;
+        });
+        await freshStarted.promise;
 
         let staleAnswer: StoredResponse;
         let freshAnswer: StoredResponse;
@@ -273,7 +282,12 @@ describe('Idempotency keys (e2e)', () => {
       const key = `renewed-${uniqueSuffix()}`;
       const holder = processWithService();
       const work = deferred<object>();
-      const first = run(holder, key, () => work.promise);
+      const started = deferred<void>();
+      const first = run(holder, key, () => {
+        started.resolve();
+        return work.promise;
+      });
+      await started.promise;
       await sleep(LEASE_MS * 4);
       const waiting = run(processWithService(), key, () => Promise.resolve({ by: 'second' }));
       await sleep(LEASE_MS * 2);

@@ -192,14 +192,14 @@ describe('BCRYPT_COST changes (e2e, finding 5)', () => {
     };
     const known: number[] = [];
     const unknown: number[] = [];
-    for (let i = 0; i < 5; i++) {
+    for (let i = 0; i < 7; i++) {
       known.push(await time(org.email));
       unknown.push(await time(`nobody-${uniqueSuffix()}@example.test`));
     }
-    const median = (values: number[]) => [...values].sort((a, b) => a - b)[2];
+    const median = (values: number[]) => [...values].sort((a, b) => a - b)[3];
     const ratio = median(known) / median(unknown);
-    // Equal work; a loaded machine adds noise, not a factor of many.
-    expect(ratio).toBeGreaterThan(0.6);
-    expect(ratio).toBeLessThan(1.6);
+    // Equal work; a loaded machine adds noise, not the factor of 100 that cost 4 against 11 was.
+    expect(ratio).toBeGreaterThan(0.5);
+    expect(ratio).toBeLessThan(2);
   });
 });

@@ -1,5 +1,5 @@
 import { Types } from 'mongoose';
-import { bcryptCost } from '../src/admins/password-hasher.service';
+import { bcryptCost, PasswordHasher } from '../src/admins/password-hasher.service';
 import { bearer, createOrg, newOrgInput, type OrgFixture } from './utils/fixtures';
 import { createTestApp, uniqueMasterDb, uniqueSuffix, type TestApp } from './utils/test-app';
 
@@ -201,5 +201,28 @@ describe('BCRYPT_COST changes (e2e, finding 5)', () => {
     // Equal work; a loaded machine adds noise, not the factor of 100 that cost 4 against 11 was.
     expect(ratio).toBeGreaterThan(0.5);
     expect(ratio).toBeLessThan(2);
+  });
+
+  it('keeps every check at the highest stored cost after BCRYPT_COST is lowered, until that hash is upgraded', async () => {
+    const ownDb = uniqueMasterDb();
+    const before = await createTestApp({ masterDbName: ownDb, env: { BCRYPT_COST: '6' } });
+    const org = await createOrg(before, 'Lowered');
+    await before.close();
+    const after = await createTestApp({ masterDbName: ownDb, env: { BCRYPT_COST: '4' } });
+    try {
+      const hasher = after.app.get(PasswordHasher);
+      expect(hasher.currentWorkCost).toBe(6);
+      await after
+        .http()
+        .post('/admin/login')
+        .send({ email: org.email, password: org.password })
+        .expect(200);
+      expect(bcryptCost(await storedHash(after, org.email))).toBe(4);
+      await hasher.refreshWorkCost();
+      expect(hasher.currentWorkCost).toBe(4);
+    } finally {
+      await after.master.db!.dropDatabase();
+      await after.close();
+    }
   });
 });

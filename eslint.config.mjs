@@ -1,6 +1,7 @@
 // @ts-check
 import eslint from '@eslint/js';
 import prettierRecommended from 'eslint-plugin-prettier/recommended';
+import regexp from 'eslint-plugin-regexp';
 import globals from 'globals';
 import tseslint from 'typescript-eslint';
 
@@ -20,6 +21,16 @@ export default tseslint.config(
   eslint.configs.recommended,
   ...tseslint.configs.recommendedTypeChecked,
   prettierRecommended,
+  {
+    // A regular expression that backtracks super-linearly lets one request hold
+    // a worker for seconds (issue 10, finding 1). Only the rules about running
+    // time are on: the plugin's style rules would churn every pattern for no safety.
+    plugins: { regexp },
+    rules: {
+      'regexp/no-super-linear-backtracking': 'error',
+      'regexp/no-super-linear-move': 'error',
+    },
+  },
   {
     languageOptions: {
       globals: { ...globals.node, ...globals.jest },

@@ -6,7 +6,7 @@
 //  3. unpacks the zip into a temp dir and installs production dependencies there
 //     (`npm ci --omit=dev`, what EB's `npm install --production` does with a lock file);
 //  4. starts the Procfile's `web` command with the bundle's own .ebextensions
-//     environment (NODE_ENV=production, HOST, TRUST_PROXY=2, 2 workers) behind
+//     environment (NODE_ENV=production, HOST, TRUST_PROXY ranges, 2 workers) behind
 //     Debian's NGINX loaded with the bundle's .platform/nginx configuration inside
 //     an nginx.conf shaped like the platform's (`nginx -t` first);
 //  5. drives requests through NGINX and checks what the client got and what the
@@ -377,8 +377,11 @@ async function main() {
     SHUTDOWN_TIMEOUT_MS: '10000',
   };
   check(
-    env.NODE_ENV === 'production' && env.HOST === '127.0.0.1' && env.TRUST_PROXY === '2',
-    'the bundle configures production, loopback-only and 2 trusted hops',
+    env.NODE_ENV === 'production' &&
+      env.HOST === '127.0.0.1' &&
+      env.TRUST_PROXY?.split(',')[0] === 'loopback' &&
+      !/^\d+$/.test(env.TRUST_PROXY),
+    'the bundle configures production, loopback-only and trusted proxy ranges (not a hop count)',
     ebEnv,
   );
 

@@ -15,6 +15,7 @@
 'use strict';
 
 const { spawn } = require('node:child_process');
+const { randomBytes } = require('node:crypto');
 const {
   appendFileSync,
   existsSync,
@@ -62,9 +63,11 @@ function run(command, argv, env) {
   });
 }
 
-/** Check names and case counts from Schemathesis's NDJSON event stream. */
+/** Check names, case counts and each operation's answers from Schemathesis's NDJSON event stream. */
 function summarize(reportFile) {
   const checks = new Set();
+  /** `METHOD /path` -> status codes received. */
+  const answers = new Map();
   let cases = 0;
   const visit = (value) => {
     if (Array.isArray(value)) return value.forEach(visit);
@@ -85,8 +88,34 @@ function summarize(reportFile) {
     visit(event);
     const finished = event.ScenarioFinished;
     if (finished?.recorder?.cases) cases += Object.keys(finished.recorder.cases).length;
+    for (const [id, interaction] of Object.entries(finished?.recorder?.interactions ?? {})) {
+      const request = finished.recorder.cases[id]?.value;
+      const status = interaction?.response?.status_code;
+      if (!request || typeof status !== 'number') continue;
+      const operation = `${request.method} ${request.path}`;
+      if (!answers.has(operation)) answers.set(operation, new Set());
+      answers.get(operation).add(status);
+    }
   }
-  return { checks: [...checks].sort(), cases };
+  return { checks: [...checks].sort(), cases, answers };
+}
+
+/**
+ * Documented operations that never answered 2xx: the fuzzer reached only
+ * their guards (a missing principal, a role it lacked), never their handlers.
+ */
+function unreachedOperations(document, answers) {
+  const unreached = [];
+  for (const [path, item] of Object.entries(document.paths)) {
+    for (const method of Object.keys(item)) {
+      const operation = `${method.toUpperCase()} ${path}`;
+      const statuses = [...(answers.get(operation) ?? [])];
+      if (!statuses.some((status) => status >= 200 && status < 300)) {
+        unreached.push(`${operation} (answers: ${statuses.sort().join(', ') || 'none'})`);
+      }
+    }
+  }
+  return unreached;
 }
 
 /** Schemathesis from PyPI in a git-ignored venv, installed on first use. */
@@ -117,11 +146,18 @@ async function main() {
   rmSync(REPORT_DIR, { recursive: true, force: true });
   mkdirSync(REPORT_DIR, { recursive: true });
   const st = await ensureSchemathesis();
+  // The super admin the hooks use for GET /org/list (operator-only).
+  const superadmin = {
+    email: `fuzz-operator-${randomBytes(4).toString('hex')}@example.test`,
+    password: `fuzz operator ${randomBytes(12).toString('hex')}`,
+  };
   const service = await startService({
     distDir: args.dist,
     log: record,
     env: {
       WEB_CONCURRENCY: '1',
+      SUPERADMIN_EMAIL: superadmin.email,
+      SUPERADMIN_PASSWORD: superadmin.password,
       // One client address sends everything here; the limits are tested in
       // test/security.e2e-spec.ts, not by making the fuzzer wait.
       RATE_LIMIT_GLOBAL: '1000000/1m',
@@ -130,7 +166,9 @@ async function main() {
     },
   });
   let result;
+  let document;
   try {
+    document = await (await fetch(`${service.base}/docs-json`)).json();
     result = await run(
       st,
       [
@@ -161,6 +199,8 @@ async function main() {
       {
         ...process.env,
         FUZZ_BASE_URL: service.base,
+        FUZZ_SUPERADMIN_EMAIL: superadmin.email,
+        FUZZ_SUPERADMIN_PASSWORD: superadmin.password,
         PYTHONPATH: __dirname,
         SCHEMATHESIS_HOOKS: 'schemathesis_hooks',
       },
@@ -179,8 +219,11 @@ async function main() {
     await service.stop();
   }
   const report = readdirSync(REPORT_DIR).find((name) => name.endsWith('.ndjson'));
-  const { checks, cases } = report ? summarize(join(REPORT_DIR, report)) : { checks: [], cases: 0 };
-  const generated = /(\d+) generated/.exec(result.out)?.[1] ?? String(cases);
+  const { checks, cases, answers } = report
+    ? summarize(join(REPORT_DIR, report))
+    : { checks: [], cases: 0, answers: new Map() };
+  const unreached = unreachedOperations(document, answers);
+  const generated = /(?<!\d)(\d+) generated/.exec(result.out)?.[1] ?? String(cases);
   // Schemathesis's closing line: "=== 2 failures, 1 error, 1 warning in 61.2s ===".
   const closing =
     result.out.split('\n').findLast((line) => /^=+ .* in [\d.]+s =+$/.test(line)) ?? '';
@@ -188,7 +231,14 @@ async function main() {
   console.log(
     `schemathesis: ${generated} test cases generated, ${count('failure')} failures, ${count('error')} errors, exit ${result.code}; checks run: ${checks.join(', ') || '(none recorded)'}; console output in ${relative(PROJECT, CONSOLE_LOG)}`,
   );
-  process.exitCode = result.code;
+  if (unreached.length === 0) {
+    console.log('schemathesis: every documented operation answered 2xx at least once');
+  } else {
+    console.log(
+      `schemathesis: ${unreached.length} operation(s) never answered 2xx, so their handlers were not fuzzed with a valid principal (see soak/schemathesis_hooks.py):\n  ${unreached.join('\n  ')}`,
+    );
+  }
+  process.exitCode = result.code !== 0 ? result.code : unreached.length > 0 ? 1 : 0;
 }
 
 main().catch((error) => {

@@ -1,44 +1,179 @@
-"""Schemathesis hooks for fuzzing this service; loaded by soak/fuzz.mjs.
+"""Schemathesis hooks for fuzzing this service; loaded by soak/fuzz.js.
 
-Authentication: every protected operation is reached with the token of a
-freshly created organization. Fuzzing logs out, changes credentials and
-deletes organizations, so a token can die at any moment; Schemathesis then
-calls get() again (it re-authenticates on 401) and a new organization is made.
+Authentication: every protected operation is fuzzed with a valid principal
+(issue 10, finding 11), so that its handler, not only its guard, meets the
+generated input:
+
+- GET /org/list: the super admin, whom soak/fuzz.js bootstraps from
+  FUZZ_SUPERADMIN_EMAIL / FUZZ_SUPERADMIN_PASSWORD;
+- DELETE /org/delete: the owner of an organization made for that one case,
+  and schema-valid cases name that organization, so deletes really happen;
+- everything else: the token of a freshly created organization. Fuzzing logs
+  out, changes credentials and deletes organizations, so a token can die at
+  any moment; Schemathesis then calls get() again (it re-authenticates on
+  401) and a new organization is made.
+
+soak/fuzz.js fails the run when an operation never got a 2xx answer, so a
+principal that cannot reach an operation shows up as a failure.
 """
 
+import itertools
 import json
 import os
 import re
 import secrets
+import threading
 
 import requests
 import schemathesis
 from hypothesis import strategies as st
 from schemathesis import GenerationMode
+from schemathesis.generation.meta import CoveragePhaseData, CoverageScenario
 
 BASE_URL = os.environ["FUZZ_BASE_URL"]
 PASSWORD = f"fuzzing passphrase {secrets.token_hex(4)}"
 
 
-@schemathesis.auth()
-class FreshOrganizationToken:
+def _create_organization() -> dict:
+    suffix = secrets.token_hex(6)
+    name = f"Fuzz {suffix}"
+    email = f"fuzz-{suffix}@example.test"
+    created = requests.post(
+        f"{BASE_URL}/org/create",
+        json={"organization_name": name, "email": email, "password": PASSWORD},
+        timeout=10,
+    )
+    created.raise_for_status()
+    return {"name": name, "email": email}
+
+
+def _fresh_organization() -> dict:
+    org = _create_organization()
+    login = requests.post(
+        f"{BASE_URL}/admin/login", json={"email": org["email"], "password": PASSWORD}, timeout=10
+    )
+    login.raise_for_status()
+    return {**org, "token": login.json()["access_token"]}
+
+
+_turns = itertools.count()
+
+
+def _every_other_turn() -> bool:
+    return next(_turns) % 2 == 0
+
+
+def _set_bearer(case, token: str) -> None:
+    case.headers = {**(case.headers or {}), "Authorization": f"Bearer {token}"}
+
+
+def _positive(case) -> bool:
+    return case.meta is not None and case.meta.generation.mode == GenerationMode.POSITIVE
+
+
+def _body(case) -> dict:
+    return case.body if isinstance(case.body, dict) else {}
+
+
+# Providers are tried in order; the first whose filter matches the operation applies.
+
+
+@schemathesis.auth().apply_to(method="GET", path="/org/list")
+class SuperAdminToken:
     def get(self, case, ctx):
-        suffix = secrets.token_hex(6)
-        email = f"fuzz-{suffix}@example.test"
-        created = requests.post(
-            f"{BASE_URL}/org/create",
-            json={"organization_name": f"Fuzz {suffix}", "email": email, "password": PASSWORD},
-            timeout=10,
-        )
-        created.raise_for_status()
         login = requests.post(
-            f"{BASE_URL}/admin/login", json={"email": email, "password": PASSWORD}, timeout=10
+            f"{BASE_URL}/admin/login",
+            json={
+                "email": os.environ["FUZZ_SUPERADMIN_EMAIL"],
+                "password": os.environ["FUZZ_SUPERADMIN_PASSWORD"],
+            },
+            timeout=10,
         )
         login.raise_for_status()
         return login.json()["access_token"]
 
     def set(self, case, data, ctx):
-        case.headers = {**(case.headers or {}), "Authorization": f"Bearer {data}"}
+        _set_bearer(case, data)
+
+
+# No caching: every case deletes an organization of its own.
+@schemathesis.auth(refresh_interval=None).apply_to(method="DELETE", path="/org/delete")
+class OrganizationToDelete:
+    def get(self, case, ctx):
+        return _fresh_organization()
+
+    def set(self, case, data, ctx):
+        _set_bearer(case, data["token"])
+        if not _positive(case):
+            return
+        # Name the organization where the case names one (both places agree, see
+        # delete_names_one_organization), or in the query string.
+        body = _body(case)
+        if "organization_name" in body:
+            case.body = {**body, "organization_name": data["name"]}
+        if "organization_name" in (case.query or {}) or "organization_name" not in body:
+            case.query = {**(case.query or {}), "organization_name": data["name"]}
+
+
+def _create_with(token: str, path: str, body: dict) -> str:
+    created = requests.post(
+        f"{BASE_URL}{path}", json=body, headers={"Authorization": f"Bearer {token}"}, timeout=10
+    )
+    created.raise_for_status()
+    return created.json()["id"]
+
+
+# Every other schema-valid case on /{id} operations addresses a real member or
+# admin, made for it: generated ids name nothing, which only ever reaches the
+# 404. Admins are managed by owners, and fuzzing demotes the cached token's
+# admin now and then, so an admin target comes with an organization (and owner
+# token) of its own.
+def _real_member(token: str) -> tuple[str, str]:
+    member = {"email": f"member-{secrets.token_hex(6)}@example.test", "name": "Fuzz member"}
+    return token, _create_with(token, "/org/members", member)
+
+
+def _real_admin(_token: str) -> tuple[str, str]:
+    owner = _fresh_organization()["token"]
+    admin = {"email": f"admin-{secrets.token_hex(6)}@example.test", "password": PASSWORD, "role": "admin"}
+    return owner, _create_with(owner, "/org/admins", admin)
+
+
+_REAL_TARGETS = {"/org/members/{id}": _real_member, "/org/admins/{id}": _real_admin}
+
+
+def _with_real_credentials(case) -> None:
+    """A credentials change by the owner of an organization made for it: the right
+    current_password and, when the case names the organization, its name."""
+    org = _fresh_organization()
+    _set_bearer(case, org["token"])
+    body = {**_body(case), "current_password": PASSWORD}
+    if "organization_name" in body:
+        body["organization_name"] = org["name"]
+    case.body = body
+
+
+@schemathesis.auth()
+class FreshOrganizationToken:
+    def get(self, case, ctx):
+        return _fresh_organization()["token"]
+
+    def set(self, case, data, ctx):
+        _set_bearer(case, data)
+        if not _positive(case):
+            return
+        if case.method.upper() == "PUT" and case.path == "/org/update":
+            if _every_other_turn():
+                _with_real_credentials(case)
+            return
+        make_target = _REAL_TARGETS.get(case.path)
+        if make_target and _every_other_turn():
+            try:
+                token, target = make_target(data)
+            except requests.HTTPError:
+                return  # the token died meanwhile: the case runs as generated
+            _set_bearer(case, token)
+            case.path_parameters = {**(case.path_parameters or {}), "id": target}
 
 
 # What JavaScript's String.prototype.trim() removes (the service's notion of whitespace).
@@ -69,14 +204,6 @@ schemathesis.openapi.format(
 # belong in their module's document, and their hook goes once it is there.
 
 
-def _positive(case) -> bool:
-    return case.meta is not None and case.meta.generation.mode == GenerationMode.POSITIVE
-
-
-def _body(case) -> dict:
-    return case.body if isinstance(case.body, dict) else {}
-
-
 @schemathesis.hook("filter_case").apply_to(method="DELETE", path="/org/delete")
 def delete_names_one_organization(ctx, case):
     # Permanent: the name may be given in the query or in the body, and when
@@ -97,6 +224,41 @@ def update_changes_something(ctx, case):
     changes = any(field in body for field in ("new_organization_name", "email", "password"))
     credentials = "email" in body or "password" in body
     return not _positive(case) or (changes and (not credentials or "current_password" in body))
+
+
+# --- Schema-valid logins that succeed ---------------------------------------------
+# Generated credentials never match, so without this a login would only ever be
+# fuzzed failing. Every other schema-valid case uses a real account; the rest
+# keep the generated values (the failure paths). Credentials changes get the
+# same treatment in FreshOrganizationToken.
+
+_login_account: dict = {}
+_login_account_lock = threading.Lock()
+
+
+@schemathesis.hook("map_case").apply_to(method="POST", path="/admin/login")
+def login_with_real_credentials_at_times(ctx, case):
+    if _positive(case) and isinstance(case.body, dict) and _every_other_turn():
+        with _login_account_lock:
+            if not _login_account:
+                _login_account.update(_create_organization())
+        case.body = {**case.body, "email": _login_account["email"], "password": PASSWORD}
+    return case
+
+
+@schemathesis.hook("filter_case").apply_to(method="GET", path="/org/list")
+def list_query_has_no_types(ctx, case):
+    # Permanent: a query string is text. An "incorrect type" for `after` or `q`
+    # (null, true, 123) is sent as the text "null", "true", "123", each a valid
+    # slug cursor and name prefix (an organization may be named "Null"), so no
+    # server could reject it. Reached only with the super admin's token; before
+    # that every case got 403.
+    data = case.meta.phase.data if case.meta is not None else None
+    return not (
+        isinstance(data, CoveragePhaseData)
+        and data.scenario == CoverageScenario.INCORRECT_TYPE
+        and data.parameter in ("after", "q")
+    )
 
 
 _VISIBLE_ASCII_KEY = re.compile(r"^[\x21-\x7e]{1,255}$")

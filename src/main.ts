@@ -7,6 +7,7 @@ import { assertDatabaseReachable } from './bootstrap/database-preflight';
 import { SHUTDOWN_SIGNALS } from './bootstrap/graceful-shutdown';
 import { appConfig, databaseConfig } from './config/configuration';
 import { ConfigValidationError } from './config/env.validation';
+import { EXIT_CONFIG, StartupRefusedError } from './config/startup-refused.error';
 import { startEmbeddedDatabaseIfNeeded } from './database/embedded-database';
 import { createProcessLogger } from './logging/process-logger';
 
@@ -74,8 +75,12 @@ function exitOnUncaughtErrors(logger: Logger): void {
 }
 
 main().catch((error: unknown) => {
-  // Configuration errors are the operator's to fix: print them plainly.
-  if (error instanceof ConfigValidationError) console.error(error.message);
-  else console.error(error);
+  // Configuration errors are the operator's to fix: print them plainly, and
+  // tell a supervising primary that restarting this worker cannot help.
+  if (error instanceof ConfigValidationError || error instanceof StartupRefusedError) {
+    console.error(error.message);
+    process.exit(cluster.isWorker ? EXIT_CONFIG : 1);
+  }
+  console.error(error);
   process.exit(1);
 });

@@ -308,7 +308,7 @@ describe('Hostile input (e2e)', () => {
       for (const [template, methods] of Object.entries(doc.paths)) {
         for (const [method, operation] of Object.entries(methods)) {
           const params = operation.parameters ?? [];
-          const path = template.replace(/\{[^}]+\}/g, injectedPath);
+          const path = template.replace(/\{[^{}]+\}/g, injectedPath);
           const positions: Array<{ label: string; qs?: string; body?: Record<string, unknown> }> =
             [];
           for (const p of params.filter((p) => p.in === 'query')) {

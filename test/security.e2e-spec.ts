@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { validateEnvironment } from '../src/config/env.validation';
 import { MongoThrottlerStorage } from '../src/security/mongo-throttler.storage';
@@ -401,6 +401,43 @@ describe('Security headers and CORS (e2e)', () => {
     } finally {
       await closed.master.db!.dropDatabase();
       await closed.close();
+    }
+  });
+});
+
+describe('Swagger UI and stored tokens (e2e)', () => {
+  /** The options Swagger UI starts with, as the browser receives them. */
+  async function swaggerUiOptions(t: TestApp): Promise<string> {
+    const res = await t.http().get('/docs/swagger-ui-init.js').expect(200);
+    return res.text;
+  }
+
+  it('does not keep bearer tokens in localStorage in production (persistAuthorization off)', async () => {
+    const production = await createTestApp({
+      env: {
+        NODE_ENV: 'production',
+        // Production refuses the tests' placeholder-looking secret and a test-only bcrypt cost.
+        JWT_SECRET: randomBytes(32).toString('hex'),
+        BCRYPT_COST: '10',
+      },
+    });
+    try {
+      expect(await swaggerUiOptions(production)).toMatch(/"persistAuthorization":\s*false/);
+    } finally {
+      await production.master.db!.dropDatabase();
+      await production.close();
+    }
+  });
+
+  it('keeps them for convenience outside production', async () => {
+    const development = await createTestApp({
+      env: { NODE_ENV: 'development', BCRYPT_COST: '10' },
+    });
+    try {
+      expect(await swaggerUiOptions(development)).toMatch(/"persistAuthorization":\s*true/);
+    } finally {
+      await development.master.db!.dropDatabase();
+      await development.close();
     }
   });
 });

@@ -235,7 +235,7 @@ async function main() {
 
   async function resolveSession(request) {
     const header = request.headers.authorization;
-    const match = typeof header === 'string' ? /(\S+)\s+(\S+)/.exec(header) : null;
+    const match = typeof header === 'string' ? /^(\S+)\s+(\S+)/.exec(header) : null;
     if (!match || match[1].toLowerCase() !== 'bearer') throw unauthorized();
     const claims = verifyToken(match[2]);
     if (claims === 'expired') throw unauthorized('The token has expired; log in again.');
@@ -653,11 +653,16 @@ function parseJsonBody(contentType, body) {
 }
 
 function slugify(name) {
-  return name
+  const collapsed = name
     .trim()
     .toLowerCase()
-    .replace(/[^a-z0-9]+/g, '_')
-    .replace(/^_+|_+$/g, '');
+    .replace(/[^a-z0-9]+/g, '_');
+  // Linear trim of '_' (as src/common/text/trim.ts), not /^_+|_+$/g.
+  let start = 0;
+  let end = collapsed.length;
+  while (start < end && collapsed[start] === '_') start++;
+  while (end > start && collapsed[end - 1] === '_') end--;
+  return collapsed.slice(start, end);
 }
 
 main().catch((error) => {

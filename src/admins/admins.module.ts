@@ -1,7 +1,9 @@
 import { Module } from '@nestjs/common';
 import { MongooseModule } from '@nestjs/mongoose';
 import { Organization, OrganizationSchema } from '../organizations/schemas/organization.schema';
+import { SecurityModule } from '../security/security.module';
 import { AdminsService } from './admins.service';
+import { PasswordConfirmation } from './password-confirmation.service';
 import { PasswordHasher } from './password-hasher.service';
 import { Admin, AdminSchema } from './schemas/admin.schema';
 import { SuperadminBootstrap } from './superadmin.bootstrap';
@@ -13,8 +15,9 @@ import { SuperadminBootstrap } from './superadmin.bootstrap';
       // Read only, to tell an orphan admin (its organization gone) from a live one.
       { name: Organization.name, schema: OrganizationSchema },
     ]),
+    SecurityModule,
   ],
-  providers: [AdminsService, PasswordHasher, SuperadminBootstrap],
-  exports: [AdminsService],
+  providers: [AdminsService, PasswordConfirmation, PasswordHasher, SuperadminBootstrap],
+  exports: [AdminsService, PasswordConfirmation],
 })
 export class AdminsModule {}

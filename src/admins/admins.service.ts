@@ -2,6 +2,7 @@ import { Injectable, OnModuleInit } from '@nestjs/common';
 import { InjectModel } from '@nestjs/mongoose';
 import { Model, Types, trusted } from 'mongoose';
 import { DomainError } from '../common/errors/domain.error';
+import { StartupRefusedError } from '../config/startup-refused.error';
 import { ErrorCode } from '../common/errors/error-codes';
 import { isDuplicateKeyError } from '../database/mongo-errors';
 import { PasswordHasher } from './password-hasher.service';
@@ -97,7 +98,16 @@ export class AdminsService implements OnModuleInit {
       .exec();
     const ok = await this.hasher.verify(password, admin?.password_hash);
     if (!ok || !admin) return null;
-    const { password_hash: _hash, ...record } = admin;
+    const { password_hash: hash, ...record } = admin;
+    // BCRYPT_COST changed since this hash was made: replace it while the password is at hand.
+    if (this.hasher.needsRehash(hash)) {
+      await this.admins
+        .updateOne(
+          { _id: admin._id, password_hash: hash },
+          { $set: { password_hash: await this.hasher.hash(password) } },
+        )
+        .exec();
+    }
     return record;
   }
 
@@ -301,13 +311,27 @@ export class AdminsService implements OnModuleInit {
       }
     }
     if (existing.role !== 'superadmin' || existing.organization_id) {
-      throw new Error(
-        'SUPERADMIN_EMAIL belongs to an organization admin; choose another address for the super admin',
+      throw new StartupRefusedError(
+        `SUPERADMIN_EMAIL (${email}) belongs to an organization admin; set SUPERADMIN_EMAIL to an address no organization uses`,
       );
     }
     if (await this.hasher.verify(password, existing.password_hash)) return 'unchanged';
     await this.updateCredentials(existing._id, { password });
     return 'password rotated';
+  }
+
+  /**
+   * Deletes every super admin but `email`'s (SUPERADMIN_EMAIL changed): they
+   * can no longer log in, and their tokens are refused at once because the
+   * admin they name is gone. Returns the retired emails.
+   */
+  async retireSuperadminsExcept(email: string): Promise<string[]> {
+    const previous = await this.admins
+      .find({ role: 'superadmin', email: trusted({ $ne: email }) }, { email: 1 })
+      .lean<Pick<Admin, '_id' | 'email'>[]>()
+      .exec();
+    for (const admin of previous) await this.admins.deleteOne({ _id: admin._id }).exec();
+    return previous.map((admin) => admin.email);
   }
 
   findOwner(organizationId: Types.ObjectId): Promise<AdminRecord | null> {

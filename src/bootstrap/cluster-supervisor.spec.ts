@@ -6,6 +6,7 @@ import {
   restartDelayMs,
   type SupervisedWorker,
 } from './cluster-supervisor';
+import { EXIT_CONFIG } from '../config/startup-refused.error';
 
 class FakeWorker extends EventEmitter implements SupervisedWorker {
   readonly signals: string[] = [];
@@ -107,6 +108,21 @@ describe('ClusterSupervisor', () => {
       advance(60_000);
     }
     expect(logger.fatal).toHaveBeenCalled();
+    expect(exits).toEqual([1]);
+  });
+
+  it('gives up at once, restarting nothing, when a worker refuses to start for its configuration', () => {
+    const { supervisor, forked, exits, logger, advance } = setUp(2);
+    supervisor.start();
+    forked[0].die(EXIT_CONFIG);
+    expect(logger.fatal).toHaveBeenCalledWith(
+      expect.objectContaining({ worker_pid: 1000, code: EXIT_CONFIG }),
+      expect.stringContaining('configuration'),
+    );
+    expect(forked[1].signals).toEqual(['SIGTERM']);
+    forked[1].die(EXIT_CONFIG);
+    advance(60_000);
+    expect(forked).toHaveLength(2);
     expect(exits).toEqual([1]);
   });
 

@@ -1,4 +1,5 @@
 import type { EventEmitter } from 'node:events';
+import { EXIT_CONFIG } from '../config/startup-refused.error';
 
 /** What the supervisor needs of a `cluster.Worker`; tests pass fakes. */
 export interface SupervisedWorker extends EventEmitter {
@@ -130,6 +131,14 @@ export class ClusterSupervisor {
     }
 
     if (!slot.listening) {
+      if (code === EXIT_CONFIG) {
+        // It has printed why (one line naming the variable); a replacement would only say it again.
+        this.options.logger.fatal(
+          details,
+          'A worker refused to start because of the configuration (see the line above); not restarting',
+        );
+        return this.shutdown('configuration refused', 1);
+      }
       this.startupFailures++;
       if (this.startupFailures >= MAX_STARTUP_FAILURES) {
         this.options.logger.fatal(

@@ -23,10 +23,23 @@ export async function runHttpServer(): Promise<void> {
     timeoutMs: config.shutdownTimeoutMs,
     logger: new Logger('Shutdown'),
   });
-  onShutdownSignals(shutdown);
+  let stopping = false;
+  const stop = (reason: string) => {
+    stopping = true;
+    return shutdown(reason);
+  };
+  onShutdownSignals(stop);
   // A worker whose primary is gone can no longer receive connections.
-  if (cluster.isWorker) process.on('disconnect', () => void shutdown('primary gone'));
+  if (cluster.isWorker) process.on('disconnect', () => void stop('primary gone'));
 
-  await app.listen({ port: config.port, host: config.host });
+  try {
+    await app.listen({ port: config.port, host: config.host });
+  } catch (error) {
+    // Stopped while starting (a sibling worker refused its configuration, a
+    // deploy): the start failed because the shutdown closed the database
+    // client under it, and the shutdown under way ends the process.
+    if (stopping) return;
+    throw error;
+  }
   new Logger('Bootstrap').log(`Listening on ${config.host}:${config.port}`);
 }

@@ -1,5 +1,17 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import Fastify from 'fastify';
-import { fastifyTrustProxy, isProxyPeer } from './trust-proxy';
+import { parse } from 'yaml';
+import { fastifyTrustProxy, isProxyPeer, trustProxyListProblem } from './trust-proxy';
+
+/** TRUST_PROXY as the Elastic Beanstalk bundle ships it (.ebextensions), read as configuration reads it. */
+function shippedEbSetting(): string | number {
+  const config = parse(
+    readFileSync(join(__dirname, '..', '..', '.ebextensions', '01-environment.config'), 'utf8'),
+  ) as { option_settings: Record<string, Record<string, string>> };
+  const value = config.option_settings['aws:elasticbeanstalk:application:environment'].TRUST_PROXY;
+  return /^\d+$/.test(value) ? Number(value) : value;
+}
 
 /** The client address Fastify derives for a request from `peer` carrying `xff`. */
 async function clientIp(
@@ -48,6 +60,51 @@ describe('fastifyTrustProxy', () => {
   it('refuses to trust everyone', () => {
     expect(() => fastifyTrustProxy(true)).toThrow(/hop count/);
   });
+});
+
+describe('the Elastic Beanstalk setting (.ebextensions)', () => {
+  // NGINX appends the address it received the request from; an ALB appends the client's.
+  const SPOOFED = '6.6.6.6';
+  const CLIENT = '198.51.100.7';
+
+  it('finds the client on a single-instance environment (client -> NGINX -> Node), whatever it sent', async () => {
+    expect(await clientIp(shippedEbSetting(), '127.0.0.1', `${SPOOFED}, ${CLIENT}`)).toBe(CLIENT);
+    expect(await clientIp(shippedEbSetting(), '127.0.0.1', CLIENT)).toBe(CLIENT);
+  });
+
+  it('finds the client on a load-balanced environment (client -> ALB -> NGINX -> Node)', async () => {
+    for (const alb of ['172.31.40.12', '10.0.3.4']) {
+      expect(await clientIp(shippedEbSetting(), '127.0.0.1', `${SPOOFED}, ${CLIENT}, ${alb}`)).toBe(
+        CLIENT,
+      );
+    }
+  });
+
+  it('never believes a peer outside the trusted ranges', async () => {
+    expect(await clientIp(shippedEbSetting(), '203.0.113.50', `${SPOOFED}, ${CLIENT}`)).toBe(
+      '203.0.113.50',
+    );
+  });
+
+  it('is a valid address list', () => {
+    expect(trustProxyListProblem(String(shippedEbSetting()))).toBeUndefined();
+  });
+});
+
+describe('trustProxyListProblem', () => {
+  it.each(['loopback', 'loopback,10.0.0.0/8', '127.0.0.1, ::1', 'uniquelocal,fd00::/8'])(
+    'accepts %j',
+    (list) => {
+      expect(trustProxyListProblem(list)).toBeUndefined();
+    },
+  );
+
+  it.each(['loopbak', '10.0.0.0/33', '10.0.0/8', '10.0.0.0/8/1', '::1/129', 'vpc'])(
+    'refuses %j, naming TRUST_PROXY',
+    (list) => {
+      expect(trustProxyListProblem(list)).toMatch(/^TRUST_PROXY entry/);
+    },
+  );
 });
 
 describe('isProxyPeer', () => {

@@ -1,5 +1,28 @@
 import { BlockList, isIP } from 'node:net';
 
+/** proxy-addr's names for address ranges, accepted in a TRUST_PROXY list. */
+const RANGE_NAMES = new Set(['loopback', 'linklocal', 'uniquelocal']);
+
+/**
+ * Why a TRUST_PROXY address list is unusable, or undefined when every entry
+ * is an address, a CIDR range or one of proxy-addr's names. Checked at boot,
+ * so a typo names the variable instead of failing inside Fastify.
+ */
+export function trustProxyListProblem(list: string): string | undefined {
+  for (const raw of list.split(',')) {
+    const entry = raw.trim();
+    if (RANGE_NAMES.has(entry)) continue;
+    const [address, bits, extra] = entry.split('/');
+    const family = isIP(address);
+    const maxBits = family === 4 ? 32 : 128;
+    const validBits = bits === undefined || (/^\d{1,3}$/.test(bits) && Number(bits) <= maxBits);
+    if (family === 0 || !validBits || extra !== undefined) {
+      return `TRUST_PROXY entry "${entry.slice(0, 60)}" is not an address, a CIDR range or one of loopback, linklocal, uniquelocal`;
+    }
+  }
+  return undefined;
+}
+
 /** Which peers may be a reverse proxy of ours when TRUST_PROXY is a hop count. */
 const PROXY_PEERS = new BlockList();
 PROXY_PEERS.addSubnet('127.0.0.0', 8, 'ipv4'); // NGINX on the same host (Elastic Beanstalk)
@@ -28,8 +51,13 @@ export type TrustProxyFn = (address: string, hop: number) => boolean;
  *   that reaches the service directly over a public address cannot spoof its
  *   address however many entries it sends. (Fastify 5.12 stopped honouring a
  *   bare hop count for exactly that reason; this keeps hop counts usable.)
- * - anything else: a comma-separated list of proxy addresses/CIDRs, handed to
- *   Fastify (proxy-addr syntax, e.g. `loopback,10.0.0.0/8`).
+ * - anything else: a comma-separated list of proxy addresses, CIDR ranges and
+ *   proxy-addr's names, handed to Fastify (e.g. `loopback,10.0.0.0/8`):
+ *   X-Forwarded-For is walked from the right while the address is one of
+ *   them, and the first other address is the client. This is what Elastic
+ *   Beanstalk ships (.ebextensions): right with and without a load balancer,
+ *   since NGINX and the ALB are on loopback and in the VPC and clients are
+ *   not, whereas a hop count must match the number of proxies exactly.
  */
 export function fastifyTrustProxy(
   setting: boolean | number | string,

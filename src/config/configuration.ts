@@ -82,6 +82,7 @@ export const securityConfig = registerAs('security', () => {
       login: parseRateLimit(e.RATE_LIMIT_LOGIN),
       create: parseRateLimit(e.RATE_LIMIT_CREATE),
     },
+    ipv6Prefix: e.RATE_LIMIT_IPV6_PREFIX,
     loginLockout: parseRateLimit(e.LOGIN_LOCKOUT),
   };
 });

@@ -12,6 +12,7 @@ import {
   MinLength,
   validateSync,
 } from 'class-validator';
+import { trustProxyListProblem } from '../bootstrap/trust-proxy';
 import { RATE_LIMIT_PATTERN } from '../security/rate-limit';
 
 export const NODE_ENVS = ['development', 'test', 'production'] as const;
@@ -90,6 +91,17 @@ export class EnvironmentVariables {
   @Matches(RATE_LIMIT_PATTERN, { message: RATE_LIMIT_MESSAGE('RATE_LIMIT_CREATE') })
   RATE_LIMIT_CREATE = '20/1h';
 
+  /**
+   * Per-address limits count an IPv6 client by its network of this many
+   * bits: one subscriber usually holds a whole /64 (or /56, /48).
+   */
+  @IsOptional()
+  @Transform(toInt)
+  @IsInt()
+  @Min(16)
+  @Max(128)
+  RATE_LIMIT_IPV6_PREFIX = 64;
+
   /** Login attempts per account before it is locked until the window has room again. */
   @IsOptional()
   @Matches(RATE_LIMIT_PATTERN, { message: RATE_LIMIT_MESSAGE('LOGIN_LOCKOUT') })
@@ -148,7 +160,7 @@ export class EnvironmentVariables {
   @MinLength(1)
   @Matches(/^(?!true$)/, {
     message:
-      'TRUST_PROXY=true would trust any client; use false, a hop count (1 = NGINX) or proxy addresses',
+      'TRUST_PROXY=true would trust any client; use false, a hop count (1 = NGINX) or proxy address ranges',
   })
   TRUST_PROXY = 'false';
 
@@ -199,6 +211,10 @@ function crossFieldErrors(env: EnvironmentVariables): string[] {
     errors.push(
       `TENANT_WRITE_DRAIN_MS (${env.TENANT_WRITE_DRAIN_MS}) must be shorter than OPERATION_LEASE_MS (${env.OPERATION_LEASE_MS}): an operation waits for in-flight writes within its lease`,
     );
+  }
+  if (!/^(false|\d+)$/.test(env.TRUST_PROXY) && env.TRUST_PROXY !== 'true') {
+    const problem = trustProxyListProblem(env.TRUST_PROXY);
+    if (problem) errors.push(problem);
   }
   const secret = env.JWT_SECRET;
   if (secret !== undefined && Buffer.byteLength(secret) < 32) {

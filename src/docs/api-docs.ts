@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { DocumentBuilder, SwaggerModule, type OpenAPIObject } from '@nestjs/swagger';
 import { ProblemDetailsDto } from '../common/http/problem-details.dto';
+import { appConfig } from '../config/configuration';
 import { documentClosedRequestBodies } from '../common/http/validation.pipe';
 import { documentHttpSecurity } from '../security/openapi-security';
 import { SERVICE_NAME, SERVICE_VERSION } from '../service-info';
@@ -40,7 +41,10 @@ export function setUpApiDocs(app: NestFastifyApplication): void {
   SwaggerModule.setup(DOCS_PATH, app, document, {
     jsonDocumentUrl: `${DOCS_PATH}-json`,
     customSiteTitle: `${SERVICE_NAME} API`,
-    swaggerOptions: { persistAuthorization: true },
+    // Persisting keeps the bearer token in the browser's localStorage, where it
+    // outlives a logout and is readable by any script on the origin: a
+    // convenience for development only.
+    swaggerOptions: { persistAuthorization: !appConfig().isProduction },
   });
 
   const redocBundle = readFileSync(require.resolve('redoc/bundles/redoc.standalone.js'));

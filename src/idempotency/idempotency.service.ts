@@ -1,31 +1,67 @@
-import { createHash } from 'node:crypto';
+import { createHmac, hkdfSync, randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { Injectable, type OnModuleDestroy, type OnModuleInit } from '@nestjs/common';
+import {
+  Inject,
+  Injectable,
+  Logger,
+  type OnModuleDestroy,
+  type OnModuleInit,
+} from '@nestjs/common';
 import { InjectModel, Prop, Schema, SchemaFactory } from '@nestjs/mongoose';
-import { Model } from 'mongoose';
-import { DomainError } from '../common/errors/domain.error';
+import { Model, trusted } from 'mongoose';
+import { DomainError, type FieldError } from '../common/errors/domain.error';
 import { ErrorCode } from '../common/errors/error-codes';
 import { describeError } from '../common/http/problem';
-import { isDuplicateKeyError } from '../database/mongo-errors';
+import type { RequestContext } from '../common/http/request-context';
+import {
+  authConfig,
+  databaseConfig,
+  type AuthConfig,
+  type DatabaseConfig,
+} from '../config/configuration';
 import { ExpiringCollection } from '../database/expiring-collection';
+import { isDuplicateKeyError } from '../database/mongo-errors';
 
 const RETENTION_MS = 24 * 3_600_000;
-/** How long a retry waits for the first request with its key to finish. */
-const WAIT_FOR_FIRST_MS = 10_000;
+/** How long a retry waits for the request holding its key to finish. */
+const WAIT_FOR_HOLDER_MS = 10_000;
 const POLL_MS = 100;
+/** Derives the MAC key from JWT_SECRET; a new label gives a new, unrelated key. */
+const HKDF_INFO = 'org-management-service idempotency-key mac v1';
 
+/**
+ * One collection, three kinds of document, each written once by an insert
+ * whose unique `_id` decides (FerretDB 1.24 does not isolate conditional
+ * updates, so no step depends on one):
+ *
+ * - `<id>`: the key itself and the MAC of the request it stands for;
+ * - `<id>:c:<generation>`: a claim: whoever inserts the next generation
+ *   runs the request, while it renews `lease_until`;
+ * - `<id>:r`: the outcome, written by the holder of the latest claim.
+ *
+ * `<id>` is itself a MAC of the scope, the caller and the client's key, so
+ * no key, client address or admin id is stored in clear.
+ */
 @Schema({ collection: 'idempotency_keys', versionKey: false })
 export class IdempotencyRecord {
-  /** `<scope>:<key>` */
   @Prop({ type: String, required: true })
   _id!: string;
 
-  @Prop({ type: String, required: true })
-  request_hash!: string;
+  /** Keys: HMAC-SHA256 of the canonical request body (which holds a password). */
+  @Prop({ type: String })
+  request_mac?: string;
 
-  @Prop({ type: String, required: true, enum: ['pending', 'done'] })
-  state!: 'pending' | 'done';
+  /** Claims. */
+  @Prop({ type: Number })
+  generation?: number;
 
+  @Prop({ type: String })
+  token?: string;
+
+  @Prop({ type: Date })
+  lease_until?: Date;
+
+  /** Outcomes. */
   @Prop({ type: Number })
   status?: number;
 
@@ -43,8 +79,21 @@ export interface StoredResponse {
   replayed: boolean;
 }
 
+interface Claim {
+  id: string;
+  generation: number;
+  token: string;
+}
+
+interface StoredError {
+  __error: true;
+  code: ErrorCode;
+  detail: string;
+  errors?: FieldError[];
+}
+
 /** Stable across key order, so `{a,b}` and `{b,a}` are the same request. */
-function canonicalHash(value: unknown): string {
+function canonicalJson(value: unknown): string {
   const canonical = (v: unknown): unknown =>
     Array.isArray(v)
       ? v.map(canonical)
@@ -55,26 +104,49 @@ function canonicalHash(value: unknown): string {
               .map((k) => [k, canonical((v as Record<string, unknown>)[k])]),
           )
         : v;
-  return createHash('sha256')
-    .update(JSON.stringify(canonical(value)))
-    .digest('hex');
+  return JSON.stringify(canonical(value));
 }
+
+const pad = (n: number) => String(n).padStart(10, '0');
+const prefixed = (prefix: string) => trusted({ $gt: prefix, $lt: `${prefix}~` });
 
 /**
  * `Idempotency-Key` semantics for unsafe requests: the first request with a
  * key runs and its outcome (success or client error) is stored for 24 hours;
  * a retry with the same body gets the same answer, a different body gets 422,
- * and a retry racing the first one waits for it. The key's document is
- * claimed with an insert, so concurrent retries run the work exactly once.
+ * and a retry racing the first one waits for it.
+ *
+ * - **Scoped to the caller**: a key belongs to the admin who sent it, or to
+ *   the client address of an anonymous request, so nobody can replay another
+ *   caller's answer by guessing its key.
+ * - **No password at rest in a guessable form**: the request is kept as an
+ *   HMAC under a server secret (derived from JWT_SECRET with HKDF), not as a
+ *   plain SHA-256 that anyone reading the database could test guesses
+ *   against.
+ * - **A dead holder releases the key within a lease** (OPERATION_LEASE_MS,
+ *   renewed a few times per lease while the work runs), not after 24 hours:
+ *   a retry then claims the next generation and runs the request (a client
+ *   error it meets is answered but not stored, see runClaimed). A holder
+ *   that stalled past its lease and finishes late stores nothing, because
+ *   its claim is no longer the latest; the outcome is written once (a unique
+ *   insert), so it can never replace the new holder's.
  */
 @Injectable()
 export class IdempotencyService implements OnModuleInit, OnModuleDestroy {
+  private readonly logger = new Logger(IdempotencyService.name);
   private readonly expiry: ExpiringCollection;
+  private readonly macKey: Buffer;
+  private readonly leaseMs: number;
+  private readonly renewals = new Set<NodeJS.Timeout>();
 
   constructor(
     @InjectModel(IdempotencyRecord.name) private readonly records: Model<IdempotencyRecord>,
+    @Inject(authConfig.KEY) auth: AuthConfig,
+    @Inject(databaseConfig.KEY) database: DatabaseConfig,
   ) {
     this.expiry = new ExpiringCollection(records);
+    this.macKey = Buffer.from(hkdfSync('sha256', auth.jwtSecret, '', HKDF_INFO, 32));
+    this.leaseMs = database.operationLeaseMs;
   }
 
   async onModuleInit(): Promise<void> {
@@ -83,90 +155,33 @@ export class IdempotencyService implements OnModuleInit, OnModuleDestroy {
 
   onModuleDestroy(): void {
     this.expiry.stop();
+    // A process that stops stops renewing: its claims lapse like a dead one's.
+    for (const timer of this.renewals) clearInterval(timer);
+    this.renewals.clear();
+  }
+
+  /** Who a key belongs to: the admin, or the client address of an anonymous request. */
+  static callerOf(context: RequestContext): string {
+    return context.actor ? `admin:${String(context.actor.adminId)}` : `address:${context.ip}`;
   }
 
   async run<T>(
     scope: string,
+    context: RequestContext,
     key: string,
     request: unknown,
     successStatus: number,
     work: () => Promise<T>,
   ): Promise<StoredResponse> {
-    const id = `${scope}:${key}`;
-    const hash = canonicalHash(request);
-    const claimed = await this.claim(id, hash);
-    if (!claimed) return this.replay(id, hash);
+    const id = this.mac(`key\n${scope}\n${IdempotencyService.callerOf(context)}\n${key}`);
+    await this.bindRequest(id, this.mac(`request\n${canonicalJson(request)}`));
 
-    try {
-      const body = await work();
-      await this.finish(id, successStatus, body);
-      return { status: successStatus, body, replayed: false };
-    } catch (error) {
-      const shape = describeError(error);
-      // Client errors are outcomes worth replaying; anything else may be
-      // transient, so the key is released for a clean retry.
-      if (shape.status >= 400 && shape.status < 500) {
-        await this.finish(id, shape.status, {
-          __error: true,
-          code: shape.code,
-          detail: shape.detail,
-          errors: shape.errors,
-        });
-      } else {
-        await this.records.deleteOne({ _id: id, state: 'pending' }).exec();
-      }
-      throw error;
-    }
-  }
-
-  private async claim(id: string, hash: string): Promise<boolean> {
-    try {
-      await this.records.create({
-        _id: id,
-        request_hash: hash,
-        state: 'pending',
-        expires_at: new Date(Date.now() + RETENTION_MS),
-      });
-      return true;
-    } catch (error) {
-      if (isDuplicateKeyError(error)) return false;
-      throw error;
-    }
-  }
-
-  private async finish(id: string, status: number, body: unknown): Promise<void> {
-    await this.records.updateOne({ _id: id }, { $set: { state: 'done', status, body } }).exec();
-  }
-
-  private async replay(id: string, hash: string): Promise<StoredResponse> {
-    const deadline = Date.now() + WAIT_FOR_FIRST_MS;
+    const deadline = Date.now() + WAIT_FOR_HOLDER_MS;
     for (;;) {
-      const record = await this.records.findById(id).lean<IdempotencyRecord>().exec();
-      if (!record || record.expires_at < new Date()) {
-        // Expired or released meanwhile: this request becomes the first.
-        throw new DomainError(
-          ErrorCode.IDEMPOTENCY_IN_PROGRESS,
-          'The earlier request with this Idempotency-Key failed; retry.',
-        );
-      }
-      if (record.request_hash !== hash) {
-        throw new DomainError(
-          ErrorCode.IDEMPOTENCY_KEY_REUSED,
-          'This Idempotency-Key was used with a different request body.',
-        );
-      }
-      if (record.state === 'done') {
-        const body = record.body as {
-          __error?: boolean;
-          code?: string;
-          detail?: string;
-          errors?: [];
-        };
-        if (body?.__error) {
-          throw new DomainError(body.code as ErrorCode, body.detail ?? '', body.errors);
-        }
-        return { status: record.status ?? 200, body: record.body, replayed: true };
-      }
+      const stored = await this.outcome(id);
+      if (stored) return stored;
+      const claim = await this.tryClaim(id);
+      if (claim) return this.runClaimed(claim, successStatus, work);
       if (Date.now() > deadline) {
         throw new DomainError(
           ErrorCode.IDEMPOTENCY_IN_PROGRESS,
@@ -175,5 +190,158 @@ export class IdempotencyService implements OnModuleInit, OnModuleDestroy {
       }
       await sleep(POLL_MS);
     }
+  }
+
+  private mac(text: string): string {
+    return createHmac('sha256', this.macKey).update(text).digest('hex');
+  }
+
+  /** Records which request the key stands for, or checks that it is the same one. */
+  private async bindRequest(id: string, requestMac: string): Promise<void> {
+    try {
+      await this.records.create({
+        _id: id,
+        request_mac: requestMac,
+        expires_at: new Date(Date.now() + RETENTION_MS),
+      });
+      return;
+    } catch (error) {
+      if (!isDuplicateKeyError(error)) throw error;
+    }
+    const bound = await this.records.findById(id).lean<IdempotencyRecord>().exec();
+    if (!bound || bound.expires_at < new Date()) {
+      // Expired and awaiting the purge (or purged this instant).
+      throw new DomainError(
+        ErrorCode.IDEMPOTENCY_IN_PROGRESS,
+        'This Idempotency-Key has just expired; retry shortly.',
+      );
+    }
+    if (bound.request_mac !== requestMac) {
+      throw new DomainError(
+        ErrorCode.IDEMPOTENCY_KEY_REUSED,
+        'This Idempotency-Key was used with a different request body.',
+      );
+    }
+  }
+
+  /** The stored outcome, replayed; undefined while there is none. */
+  private async outcome(id: string): Promise<StoredResponse | undefined> {
+    const record = await this.records.findById(`${id}:r`).lean<IdempotencyRecord>().exec();
+    if (!record) return undefined;
+    const body = record.body as StoredError | undefined;
+    if (body?.__error) throw new DomainError(body.code, body.detail ?? '', body.errors);
+    return { status: record.status ?? 200, body: record.body, replayed: true };
+  }
+
+  private async latestClaim(id: string): Promise<IdempotencyRecord | null> {
+    return this.records
+      .findOne({ _id: prefixed(`${id}:c:`) })
+      .sort({ _id: -1 })
+      .lean<IdempotencyRecord>()
+      .exec();
+  }
+
+  /** Claims the key if nobody holds a live lease on it; the insert of the next generation decides. */
+  private async tryClaim(id: string): Promise<Claim | undefined> {
+    const latest = await this.latestClaim(id);
+    if (latest?.lease_until && latest.lease_until.getTime() > Date.now()) return undefined;
+    const claim = { id, generation: (latest?.generation ?? 0) + 1, token: randomUUID() };
+    try {
+      await this.records.create({
+        _id: `${id}:c:${pad(claim.generation)}`,
+        generation: claim.generation,
+        token: claim.token,
+        lease_until: new Date(Date.now() + this.leaseMs),
+        expires_at: new Date(Date.now() + RETENTION_MS),
+      });
+      return claim;
+    } catch (error) {
+      if (isDuplicateKeyError(error)) return undefined;
+      throw error;
+    }
+  }
+
+  private async runClaimed<T>(
+    claim: Claim,
+    successStatus: number,
+    work: () => Promise<T>,
+  ): Promise<StoredResponse> {
+    const renewal = setInterval(() => void this.renew(claim), Math.max(100, this.leaseMs / 3));
+    renewal.unref();
+    this.renewals.add(renewal);
+    let body: T;
+    try {
+      body = await work();
+    } catch (error) {
+      clearInterval(renewal);
+      this.renewals.delete(renewal);
+      const shape = describeError(error);
+      // Client errors are outcomes worth replaying; anything else may be
+      // transient, so the key is released for a clean retry. So is a client
+      // error met by a retry that took the key over: it may have run into
+      // what its dead predecessor left half done (a pending create holds the
+      // name until repair rolls it back), so the next retry runs afresh.
+      if (shape.status >= 400 && shape.status < 500 && claim.generation === 1) {
+        const stored: StoredError = {
+          __error: true,
+          code: shape.code,
+          detail: shape.detail,
+          errors: shape.errors,
+        };
+        await this.finish(claim, shape.status, stored);
+      } else {
+        await this.release(claim);
+      }
+      throw error;
+    }
+    clearInterval(renewal);
+    this.renewals.delete(renewal);
+    await this.finish(claim, successStatus, body);
+    return { status: successStatus, body, replayed: false };
+  }
+
+  /** Extends the lease; only this holder ever writes its claim document. */
+  private async renew(claim: Claim): Promise<void> {
+    try {
+      await this.records
+        .updateOne(
+          { _id: `${claim.id}:c:${pad(claim.generation)}` },
+          { $set: { lease_until: new Date(Date.now() + this.leaseMs) } },
+        )
+        .exec();
+    } catch (error) {
+      this.logger.warn({ err: error }, 'Could not renew an idempotency lease; will retry');
+    }
+  }
+
+  /**
+   * Stores the outcome if this claim is still the latest. A holder that
+   * stalled past its lease was replaced, and its outcome goes to its own
+   * client only; and as outcomes are inserted, never updated, even a race
+   * between this check and the insert cannot replace one that was stored.
+   */
+  private async finish(claim: Claim, status: number, body: unknown): Promise<void> {
+    const latest = await this.latestClaim(claim.id);
+    if (latest?.generation !== claim.generation || latest.token !== claim.token) {
+      this.logger.warn(
+        'An idempotent request finished after its lease had passed to a retry; its outcome is not stored',
+      );
+      return;
+    }
+    try {
+      await this.records.create({
+        _id: `${claim.id}:r`,
+        status,
+        body,
+        expires_at: new Date(Date.now() + RETENTION_MS),
+      });
+    } catch (error) {
+      if (!isDuplicateKeyError(error)) throw error;
+    }
+  }
+
+  /** Gives the key up at once (deleting one's own claim by `_id`), so a retry need not wait for the lease. */
+  private async release(claim: Claim): Promise<void> {
+    await this.records.deleteOne({ _id: `${claim.id}:c:${pad(claim.generation)}` }).exec();
   }
 }

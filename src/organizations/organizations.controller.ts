@@ -58,7 +58,7 @@ export class OrganizationsController {
     name: 'Idempotency-Key',
     required: false,
     description:
-      'Makes retries safe: the same key with the same body within 24 hours replays the first response (with `Idempotent-Replayed: true`); the same key with a different body gets 422.',
+      'Makes retries safe: the same key with the same body within 24 hours replays the first response (with `Idempotent-Replayed: true`); the same key with a different body gets 422. Keys belong to the caller (the admin of the bearer token, or the client address without one). A retry while the first request runs waits for it (409 IDEMPOTENCY_IN_PROGRESS after 10 s); a key whose request died with its process is free again once its lease (OPERATION_LEASE_MS) has passed.',
   })
   @ApiOperation({
     summary: 'Create an organization and its first admin (the owner)',
@@ -76,8 +76,13 @@ export class OrganizationsController {
     @Res({ passthrough: true }) reply: FastifyReply,
   ): Promise<OrganizationOwnerView> {
     if (!key) return this.organizations.create(context, dto);
-    const outcome = await this.idempotency.run('org.create', key, dto, HttpStatus.CREATED, () =>
-      this.organizations.create(context, dto),
+    const outcome = await this.idempotency.run(
+      'org.create',
+      context,
+      key,
+      dto,
+      HttpStatus.CREATED,
+      () => this.organizations.create(context, dto),
     );
     if (outcome.replayed) void reply.header('idempotent-replayed', 'true');
     return outcome.body as OrganizationOwnerView;
@@ -128,7 +133,7 @@ export class OrganizationsController {
   @ApiOperation({
     summary: "Rename the token's organization and/or change the calling admin's email or password",
     description:
-      'A rename that changes the slug moves the tenant data to `org_<new_slug>` (all collections, documents and indexes) before switching. Email and password changes need `current_password` and revoke earlier tokens; a rename does not.',
+      'A rename that changes the slug moves the tenant data to `org_<new_slug>` (all collections, documents and indexes) before switching. Email and password changes need `current_password` and revoke earlier tokens; a rename does not. A `current_password` check counts against the same per-account lock-out as a login (LOGIN_LOCKOUT): once the account is locked, 429 with Retry-After, even for the right password.',
   })
   @ApiOkResponse({ type: OrganizationOwnerView })
   @ApiProblems(

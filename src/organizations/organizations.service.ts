@@ -1,6 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { trusted } from 'mongoose';
 import { AdminsService, emailTaken } from '../admins/admins.service';
+import { PasswordConfirmation } from '../admins/password-confirmation.service';
 import { AuditService } from '../audit/audit.service';
 import type { AuthenticatedAdmin } from '../auth/authenticated-admin';
 import { DomainError, orgBusy, orgNotFound } from '../common/errors/domain.error';
@@ -38,6 +39,7 @@ export class OrganizationsService {
     private readonly renaming: RenameOrganizationOperation,
     private readonly deletion: DeleteOrganizationOperation,
     private readonly admins: AdminsService,
+    private readonly passwords: PasswordConfirmation,
     private readonly audit: AuditService,
     private readonly writes: TenantWriteFence,
     @Inject(authConfig.KEY) private readonly auth: AuthConfig,
@@ -134,8 +136,7 @@ export class OrganizationsService {
       throw forbidden();
     }
     if (changesCredentials) {
-      const ok = await this.admins.verifyPassword(viewer.adminId, dto.current_password ?? '');
-      if (!ok) throw new DomainError(ErrorCode.WRONG_PASSWORD, 'current_password is incorrect.');
+      await this.passwords.confirm(context, viewer, dto.current_password ?? '');
       if (dto.email !== undefined && (await this.admins.emailInUse(dto.email, viewer.adminId))) {
         throw emailTaken();
       }

@@ -20,11 +20,12 @@ export interface AdmittedAttempt {
 }
 
 /**
- * Per-account brute-force lock-out: at most LOGIN_LOCKOUT attempts (10 per
- * 15 minutes by default) per email in a sliding window, after which every
- * attempt gets 429 with `Retry-After` until the oldest one leaves the window,
- * without its password being checked at all. A successful login clears the
- * account's attempts.
+ * Per-account brute-force lock-out of every password check: logins and the
+ * `current_password` of a credentials change (PasswordConfirmation) count
+ * together. At most LOGIN_LOCKOUT attempts (10 per 15 minutes by default) per
+ * email in a sliding window, after which every attempt gets 429 with
+ * `Retry-After` until the oldest one leaves the window, without its password
+ * being checked at all. A correct password clears the account's attempts.
  *
  * Every attempt is its own document, recorded before the password check and
  * counted after the insert. Inserts are atomic on MongoDB and FerretDB alike
@@ -78,7 +79,7 @@ export class LoginLockoutService implements OnModuleInit {
     const unlocksAt = (freesUp?.at.getTime() ?? now.getTime()) + policy.windowMs;
     const seconds = Math.max(1, Math.ceil((unlocksAt - Date.now()) / 1000));
     throw tooManyRequests(
-      `Too many login attempts for this account; retry in ${seconds} second${seconds === 1 ? '' : 's'}.`,
+      `Too many password attempts for this account; retry in ${seconds} second${seconds === 1 ? '' : 's'}.`,
       seconds,
     );
   }

@@ -28,6 +28,10 @@ import { activeLimits, routeOf } from './rate-limit.policy';
       provide: getOptionsToken(),
       inject: [securityConfig.KEY],
       useFactory: (config: SecurityConfig): ThrottlerModuleOptions => ({
+        // An IPv6 client counts by its network (RATE_LIMIT_IPV6_PREFIX, /64 by
+        // default): one subscriber usually holds a whole /64, /56 or /48, and
+        // its exact addresses would be 2^64 buckets.
+        ipv6SubnetPrefix: config.ipv6Prefix,
         throttlers: activeLimits(config).map(({ name, limit, windowMs, route }) => ({
           name,
           limit,

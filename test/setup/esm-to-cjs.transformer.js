@@ -5,7 +5,8 @@
 const { createTransformer } = require('@swc/jest');
 
 const swc = createTransformer({ jsc: { target: 'es2023' }, module: { type: 'commonjs' } });
-const ESM_SYNTAX = /(^|[\n;])\s*(import\s*[\w{*'"]|export\s*[\w{*])/;
+// Linear: only horizontal space may sit between a line start (or `;`) and the keyword.
+const ESM_SYNTAX = /(?:^|[\n;])[^\S\n]*(?:import\s*[\w{*'"]|export\s*[\w{*])/;
 
 module.exports = {
   process(source, filename, options) {

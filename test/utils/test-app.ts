@@ -45,12 +45,20 @@ export async function createTestApp(options: TestAppOptions = {}): Promise<TestA
 
   let builder = Test.createTestingModule({ imports: [AppModule] });
   if (options.hooks) builder = builder.overrideProvider(OperationHooks).useValue(options.hooks);
-  const moduleRef = await builder.compile();
-  const app = configureApp(
-    moduleRef.createNestApplication<NestFastifyApplication>(createFastifyAdapter()),
-  );
-  await app.init();
-  await app.getHttpAdapter().getInstance().ready();
+  let app: NestFastifyApplication | undefined;
+  try {
+    const moduleRef = await builder.compile();
+    app = configureApp(
+      moduleRef.createNestApplication<NestFastifyApplication>(createFastifyAdapter()),
+    );
+    await app.init();
+    await app.getHttpAdapter().getInstance().ready();
+  } catch (error) {
+    // A start that is refused (a test of exactly that) leaves nothing behind.
+    await app?.close().catch(() => undefined);
+    restoreEnv();
+    throw error;
+  }
   const master = app.get<Connection>(getConnectionToken());
   return {
     app,

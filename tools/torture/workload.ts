@@ -11,10 +11,10 @@ const NAME_WORDS = ['Alpha', 'Beta', 'Gamma', 'Delta', 'Epsilon', 'Zeta', 'Eta',
 /** The service's slug rule (README: "Acme Inc", "acme_inc" and "ACME-INC" are one name). */
 export function slugOf(name: string): string {
   return name
-    .trim()
     .toLowerCase()
-    .replace(/[^a-z0-9]+/g, '_')
-    .replace(/^_+|_+$/g, '');
+    .split(/[^a-z0-9]+/)
+    .filter(Boolean)
+    .join('_');
 }
 
 /**

@@ -15,6 +15,7 @@ import {
   ORGANIZATION_NAME_MIN,
   ORGANIZATION_NAME_PATTERN,
 } from '../../organizations/organization-name';
+import { trimChar } from '../text/trim';
 
 /** bcrypt silently ignores bytes after the 72nd, so longer passwords are refused, not truncated. */
 export const PASSWORD_MIN_BYTES = 8;
@@ -23,10 +24,11 @@ export const PASSWORD_MAX_BYTES = 72;
 // Only strings are transformed: an object such as {"$gt": ""} must reach the
 // validators untouched so it is rejected as "not a string". Only spaces are
 // trimmed: a tab, newline or other Unicode space around a name is refused,
-// which also keeps the OpenAPI pattern below exact.
+// which also keeps the OpenAPI pattern below exact. This runs before any
+// length check, on anonymous requests, so it must be linear (see trimChar).
 const trimmed = () =>
   Transform(({ value }: { value: unknown }) =>
-    typeof value === 'string' ? value.replace(/^ +| +$/g, '') : value,
+    typeof value === 'string' ? trimChar(value, ' ') : value,
   );
 
 /**

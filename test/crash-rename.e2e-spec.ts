@@ -1,23 +1,13 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import {
-  copyFileSync,
-  mkdirSync,
-  mkdtempSync,
-  readdirSync,
-  readFileSync,
-  rmSync,
-  writeFileSync,
-} from 'node:fs';
-import { tmpdir } from 'node:os';
-import { dirname, join, relative } from 'node:path';
+import { rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { MongoClient, type Db } from 'mongodb';
-import * as ts from 'typescript';
 import { slugify } from '../src/organizations/organization-name';
 import { newOrgInput, PASSWORD } from './utils/fixtures';
+import { compileService, PROJECT } from './utils/compiled-service';
 import { uniqueMasterDb } from './utils/test-app';
 
-const PROJECT = join(__dirname, '..');
 // CRASH_LOG_LEVEL=warn shows the services' own logs (repairs at start-up) while debugging this file.
 const LEASE_MS = 1500;
 
@@ -31,29 +21,9 @@ const SEEDED_COLLECTIONS = ['_tenant_meta', ...Object.keys(SEED)].sort();
  * so the test can SIGKILL the process exactly there. Production code is not
  * touched: the entry swaps the hooks on the running application.
  */
-function buildService(outDir: string): string {
-  const dist = join(outDir, 'dist');
-  const walk = (dir: string): string[] =>
-    readdirSync(dir, { withFileTypes: true }).flatMap((entry) =>
-      entry.isDirectory() ? walk(join(dir, entry.name)) : [join(dir, entry.name)],
-    );
-  for (const file of walk(join(PROJECT, 'src'))) {
-    if (!file.endsWith('.ts') || file.endsWith('.spec.ts')) continue;
-    const { outputText } = ts.transpileModule(readFileSync(file, 'utf8'), {
-      fileName: file,
-      compilerOptions: {
-        module: ts.ModuleKind.CommonJS,
-        target: ts.ScriptTarget.ES2022,
-        esModuleInterop: true,
-        experimentalDecorators: true,
-        emitDecoratorMetadata: true,
-      },
-    });
-    const target = join(dist, relative(join(PROJECT, 'src'), file)).replace(/\.ts$/, '.js');
-    mkdirSync(dirname(target), { recursive: true });
-    writeFileSync(target, outputText);
-  }
-  copyFileSync(join(PROJECT, 'package.json'), join(outDir, 'package.json'));
+function buildService(): { buildDir: string; entry: string } {
+  const buildDir = compileService();
+  const dist = join(buildDir, 'dist');
   const entry = join(dist, 'crash-entry.js');
   writeFileSync(
     entry,
@@ -82,7 +52,7 @@ const [type, point] = (process.env.CRASH_AT || ':').split(':');
 });
 `,
   );
-  return entry;
+  return { buildDir, entry };
 }
 
 interface Service {
@@ -101,8 +71,7 @@ describe('Crash during a rename: SIGKILL of the real service process (e2e)', () 
   const running = new Set<ChildProcess>();
 
   beforeAll(() => {
-    buildDir = mkdtempSync(join(tmpdir(), 'crash-service-'));
-    entry = buildService(buildDir);
+    ({ buildDir, entry } = buildService());
     client = new MongoClient(process.env.MONGODB_URI!);
     masterDbName = uniqueMasterDb();
     master = client.db(masterDbName);

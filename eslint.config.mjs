@@ -23,7 +23,7 @@ export default tseslint.config(
   prettierRecommended,
   {
     // A regular expression that backtracks super-linearly lets one request hold
-    // a worker for seconds (issue 10, finding 1). Only the rules about running
+    // a worker for seconds. Only the rules about running
     // time are on: the plugin's style rules would churn every pattern for no safety.
     plugins: { regexp },
     rules: {

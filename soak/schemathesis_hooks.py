@@ -1,7 +1,7 @@
 """Schemathesis hooks for fuzzing this service; loaded by soak/fuzz.js.
 
 Authentication: every protected operation is fuzzed with a valid principal
-(issue 10, finding 11), so that its handler, not only its guard, meets the
+so that its handler, not only its guard, meets the
 generated input:
 
 - GET /org/list: the super admin, whom soak/fuzz.js bootstraps from

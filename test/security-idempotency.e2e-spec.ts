@@ -5,11 +5,8 @@ import type { FastifyReply } from 'fastify';
 import type { Model } from 'mongoose';
 import type { AuthConfig, DatabaseConfig } from '../src/config/configuration';
 import type { RequestContext } from '../src/common/http/request-context';
-import {
-  IdempotencyRecord,
-  IdempotencyService,
-  type StoredResponse,
-} from '../src/idempotency/idempotency.service';
+import { IdempotencyService, type StoredResponse } from '../src/idempotency/idempotency.service';
+import { IdempotencyRecord } from '../src/idempotency/schemas/idempotency-record.schema';
 import { OperationHooks } from '../src/organizations/lifecycle/operation-hooks';
 import { OrganizationsController } from '../src/organizations/organizations.controller';
 import type { CreateOrganizationDto } from '../src/organizations/dto/create-organization.dto';
@@ -135,7 +132,7 @@ describe('Idempotency keys (e2e)', () => {
     });
   });
 
-  describe('a key whose holder died (issue 9, finding 7)', () => {
+  describe('a key whose holder died', () => {
     it('is free again once the lease has passed, and the retry creates the organization', async () => {
       const masterDbName = uniqueMasterDb();
       const env = {
@@ -199,7 +196,7 @@ describe('Idempotency keys (e2e)', () => {
     });
   });
 
-  describe('a holder that stalled past its lease (issue 9, finding 7)', () => {
+  describe('a holder that stalled past its lease', () => {
     let t: TestApp;
     let model: Model<IdempotencyRecord>;
     const LEASE_MS = 300;

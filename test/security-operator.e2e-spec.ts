@@ -18,7 +18,7 @@ const loginAs = (t: TestApp, env: ReturnType<typeof operator>) =>
     .send({ email: env.SUPERADMIN_EMAIL, password: env.SUPERADMIN_PASSWORD });
 
 /**
- * Issue 10, finding 4: changing SUPERADMIN_EMAIL must retire the previous
+ * Changing SUPERADMIN_EMAIL must retire the previous
  * operator, and an email that belongs to an organization admin must stop the
  * start with one clear line (no stack trace, no crash loop).
  */

@@ -4,7 +4,7 @@ import { bearer, createOrg, type OrgFixture } from './utils/fixtures';
 import { createTestApp, type TestApp } from './utils/test-app';
 
 /**
- * Issue 10, finding 1: the organization-name trim backtracked quadratically,
+ * The organization-name trim backtracked quadratically,
  * so one anonymous 100 kB body held the worker (and every other request,
  * health checks included) for seconds. Every input position the OpenAPI
  * document lists gets whitespace-padded values as large as the request

@@ -334,14 +334,6 @@ export class AdminsService implements OnModuleInit {
     return previous.map((admin) => admin.email);
   }
 
-  findOwner(organizationId: Types.ObjectId): Promise<AdminRecord | null> {
-    return this.admins
-      .findOne({ organization_id: organizationId, role: 'owner' }, RECORD_PROJECTION)
-      .sort({ _id: 1 })
-      .lean<AdminRecord>()
-      .exec();
-  }
-
   async deleteForOrganization(organizationId: Types.ObjectId): Promise<void> {
     await this.admins.deleteMany({ organization_id: organizationId }).exec();
   }

@@ -1,10 +1,7 @@
 import { Module } from '@nestjs/common';
 import { MongooseModule } from '@nestjs/mongoose';
-import {
-  IdempotencyRecord,
-  IdempotencyRecordSchema,
-  IdempotencyService,
-} from './idempotency.service';
+import { IdempotencyService } from './idempotency.service';
+import { IdempotencyRecord, IdempotencyRecordSchema } from './schemas/idempotency-record.schema';
 
 @Module({
   imports: [

@@ -69,7 +69,7 @@ const prefixed = (prefix: string) => ({ $gt: prefix, $lt: `${prefix}~` });
  * insert that a unique `_id` admits or refuses: FerretDB does not isolate
  * concurrent updates of one document, so a shared `$inc` counter lost hits
  * there, and 60 parallel logins from one address all got past a limit of 30
- * (issue 10, finding 7). Here nothing is ever updated:
+ * Here nothing is ever updated:
  *
  * - a window is opened by inserting generation g+1 once generation g has
  *   ended, so exactly one opener wins;

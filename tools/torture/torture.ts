@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 /**
- * Lifecycle torture test (issue 9): real service processes on one database,
+ * Lifecycle torture test: real service processes on one database,
  * random clients creating, renaming and deleting organizations and writing
  * members and teams, while a nemesis pauses, kills and restarts processes.
  * After the run and the repair time, a checker compares the database with

@@ -4,7 +4,7 @@
  * Two index scans, so linear in the length whatever the input. The regular
  * expression this replaces, `/^ +| +$/g`, retried ` +$` from every space of an
  * interior run: quadratic, and a 100 kB body of spaces held a worker for
- * seconds (issue 10, finding 1). `regexp/no-super-linear-move` in
+ * seconds. `regexp/no-super-linear-move` in
  * eslint.config.mjs keeps such patterns out.
  */
 export function trimChar(value: string, char: string): string {

@@ -4,7 +4,7 @@
 # unprivileged `node` user. See DEPLOYMENT.md.
 
 # Matches "engines" in package.json; scripts/eb-smoke-test.js checks that it does.
-ARG NODE_VERSION=20.20.2
+ARG NODE_VERSION=24.22.3
 
 FROM node:${NODE_VERSION}-bookworm-slim AS build
 WORKDIR /src

@@ -7,7 +7,9 @@
 // Contents, and nothing else: the compiled service (dist/, no source maps),
 // package.json, package-lock.json (EB runs `npm install --production` against it),
 // Procfile, .platform/ and .ebextensions/. The archive is reproducible: same
-// sources, same bytes (sorted entries, fixed timestamps and modes).
+// sources, same bytes (sorted entries, fixed timestamps and modes). Platform
+// hooks (.platform/hooks/**, .platform/confighooks/**) are 0755, because
+// Elastic Beanstalk runs only executable hooks; everything else is 0644.
 //
 // Options: --skip-compile  reuse release/bundle/dist from an earlier run
 //          --list          print every file in the archive
@@ -81,7 +83,15 @@ const files = walk(bundleDir)
 const strays = files.filter((f) => f.startsWith('dist/') && !f.endsWith('.js'));
 if (strays.length > 0) throw new Error(`Not compiled output: ${strays.join(', ')}`);
 
-const zip = createZip(files.map((name) => ({ name, data: readFileSync(join(bundleDir, name)) })));
+/** Files Elastic Beanstalk executes: platform hooks, for deployments and configuration changes. */
+const isHook = (name) => /^\.platform\/(hooks|confighooks)\/[^/]+\/[^/]+$/.test(name);
+const entries = files.map((name) => {
+  const data = readFileSync(join(bundleDir, name));
+  if (isHook(name) && !data.subarray(0, 2).equals(Buffer.from('#!')))
+    throw new Error(`${name}: a platform hook must start with #! (the platform executes it)`);
+  return { name, data, mode: isHook(name) ? 0o755 : 0o644 };
+});
+const zip = createZip(entries);
 mkdirSync(releaseDir, { recursive: true });
 writeFileSync(zipPath, zip);
 
@@ -98,4 +108,5 @@ console.log(
 console.log(`sha256 ${sha256}`);
 for (const [top, count] of groups)
   console.log(`  ${top}${count > 1 || top === 'dist' ? `/ (${count} files)` : ''}`);
-if (args.has('--list')) for (const f of files) console.log(`    ${f}`);
+if (args.has('--list'))
+  for (const { name, mode } of entries) console.log(`    ${mode.toString(8)} ${name}`);

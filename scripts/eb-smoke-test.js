@@ -2,16 +2,21 @@
 // Proves the Elastic Beanstalk bundle the way the platform runs it, on loopback:
 //
 //  1. builds the bundle twice (`npm run package:eb`) and compares the archives;
-//  2. checks the file list, the Procfile, the .ebextensions and docker-compose.yml;
-//  3. unpacks the zip into a temp dir and installs production dependencies there
-//     (`npm ci --omit=dev`, what EB's `npm install --production` does with a lock file);
+//  2. checks the file list and modes (platform hooks executable), the Procfile,
+//     the .ebextensions (rolling deploys, HTTPS redirect, timeouts), the EB CLI's
+//     deploy artifact and docker-compose.yml;
+//  3. unpacks the zip into a temp dir, runs its platform hooks as the platform
+//     does (executed directly: a hook without its execute bit fails), and
+//     installs production dependencies there (`npm ci --omit=dev`, what EB's
+//     `npm install --production` does with a lock file);
 //  4. starts the Procfile's `web` command with the bundle's own .ebextensions
 //     environment (NODE_ENV=production, HOST, TRUST_PROXY ranges, 2 workers) behind
 //     Debian's NGINX loaded with the bundle's .platform/nginx configuration inside
 //     an nginx.conf shaped like the platform's (`nginx -t` first);
 //  5. drives requests through NGINX and checks what the client got and what the
 //     service logged: health, create, login, get, body limits, gzip, request
-//     ids, client address, keep-alive, no secrets in the logs;
+//     ids, client address, keep-alive, HSTS over TLS only, NGINX's own 504 for
+//     a slow answer, no secrets in the logs;
 //  6. kills a worker (it is replaced), then SIGTERMs the whole process group
 //     with a slow request in flight (it completes; exit 0; NGINX answers 502
 //     problem+json once the service is gone);
@@ -37,7 +42,7 @@ const { request: httpRequest, Agent } = require('node:http');
 const { createRequire } = require('node:module');
 const { createServer, connect } = require('node:net');
 const { tmpdir } = require('node:os');
-const { join } = require('node:path');
+const { dirname, join } = require('node:path');
 const { setTimeout: sleep } = require('node:timers/promises');
 const { gunzipSync } = require('node:zlib');
 const YAML = require('yaml');
@@ -288,8 +293,11 @@ async function main() {
     'package-lock.json',
     'dist/main.js',
     '.platform/nginx/conf.d/org-service.conf',
+    '.platform/nginx/conf.d/org-service-upstream.conf',
     '.platform/nginx/conf.d/elasticbeanstalk/00_application.conf',
+    '.platform/hooks/prebuild/01-node-version.sh',
     '.ebextensions/01-environment.config',
+    '.ebextensions/02-https-only.config',
   ]) {
     check(files.includes(required), `the zip contains ${required}`);
   }
@@ -304,9 +312,27 @@ async function main() {
     forbidden,
   );
 
+  // Modes as zipinfo lists them: hooks are executable, nothing else is.
+  const modes = Object.fromEntries(
+    run('unzip', ['-Z', '-l', zip])
+      .split('\n')
+      .map((line) => /^([-rwx]{10})\s.*\s(\S+)$/.exec(line))
+      .filter(Boolean)
+      .map(([, mode, name]) => [name, mode]),
+  );
+  const hooks = files.filter((f) => /^\.platform\/(hooks|confighooks)\//.test(f));
+  check(
+    hooks.length > 0 && hooks.every((f) => modes[f] === '-rwxr-xr-x'),
+    `platform hooks keep their execute bit in the zip (${hooks.join(', ')})`,
+    hooks.map((f) => `${modes[f]} ${f}`),
+  );
+  const others = files.filter((f) => !hooks.includes(f) && modes[f] !== '-rw-r--r--');
+  check(others.length === 0, 'every other file in the zip is 0644', others);
+
   const app = join(work, 'app');
   mkdirSync(app);
   run('unzip', ['-q', zip, '-d', app]);
+  runPlatformHooks(app);
   const procfile = readFileSync(join(app, 'Procfile'), 'utf8').split('\n').filter(Boolean);
   // The platform's rule for every Procfile line (EB docs, "Buildfile and Procfile").
   check(
@@ -336,6 +362,7 @@ async function main() {
     Object.keys(ebEnv),
   );
 
+  checkEbOptions(app);
   checkCompose();
 
   // 3. Production dependencies, as the platform installs them.
@@ -431,6 +458,7 @@ async function main() {
     output,
     nginxLog: () => readFileSafe(join(work, 'nginx', 'access.log')),
   });
+  await slowAnswerGets504(app);
   await crashAWorker({ nginxPort, output });
   await drainOnSigterm({ nginxPort, appPort, service, output });
 
@@ -468,21 +496,24 @@ async function startDatabase(bundleRequire) {
  * next to the directives the platform's server block sets itself, so a
  * duplicate directive in our files fails here as it would on EB.
  */
-function writeNginxConfig(app, nginxPort, appPort) {
-  const prefix = join(work, 'nginx');
+function writeNginxConfig(app, nginxPort, appPort, { name = 'nginx', edit } = {}) {
+  const prefix = join(work, name);
   const confD = join(prefix, 'conf.d');
   mkdirSync(prefix, { recursive: true });
   cpSync(join(app, '.platform', 'nginx', 'conf.d'), confD, { recursive: true });
-  const upstreamFile = join(confD, 'org-service.conf');
+  const upstreamFile = join(confD, 'org-service-upstream.conf');
   const upstream = readFileSync(upstreamFile, 'utf8');
-  check(
-    (upstream.match(/server 127\.0\.0\.1:8080;/g) ?? []).length === 1,
-    'the NGINX upstream is 127.0.0.1:8080, the PORT .ebextensions sets',
-  );
+  if (name === 'nginx') {
+    check(
+      (upstream.match(/server 127\.0\.0\.1:8080;/g) ?? []).length === 1,
+      'the NGINX upstream is 127.0.0.1:8080, the PORT .ebextensions sets',
+    );
+  }
   writeFileSync(
     upstreamFile,
     upstream.replace('server 127.0.0.1:8080;', `server 127.0.0.1:${appPort};`),
   );
+  edit?.(confD);
   for (const dir of ['client_body', 'proxy', 'fastcgi', 'uwsgi', 'scgi'])
     mkdirSync(join(prefix, 'tmp', dir), { recursive: true });
   const asRoot = process.getuid?.() === 0;
@@ -519,6 +550,143 @@ http {
   return file;
 }
 
+/**
+ * Runs the bundle's platform hooks as the platform does before it installs
+ * dependencies: each file of .platform/hooks/prebuild in name order, executed
+ * directly in the app directory, so a hook that lost its execute bit fails.
+ * Then the Node version hook once more against an engines range this Node
+ * does not satisfy: it must stop the deploy.
+ */
+function runPlatformHooks(app) {
+  const dir = join(app, '.platform', 'hooks', 'prebuild');
+  const hooks = readdirSync(dir).sort();
+  const env = { ...process.env, PATH: `${dirname(process.execPath)}:${process.env.PATH}` };
+  for (const hook of hooks) {
+    const ran = spawnSync(join(dir, hook), [], {
+      cwd: app,
+      env,
+      encoding: 'utf8',
+      timeout: 30_000,
+    });
+    check(
+      ran.status === 0,
+      `the prebuild hook ${hook} runs as the platform runs it and succeeds: ${(ran.stdout ?? '').trim()}`,
+      ran.error?.message ?? ran.stderr,
+    );
+  }
+  const wrongPlatform = join(work, 'wrong-platform');
+  mkdirSync(wrongPlatform);
+  const pkg = JSON.parse(readFileSync(join(app, 'package.json'), 'utf8'));
+  const major = Number(process.versions.node.split('.')[0]);
+  pkg.engines.node = `>=${major + 1}.0.0 <${major + 2}`;
+  writeFileSync(join(wrongPlatform, 'package.json'), JSON.stringify(pkg));
+  const refused = spawnSync(join(dir, '01-node-version.sh'), [], {
+    cwd: wrongPlatform,
+    env,
+    encoding: 'utf8',
+    timeout: 30_000,
+  });
+  check(
+    refused.status === 1 && /choose the platform branch "Node\.js \d+/.test(refused.stderr),
+    'on a platform branch with the wrong Node.js the hook stops the deploy with a clear message',
+    { status: refused.status, stderr: refused.stderr },
+  );
+}
+
+/** Seconds in an NGINX time value of the given directive ("75s", "60"), in one file. */
+function nginxSeconds(text, directive) {
+  const match = new RegExp(`^\\s*${directive}\\s+(\\d+)s?;`, 'm').exec(text);
+  return match ? Number(match[1]) : undefined;
+}
+
+/** Deploy policy, HTTPS redirect, timeouts and the EB CLI's artifact. */
+function checkEbOptions(app) {
+  const config = join(app, '.ebextensions', '01-environment.config');
+  const command = ebOptionSettings(config, 'aws:elasticbeanstalk:command');
+  check(
+    ['Rolling', 'RollingWithAdditionalBatch', 'Immutable'].includes(command.DeploymentPolicy) &&
+      Number(command.BatchSize) >= 1 &&
+      ['Fixed', 'Percentage'].includes(command.BatchSizeType),
+    `deploys are ${command.DeploymentPolicy}, ${command.BatchSize} (${command.BatchSizeType}) at a time`,
+    command,
+  );
+  const idle = Number(ebOptionSettings(config, 'aws:elbv2:loadbalancer').IdleTimeout);
+  const location = readFileSync(
+    join(app, '.platform', 'nginx', 'conf.d', 'elasticbeanstalk', '00_application.conf'),
+    'utf8',
+  );
+  const keepalive = nginxSeconds(location, 'keepalive_timeout');
+  const read = nginxSeconds(location, 'proxy_read_timeout');
+  check(
+    idle > 0 && keepalive > idle && read < idle,
+    `the ALB idle timeout (${idle} s) is the shortest in the chain: NGINX keep-alive ${keepalive} s, NGINX gives up on Node after ${read} s`,
+    { idle, keepalive, read },
+  );
+  const https = YAML.parse(
+    readFileSync(join(app, '.ebextensions', '02-https-only.config'), 'utf8'),
+  );
+  const listener = https?.Resources?.AWSEBV2LoadBalancerListener?.Properties;
+  const redirect = listener?.DefaultActions?.[0];
+  check(
+    listener?.Port === 80 &&
+      redirect?.Type === 'redirect' &&
+      redirect.RedirectConfig?.Protocol === 'HTTPS' &&
+      redirect.RedirectConfig?.Port === '443' &&
+      redirect.RedirectConfig?.StatusCode === 'HTTP_301',
+    "the load balancer's port 80 listener redirects to HTTPS (301)",
+    listener,
+  );
+  const ebCli = YAML.parse(readFileSync(join(root, '.elasticbeanstalk', 'config.yml'), 'utf8'));
+  check(
+    ebCli?.deploy?.artifact === 'release/org-management-service.zip',
+    'the EB CLI deploys the built zip (.elasticbeanstalk/config.yml deploy.artifact)',
+    ebCli?.deploy,
+  );
+}
+
+/**
+ * A second NGINX with the bundle's configuration in front of a server that
+ * accepts connections and never answers, its proxy_read_timeout cut to 1 s:
+ * the client gets NGINX's own 504, as problem+json with the request id.
+ */
+async function slowAnswerGets504(app) {
+  const silent = createServer(() => undefined);
+  await new Promise((resolve) => silent.listen(0, '127.0.0.1', resolve));
+  const port = await freePort();
+  const conf = writeNginxConfig(app, port, silent.address().port, {
+    name: 'nginx-504',
+    edit: (confD) => {
+      const file = join(confD, 'elasticbeanstalk', '00_application.conf');
+      writeFileSync(
+        file,
+        readFileSync(file, 'utf8').replace(/proxy_read_timeout \d+s;/, 'proxy_read_timeout 1s;'),
+      );
+    },
+  });
+  const proc = startProcess(
+    'nginx-504',
+    findNginx(),
+    ['-c', conf, '-p', `${work}/nginx-504/`, '-g', 'daemon off;'],
+    {},
+  );
+  try {
+    await waitFor('the second NGINX', () => refused(port).then((r) => !r), 10_000, 100);
+    const res = await http(port, 'GET', '/org/list', { headers: { 'x-request-id': 'smoke-504' } });
+    check(
+      res.status === 504 &&
+        isProblem(res) &&
+        res.json?.status === 504 &&
+        res.json?.request_id === 'smoke-504',
+      "a slow answer from Node gets NGINX's 504 as problem+json with the request id",
+      { status: res.status, body: res.raw.toString().slice(0, 200) },
+    );
+  } finally {
+    process.kill(-proc.child.pid, 'SIGTERM');
+    await Promise.race([proc.exited, sleep(5000)]);
+    silent.close();
+  }
+}
+
 function checkCompose() {
   const compose = YAML.parse(readFileSync(join(root, 'docker-compose.yml'), 'utf8'));
   const { mongo, app, nginx } = compose.services ?? {};
@@ -535,13 +703,23 @@ function checkCompose() {
     app?.environment,
   );
   check(
-    nginx?.network_mode === 'service:app',
-    'docker-compose: NGINX shares the service network namespace, as on an EB instance',
+    nginx?.network_mode === undefined &&
+      app?.network_mode === undefined &&
+      /^\s*server app:8080;/m.test(readFileSync(join(root, 'docker/nginx/default.conf'), 'utf8')),
+    'docker-compose: NGINX on the compose network, its upstream the app by service name',
+  );
+  const composeText = readFileSync(join(root, 'docker-compose.yml'), 'utf8');
+  check(
+    !/\$\{[A-Z_]+:?\?/.test(composeText) &&
+      (app?.env_file ?? []).some((f) => f?.path === './secrets.env' && f?.required === false),
+    'docker-compose: secrets from an optional env file, no required variable (ps, logs, down work without it)',
+    app?.env_file,
   );
   const mounts = (nginx?.volumes ?? []).map((v) => String(v).split(':')[0]);
   for (const path of [
     './.platform/nginx/conf.d/org-service.conf',
     './.platform/nginx/conf.d/elasticbeanstalk',
+    './docker/nginx/default.conf',
   ]) {
     check(
       mounts.includes(path) && existsSync(join(root, path)),
@@ -619,6 +797,17 @@ async function driveRequests({ nginxPort, appPort, password, jwtSecret, output, 
     created.headers['x-request-id'] === createId,
     "the response carries the caller's X-Request-Id",
     created.headers['x-request-id'],
+  );
+  check(
+    /^max-age=\d+/.test(created.headers['strict-transport-security'] ?? ''),
+    'a request that came over TLS (X-Forwarded-Proto https from the load balancer) gets HSTS',
+    created.headers['strict-transport-security'],
+  );
+  const plain = await http(nginxPort, 'GET', '/', { headers: { 'x-forwarded-proto': 'http' } });
+  check(
+    plain.status === 200 && plain.headers['strict-transport-security'] === undefined,
+    'a request that came over plain HTTP gets no HSTS',
+    plain.headers['strict-transport-security'],
   );
 
   const login = await http(nginxPort, 'POST', '/admin/login', {

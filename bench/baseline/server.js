@@ -63,7 +63,9 @@ const ADMIN_PROJECTION = { email: 1, organization_id: 1, role: 1, credentials_ve
 // LOGIN_LOCKOUT's default, 10 attempts per 15 minutes.
 const LOCKOUT = { limit: 10, windowMs: 15 * 60_000 };
 const FORBIDDEN_KEYS = new Set(['__proto__', 'constructor', 'prototype']);
-// The service's security headers (Nest's useSecurityHeaders with its CSP), set on every answer.
+// The service's security headers (Nest's useSecurityHeaders with its CSP), set on every answer;
+// HSTS only on answers to requests that came over TLS, as the service does.
+const STRICT_TRANSPORT_SECURITY = 'max-age=31536000; includeSubDomains';
 const SECURITY_HEADERS = {
   'content-security-policy':
     "default-src 'none';base-uri 'none';form-action 'none';frame-ancestors 'none'",
@@ -71,7 +73,6 @@ const SECURITY_HEADERS = {
   'cross-origin-resource-policy': 'same-origin',
   'origin-agent-cluster': '?1',
   'referrer-policy': 'no-referrer',
-  'strict-transport-security': 'max-age=31536000; includeSubDomains',
   'x-content-type-options': 'nosniff',
   'x-dns-prefetch-control': 'off',
   'x-download-options': 'noopen',
@@ -295,6 +296,8 @@ async function main() {
   });
   app.addHook('onRequest', (request, reply, done) => {
     reply.headers(SECURITY_HEADERS);
+    if (request.protocol === 'https')
+      reply.header('strict-transport-security', STRICT_TRANSPORT_SECURITY);
     reply.header('x-request-id', request.id);
     try {
       checkQueryString(request.raw.url);

@@ -1,7 +1,9 @@
 // A minimal, deterministic ZIP writer (PKZIP APPNOTE 6.3: local headers,
 // deflate, central directory). Deterministic means: entries in the order
-// given, a fixed timestamp, fixed permissions and no extra fields, so the
-// same files always give byte-identical archives.
+// given, a fixed timestamp, permissions chosen by the caller (0644 unless an
+// entry says 0755) and no extra fields, so the same files always give
+// byte-identical archives. The Unix mode goes in the central directory's
+// external attributes, where unzip and Elastic Beanstalk read it.
 'use strict';
 const { deflateRawSync } = require('node:zlib');
 
@@ -22,17 +24,21 @@ const DOS_TIME = 0;
 const DOS_DATE = (0 << 9) | (1 << 5) | 1;
 const VERSION_NEEDED = 20; // 2.0: deflate
 const MADE_BY_UNIX = (3 << 8) | VERSION_NEEDED;
-const FILE_MODE = 0o100644;
+const REGULAR_FILE = 0o100000;
+const MODES = new Set([0o644, 0o755]);
 
 /**
- * @param {{ name: string, data: Buffer }[]} entries paths with forward slashes
+ * @param {{ name: string, data: Buffer, mode?: number }[]} entries paths with
+ *   forward slashes; mode 0o644 (the default) or 0o755 (executable)
  * @returns {Buffer} the archive
  */
 function createZip(entries) {
   const locals = [];
   const centrals = [];
   let offset = 0;
-  for (const { name, data } of entries) {
+  for (const { name, data, mode = 0o644 } of entries) {
+    if (!MODES.has(mode))
+      throw new Error(`${name}: mode ${mode.toString(8)} is neither 644 nor 755`);
     const nameBytes = Buffer.from(name, 'utf8');
     const deflated = deflateRawSync(data, { level: 9 });
     const stored = deflated.length >= data.length;
@@ -69,7 +75,7 @@ function createZip(entries) {
     central.writeUInt16LE(0, 32); // comment
     central.writeUInt16LE(0, 34); // disk
     central.writeUInt16LE(0, 36); // internal attributes
-    central.writeUInt32LE((FILE_MODE << 16) >>> 0, 38);
+    central.writeUInt32LE(((REGULAR_FILE | mode) << 16) >>> 0, 38);
     central.writeUInt32LE(offset, 42);
     centrals.push(central, nameBytes);
 

@@ -28,7 +28,23 @@ const API_CONTENT_SECURITY_POLICY = {
 const SECURITY_HEADERS: SecurityHeadersOptions = {
   contentSecurityPolicy: API_CONTENT_SECURITY_POLICY,
   xFrameOptions: { action: 'deny' },
+  // Sent per request instead (below): only an answer that travelled over TLS
+  // may carry it (RFC 6797, section 7.2).
+  strictTransportSecurity: false,
 };
+
+/** One year, subdomains included: the values Nest would send by default. */
+const STRICT_TRANSPORT_SECURITY = 'max-age=31536000; includeSubDomains';
+
+/**
+ * HSTS for a request that came over TLS: TLS terminates at the load
+ * balancer, so that is X-Forwarded-Proto: https, which Fastify believes only
+ * from a trusted proxy (TRUST_PROXY); a client's own header is ignored.
+ */
+function addStrictTransportSecurity(request: FastifyRequest, reply: FastifyReply): void {
+  if (request.protocol === 'https')
+    void reply.header('strict-transport-security', STRICT_TRANSPORT_SECURITY);
+}
 
 /**
  * Swagger UI and ReDoc: scripts from this origin only; both inject inline
@@ -77,6 +93,9 @@ export function answerFrameworkError(
   request: FastifyRequest,
   reply: FastifyReply,
 ): void {
+  // No HSTS here: Fastify hands this handler a request that does not consult
+  // TRUST_PROXY, so whether it came over TLS is unknown. Every other answer
+  // carries it.
   for (const [name, value] of FRAMEWORK_ERROR_HEADERS) void reply.header(name, value);
   void reply.header(REQUEST_ID_HEADER, request.id);
   sendProblem(error, request, reply);
@@ -122,6 +141,7 @@ export function applyHttpSecurity(app: NestFastifyApplication): void {
   const availability = app.get(DatabaseAvailability);
   fastify.addHook('onRequest', (request, reply, done) => {
     const path = pathOf(request);
+    addStrictTransportSecurity(request, reply);
     try {
       if (isDocs(path)) void reply.header('content-security-policy', DOCS_CONTENT_SECURITY_POLICY);
       checkQueryString(request);

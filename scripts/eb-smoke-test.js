@@ -705,7 +705,9 @@ function checkCompose() {
   check(
     nginx?.network_mode === undefined &&
       app?.network_mode === undefined &&
-      /^\s*server app:8080;/m.test(readFileSync(join(root, 'docker/nginx/default.conf'), 'utf8')),
+      /^[ \t]*server app:8080;/m.test(
+        readFileSync(join(root, 'docker/nginx/default.conf'), 'utf8'),
+      ),
     'docker-compose: NGINX on the compose network, its upstream the app by service name',
   );
   const composeText = readFileSync(join(root, 'docker-compose.yml'), 'utf8');

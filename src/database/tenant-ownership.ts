@@ -2,6 +2,7 @@ import { Injectable, Logger } from '@nestjs/common';
 import type { Db } from 'mongodb';
 import type { Types } from 'mongoose';
 import { TENANT_META_COLLECTION, TENANT_META_ID } from './database.constants';
+import { isDuplicateKeyError } from './mongo-errors';
 import { TenantConnectionFactory, type TenantLocation } from './tenant-connection.factory';
 
 interface TenantMetaDocument {
@@ -57,24 +58,40 @@ export class TenantOwnership {
     return { kind: 'empty' };
   }
 
-  /** Records the owner before any data goes in, so ownership can always be proven. */
+  /**
+   * Records the owner before any data goes in, so ownership can always be
+   * proven. An insert, never an overwrite: a late write from a stalled
+   * process can never take over metadata that someone else recorded since.
+   * True if recorded now or already recorded by this same operation.
+   */
   async record(
     location: TenantLocation,
     owner: { organizationId: Types.ObjectId; opId: string; schemaVersion?: number },
-  ): Promise<void> {
-    await this.tenants
-      .db(location)
-      .collection<TenantMetaDocument>(TENANT_META_COLLECTION)
-      .replaceOne(
-        { _id: TENANT_META_ID },
-        {
-          organization_id: owner.organizationId,
-          op_id: owner.opId,
-          created_at: new Date(),
-          schema_version: owner.schemaVersion ?? 0,
-        },
-        { upsert: true },
-      );
+  ): Promise<boolean> {
+    const meta = this.tenants.db(location).collection<TenantMetaDocument>(TENANT_META_COLLECTION);
+    try {
+      await meta.insertOne({
+        _id: TENANT_META_ID,
+        organization_id: owner.organizationId,
+        op_id: owner.opId,
+        created_at: new Date(),
+        schema_version: owner.schemaVersion ?? 0,
+      });
+      return true;
+    } catch (error) {
+      if (!isDuplicateKeyError(error)) throw error;
+      const existing = await meta.findOne({ _id: TENANT_META_ID });
+      if (existing?.op_id === owner.opId) return true;
+      // Metadata that names no owner holds nothing: replace it, but only it.
+      if (existing && !existing.organization_id) {
+        const { deletedCount } = await meta.deleteOne({
+          _id: TENANT_META_ID,
+          organization_id: { $exists: false },
+        });
+        if (deletedCount === 1) return this.record(location, owner);
+      }
+      return false;
+    }
   }
 
   /**
@@ -84,6 +101,8 @@ export class TenantOwnership {
   async dropIf(
     location: TenantLocation,
     accept: (owner: TenantOwner) => boolean,
+    /** Last check right before the drop (an operation's lease still fresh). */
+    guard?: () => void,
   ): Promise<boolean> {
     const owner = await this.inspect(location);
     if (!accept(owner)) {
@@ -93,6 +112,7 @@ export class TenantOwnership {
       );
       return false;
     }
+    guard?.();
     await this.tenants.dropDatabase(location);
     return true;
   }

@@ -98,9 +98,11 @@ export class CreateOrganizationOperation {
     }
     await this.ledger.assertCurrent(lease);
     await this.admins.deleteForOrganization(org._id);
-    await this.ledger.assertCurrent(lease);
+    await this.ledger.renew(lease);
     await this.ledger.keepAlive(lease, () =>
-      this.ownership.dropIf(tenantLocationOf(org), ownedBy(org._id, lease.opId)),
+      this.ownership.dropIf(tenantLocationOf(org), ownedBy(org._id, lease.opId), () =>
+        this.ledger.assertFresh(lease),
+      ),
     );
     await this.ledger.assertCurrent(lease);
     await this.claims.releaseSlug(org.slug, org._id);

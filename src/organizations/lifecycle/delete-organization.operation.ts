@@ -46,10 +46,12 @@ export class DeleteOrganizationOperation {
     // Tenant writes admitted before the delete was recorded finish first, so
     // none of them can recreate the database after it is dropped.
     await this.writes.drain(org._id, () => this.ledger.renew(lease));
-    await this.ledger.assertCurrent(lease);
+    await this.ledger.renew(lease);
     // Dropping a large database takes a while; the lease stays fresh meanwhile.
     await this.ledger.keepAlive(lease, () =>
-      this.ownership.dropIf(tenantLocationOf(org), ownedBy(org._id)),
+      this.ownership.dropIf(tenantLocationOf(org), ownedBy(org._id), () =>
+        this.ledger.assertFresh(lease),
+      ),
     );
     await this.hooks.reached('delete', 'tenant_dropped');
     await this.ledger.assertCurrent(lease);

@@ -31,6 +31,8 @@ export interface OperationLease {
   readonly opId: string;
   readonly type: OperationType;
   readonly fence: number;
+  /** Local time of the last renewal: nobody claims before it plus the lease. */
+  renewedAt: number;
 }
 
 /** Fences and decisions older than this are no longer read by anyone. */
@@ -86,7 +88,7 @@ export class OperationLedger implements OnModuleInit {
     opId: string,
     type: OperationType,
   ): Promise<OperationLease> {
-    const lease: OperationLease = { organizationId, opId, type, fence: 1 };
+    const lease: OperationLease = { organizationId, opId, type, fence: 1, renewedAt: Date.now() };
     try {
       await this.fences.insertOne(this.fenceDocument(lease));
     } catch (error) {
@@ -110,7 +112,13 @@ export class OperationLedger implements OnModuleInit {
       .sort({ fence: -1 })
       .limit(1)
       .toArray();
-    const lease: OperationLease = { organizationId, opId, type, fence: (highest?.fence ?? 0) + 1 };
+    const lease: OperationLease = {
+      organizationId,
+      opId,
+      type,
+      fence: (highest?.fence ?? 0) + 1,
+      renewedAt: Date.now(),
+    };
     try {
       await this.fences.insertOne(this.fenceDocument(lease));
     } catch (error) {
@@ -132,8 +140,51 @@ export class OperationLedger implements OnModuleInit {
 
   /** Keeps repairers away while a long step runs; also a fence check. */
   async renew(lease: OperationLease): Promise<void> {
+    const at = Date.now();
     await this.assertCurrent(lease);
-    await this.renewHint(lease);
+    await this.renewHint(lease, at);
+  }
+
+  /**
+   * One write of the operation, fenced on both sides. A process can stop
+   * anywhere, including after its fence check and before its write reaches
+   * the server, so the check alone is not enough. Before the write: the lease
+   * must be fresh by the local clock (renewed if half of it has passed). After
+   * it: if more than half the lease has passed since the renewal, the write
+   * may have been sent after a pause, perhaps after a repairer claimed; the
+   * fence is checked again, and if it was lost, `undo` takes the write back
+   * (a copy batch landing in a database someone else now owns) before the
+   * operation stops with OPERATION_INTERRUPTED.
+   */
+  async write<T>(
+    lease: OperationLease,
+    write: () => Promise<T>,
+    undo?: (result: T) => Promise<unknown>,
+  ): Promise<T> {
+    await this.renew(lease);
+    const result = await write();
+    if (!this.fresh(lease)) {
+      try {
+        await this.assertCurrent(lease);
+      } catch (error) {
+        await undo?.(result).catch(() => undefined);
+        throw error;
+      }
+    }
+    return result;
+  }
+
+  /**
+   * For a step that cannot be undone (a drop): refuse unless the lease is
+   * fresh by the local clock right now, so a pause before this point is
+   * caught here rather than after the fact.
+   */
+  assertFresh(lease: OperationLease): void {
+    if (!this.fresh(lease)) throw operationInterrupted();
+  }
+
+  private fresh(lease: OperationLease): boolean {
+    return Date.now() - lease.renewedAt < this.config.operationLeaseMs / 2;
   }
 
   /**
@@ -192,11 +243,17 @@ export class OperationLedger implements OnModuleInit {
     return new Date(Date.now() + this.config.operationLeaseMs);
   }
 
-  private async renewHint(lease: OperationLease): Promise<void> {
+  private async renewHint(lease: OperationLease, at = Date.now()): Promise<void> {
+    lease.renewedAt = at;
     await this.organizations
       .updateOne(
         { _id: lease.organizationId, 'pending.op_id': lease.opId },
-        { $set: { 'pending.lease_until': this.leaseDeadline(), 'pending.fence': lease.fence } },
+        {
+          $set: {
+            'pending.lease_until': new Date(at + this.config.operationLeaseMs),
+            'pending.fence': lease.fence,
+          },
+        },
       )
       .exec();
   }

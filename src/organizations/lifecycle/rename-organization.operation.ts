@@ -94,7 +94,7 @@ export class RenameOrganizationOperation {
       await this.ledger.keepAlive(lease, () =>
         this.mover.copy(source, targetDb, {
           batchSize: this.config.copyBatchSize,
-          beforeWrite: () => this.ledger.renew(lease),
+          write: (write, undo) => this.ledger.write(lease, write, undo),
         }),
       );
       await this.hooks.reached('rename', 'copied');
@@ -168,12 +168,13 @@ export class RenameOrganizationOperation {
     const op = org.pending as PendingOperation;
     const source = op.source_database;
     if (source && source !== op.target_database) {
-      await this.ledger.assertCurrent(lease);
+      await this.ledger.renew(lease);
       // The old database is this organization's, made by an earlier operation.
       await this.ledger.keepAlive(lease, () =>
         this.ownership.dropIf(
           { databaseName: source, clusterUri: org.cluster_uri },
           (owner) => ownedBy(org._id)(owner) && owner.kind === 'owned' && owner.opId !== op.op_id,
+          () => this.ledger.assertFresh(lease),
         ),
       );
     }
@@ -189,11 +190,12 @@ export class RenameOrganizationOperation {
     const op = org.pending as PendingOperation;
     const target = op.target_database;
     if (target) {
-      await this.ledger.assertCurrent(lease);
+      await this.ledger.renew(lease);
       await this.ledger.keepAlive(lease, () =>
         this.ownership.dropIf(
           { databaseName: target, clusterUri: org.cluster_uri },
           ownedBy(org._id, op.op_id),
+          () => this.ledger.assertFresh(lease),
         ),
       );
     }

@@ -70,12 +70,15 @@ export class TenantClaims {
     if (!ours && owner.kind !== 'empty') {
       if (!(await this.reclaimOrphan(location, owner))) throw nameBlocked();
     }
-    await this.ledger.assertCurrent(lease);
-    await this.ownership.record(location, {
-      organizationId: lease.organizationId,
-      opId: lease.opId,
-      schemaVersion,
-    });
+    const recorded = await this.ledger.write(lease, () =>
+      this.ownership.record(location, {
+        organizationId: lease.organizationId,
+        opId: lease.opId,
+        schemaVersion,
+      }),
+    );
+    // Someone else recorded themselves between the inspection and the insert.
+    if (!recorded) throw nameBlocked();
   }
 
   /**

@@ -1,5 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import type { AnyBulkWriteOperation, Db, Document, IndexDescription } from 'mongodb';
+import type { AnyBulkWriteOperation, Db, Document, IndexDescription, ObjectId } from 'mongodb';
 import { TENANT_META_COLLECTION } from '../../database/database.constants';
 
 export interface CopyReport {
@@ -18,10 +18,11 @@ export class CopyVerificationError extends Error {
 export interface CopyOptions {
   batchSize: number;
   /**
-   * Runs right before every write to the target (collection, batch, index
-   * build): the fencing check that stops a copy whose operation was taken over.
+   * Runs every write to the target (collection, batch, index build) fenced:
+   * checked before, and taken back with `undo` if it turns out to have
+   * landed after the operation was taken over.
    */
-  beforeWrite: () => Promise<void>;
+  write: <T>(write: () => Promise<T>, undo?: (result: T) => Promise<unknown>) => Promise<T>;
 }
 
 interface CollectionInfo {
@@ -61,21 +62,19 @@ export class TenantDataMover {
   async copy(source: Db, target: Db, options: CopyOptions): Promise<CopyReport> {
     const report: CopyReport = { collections: 0, documents: 0, indexes: 0 };
     for (const info of await listCopyable(source)) {
-      await options.beforeWrite();
       if (info.type === 'view') {
-        await target.createCollection(info.name, info.options ?? {});
+        await options.write(() => target.createCollection(info.name, info.options ?? {}));
         report.collections += 1;
         continue;
       }
       const hasOptions = info.options && Object.keys(info.options).length > 0;
-      await target.createCollection(info.name, hasOptions ? info.options : {});
+      await options.write(() => target.createCollection(info.name, hasOptions ? info.options : {}));
       report.documents += await this.copyDocuments(source, target, info.name, options);
       // Indexes after the documents: building once is cheaper than
       // maintaining them through every batch insert.
       const specs = await indexSpecs(source, info.name);
       if (specs.length > 0) {
-        await options.beforeWrite();
-        await target.collection(info.name).createIndexes(specs);
+        await options.write(() => target.collection(info.name).createIndexes(specs));
       }
       report.indexes += specs.length;
       report.collections += 1;
@@ -97,9 +96,14 @@ export class TenantDataMover {
     let inFlight: Promise<unknown> = Promise.resolve();
     const flush = async (docs: Document[]) => {
       await inFlight;
-      await options.beforeWrite();
       const ops: AnyBulkWriteOperation[] = docs.map((document) => ({ insertOne: { document } }));
-      const write = destination.bulkWrite(ops, { ordered: false });
+      const ids = docs.map((document) => document._id as ObjectId);
+      const write = options.write(
+        () => destination.bulkWrite(ops, { ordered: false }),
+        // Landed after a take-over, perhaps in a database another
+        // organization now owns: remove exactly what this batch inserted.
+        () => destination.deleteMany({ _id: { $in: ids } }),
+      );
       // Observed now so a failure while the next batch is read is not an
       // unhandled rejection; it is rethrown where `inFlight` is awaited.
       write.catch(() => undefined);

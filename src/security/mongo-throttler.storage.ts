@@ -173,13 +173,16 @@ export class MongoThrottlerStorage
   private async exactHit(key: string, windowMs: number, limit: number): Promise<Count> {
     const window = await this.currentWindow(key, windowMs);
     const slots = `${key}:${window.start}:s:`;
-    // Every lost race means another hit took a slot, so this ends within `limit` rounds.
     for (;;) {
       const taken = await this.store.countDocuments({ _id: prefixed(slots) });
       if (taken >= limit) return { hits: taken + 1, expiresAt: window.expiresAt };
+      // A random slot of the window's `limit`: concurrent hits rarely pick the
+      // same one (taking "the next" slot made every concurrent hit but one
+      // retry, quadratic in the burst), and only `limit` slots can ever exist.
+      const slot = 1 + Math.floor(Math.random() * limit);
       try {
         await this.store.insertOne({
-          _id: `${slots}${pad(taken + 1)}`,
+          _id: `${slots}${pad(slot)}`,
           expires_at: new Date(window.expiresAt),
         });
         return { hits: taken + 1, expiresAt: window.expiresAt };

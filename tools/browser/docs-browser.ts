@@ -21,6 +21,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { chromium, type BrowserContext, type Locator, type Page } from 'playwright-core';
+import { check, checksPassed } from '../lib/check';
 
 const ROOT = resolve(__dirname, '..', '..');
 
@@ -46,17 +47,6 @@ const CHROMIUM_FLAGS = [
 interface RunningService {
   base: string;
   stop(): Promise<void>;
-}
-
-let checks = 0;
-function check(condition: boolean, what: string, details?: unknown): void {
-  if (!condition) {
-    throw new Error(
-      `FAILED: ${what}${details === undefined ? '' : `\n  got: ${JSON.stringify(details)}`}`,
-    );
-  }
-  checks += 1;
-  console.log(`ok  ${what}`);
 }
 
 /** Everything the page said or asked for that a docs page must not. */
@@ -232,10 +222,10 @@ async function main(): Promise<void> {
 }
 
 main().then(
-  () => console.log(`docs-browser: summary: all ${checks} checks passed`),
+  () => console.log(`docs-browser: summary: all ${checksPassed()} checks passed`),
   (error: unknown) => {
     console.error(error instanceof Error ? (error.stack ?? error.message) : String(error));
-    console.log(`docs-browser: summary: FAILED after ${checks} checks`);
+    console.log(`docs-browser: summary: FAILED after ${checksPassed()} checks`);
     process.exitCode = 1;
   },
 );

@@ -27,6 +27,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { parse as parseYaml } from 'yaml';
 import { ensureBaseImage } from './base-image';
 import { imageExists, imageInspect, inspect, LIMITS, podman } from './podman';
+import { check, checksPassed } from '../lib/check';
 
 const ROOT = resolve(__dirname, '..', '..');
 const WORK = join(ROOT, '.tools', 'container');
@@ -42,17 +43,6 @@ interface ComposeService {
 }
 
 const figures: string[] = [];
-let checks = 0;
-
-function check(condition: boolean, what: string, details?: unknown): void {
-  if (!condition) {
-    throw new Error(
-      `FAILED: ${what}${details === undefined ? '' : `\n  got: ${JSON.stringify(details)}`}`,
-    );
-  }
-  checks += 1;
-  console.log(`ok  ${what}`);
-}
 
 function seconds(since: number): number {
   return Math.round((performance.now() - since) / 100) / 10;
@@ -338,11 +328,13 @@ async function main(): Promise<void> {
 
 main().then(
   () => {
-    console.log(`container: summary: all ${checks} checks passed; ${figures.join(', ')}`);
+    console.log(`container: summary: all ${checksPassed()} checks passed; ${figures.join(', ')}`);
   },
   (error: unknown) => {
     console.error(error instanceof Error ? (error.stack ?? error.message) : String(error));
-    console.log(`container: summary: FAILED after ${checks} checks (${figures.join(', ')})`);
+    console.log(
+      `container: summary: FAILED after ${checksPassed()} checks (${figures.join(', ')})`,
+    );
     process.exitCode = 1;
   },
 );

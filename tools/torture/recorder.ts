@@ -1,24 +1,13 @@
 import { createWriteStream, type WriteStream } from 'node:fs';
-import type {
-  FaultEntry,
-  HistoryEntry,
-  MemberValue,
-  RequestEntry,
-  RequestKind,
-  ResponseSummary,
-} from './history';
+import type { FaultEntry, HistoryEntry, RequestEntry, ResponseSummary } from './history';
 
 type Json = Record<string, unknown>;
 
-export interface RequestSpec {
-  client: string;
-  process: number;
-  phase: 'run' | 'final';
-  kind: RequestKind;
-  org?: string;
-  subject?: string;
-  value?: string | MemberValue;
-  adopts?: number;
+/** What a client sends: the history entry's own fields, before the answer. */
+export interface RequestSpec extends Pick<
+  RequestEntry,
+  'client' | 'process' | 'phase' | 'kind' | 'org' | 'subject' | 'value' | 'adopts'
+> {
   method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
   path: string;
   body?: unknown;

@@ -8,6 +8,7 @@ import { AppModule } from '../../src/app.module';
 import { configureApp, createFastifyAdapter } from '../../src/app.setup';
 import { TENANT_DB_PREFIX } from '../../src/database/database.constants';
 import { OperationHooks } from '../../src/organizations/lifecycle/operation-hooks';
+import { recordMaster, recordSuffix, TEST_MASTER_PREFIX, trackOpenApp } from './test-databases';
 
 export interface TestApp {
   app: NestFastifyApplication;
@@ -23,14 +24,23 @@ export interface TestAppOptions {
   hooks?: OperationHooks;
 }
 
-export const uniqueSuffix = () => randomBytes(4).toString('hex');
+/**
+ * Random hex for names. The databases whose names carry it are dropped when
+ * the test file ends (test/setup/drop-test-databases.ts).
+ */
+export const uniqueSuffix = () => {
+  const suffix = randomBytes(4).toString('hex');
+  recordSuffix(suffix);
+  return suffix;
+};
 
 /** A fresh master database name, so test files never see each other's data. */
-export const uniqueMasterDb = () => `test_master_${uniqueSuffix()}`;
+export const uniqueMasterDb = () => `${TEST_MASTER_PREFIX}${uniqueSuffix()}`;
 
 /** Boots the real application (same pipeline as main.ts) on the test database. */
 export async function createTestApp(options: TestAppOptions = {}): Promise<TestApp> {
   process.env.MASTER_DB_NAME = options.masterDbName ?? uniqueMasterDb();
+  recordMaster(process.env.MASTER_DB_NAME);
   process.env.OPERATION_LEASE_MS = '30000';
   // Per-app overrides are undone on close so they cannot leak into the next app.
   const overrides = options.env ?? {};
@@ -60,15 +70,15 @@ export async function createTestApp(options: TestAppOptions = {}): Promise<TestA
     throw error;
   }
   const master = app.get<Connection>(getConnectionToken());
-  return {
-    app,
-    master,
-    http: () => request(app.getHttpServer()),
-    close: async () => {
+  let closing: Promise<void> | undefined;
+  const close = () =>
+    (closing ??= (async () => {
+      untrack();
       await app.close();
       restoreEnv();
-    },
-  };
+    })());
+  const untrack = trackOpenApp(close);
+  return { app, master, http: () => request(app.getHttpServer()), close };
 }
 
 /** Names of tenant databases that currently exist on the server. */

@@ -89,7 +89,3 @@ export async function tenantDatabases(master: Connection): Promise<string[]> {
     .map((d) => d.name)
     .filter((name) => name.startsWith(TENANT_DB_PREFIX));
 }
-
-export async function dropDatabase(master: Connection, name: string): Promise<void> {
-  await master.getClient().db(name).dropDatabase();
-}

@@ -281,7 +281,10 @@ describe('describeError', () => {
       [
         'MongoServerSelectionError',
         // The driver passes the topology it gave up on; only its `error` is read.
-        () => new MongoServerSelectionError('no primary', { error: undefined } as TopologyReason),
+        () =>
+          new MongoServerSelectionError('no primary', {
+            error: undefined,
+          } as unknown as TopologyReason),
       ],
       ['MongoNetworkError', () => new MongoNetworkError('connect ECONNREFUSED 10.0.0.7:27017')],
       ['MongoNotConnectedError', () => new MongoNotConnectedError('not connected')],

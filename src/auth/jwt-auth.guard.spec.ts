@@ -37,10 +37,8 @@ type Request = { headers: Record<string, string>; user?: AuthenticatedAdmin };
 
 function contextFor(handler: keyof Routes, authorization?: string) {
   const request: Request = { headers: authorization ? { authorization } : {} };
-  const context = new ExecutionContextHost([request, {}]);
+  const context = new ExecutionContextHost([request, {}], Routes, Routes.prototype[handler]);
   context.setType('http');
-  context.getHandler = () => Routes.prototype[handler];
-  context.getClass = () => Routes;
   return { context, request };
 }
 

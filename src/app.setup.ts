@@ -11,8 +11,8 @@ import {
   answerFrameworkError,
   applyHttpSecurity,
   RATE_LIMIT_RESPONSE_HEADERS,
-} from './security/http-security';
-import { writeClientErrorProblem } from './security/request-hardening';
+} from './http-hardening/http-hardening';
+import { writeClientErrorProblem } from './http-hardening/request-hardening';
 
 /** The service's own body limit; NGINX's client_max_body_size is aligned with it. */
 export const BODY_LIMIT_BYTES = 100 * 1024;

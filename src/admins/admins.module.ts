@@ -1,7 +1,7 @@
 import { Module } from '@nestjs/common';
 import { MongooseModule } from '@nestjs/mongoose';
 import { Organization, OrganizationSchema } from '../organizations/schemas/organization.schema';
-import { SecurityModule } from '../security/security.module';
+import { LoginLockoutModule } from '../auth/login-lockout.module';
 import { AdminsService } from './admins.service';
 import { PasswordConfirmation } from './password-confirmation.service';
 import { PasswordHasher } from './password-hasher.service';
@@ -15,7 +15,7 @@ import { SuperadminBootstrap } from './superadmin.bootstrap';
       // Read only, to tell an orphan admin (its organization gone) from a live one.
       { name: Organization.name, schema: OrganizationSchema },
     ]),
-    SecurityModule,
+    LoginLockoutModule,
   ],
   providers: [AdminsService, PasswordConfirmation, PasswordHasher, SuperadminBootstrap],
   exports: [AdminsService, PasswordConfirmation],

@@ -4,7 +4,7 @@ import { Model, Types, trusted } from 'mongoose';
 import { DomainError } from '../common/errors/domain.error';
 import { StartupRefusedError } from '../config/startup-refused.error';
 import { ErrorCode } from '../common/errors/error-codes';
-import { isDuplicateKeyError } from '../database/mongo-errors';
+import { isDuplicateKeyError } from '../common/errors/mongo-errors';
 import { PasswordHasher } from './password-hasher.service';
 import { Organization } from '../organizations/schemas/organization.schema';
 import { Admin, type AdminRole } from './schemas/admin.schema';

@@ -1,3 +1,6 @@
 export const JWT_ALGORITHM = 'HS256';
 export const IS_PUBLIC_KEY = 'auth:isPublic';
 export const IS_OPTIONAL_AUTH_KEY = 'auth:isOptional';
+
+/** Master-database collection of recent password attempts (LoginLockoutService). */
+export const LOGIN_ATTEMPTS_COLLECTION = 'login_attempts';

@@ -7,7 +7,7 @@ import { DomainError } from '../common/errors/domain.error';
 import { ErrorCode } from '../common/errors/error-codes';
 import { authConfig, type AuthConfig } from '../config/configuration';
 import { isVisible, OrganizationsRepository } from '../organizations/organizations.repository';
-import { LoginLockoutService } from '../security/login-lockout.service';
+import { LoginLockoutService } from './login-lockout.service';
 import type { AccessTokenClaims, AuthenticatedAdmin } from './authenticated-admin';
 import type { LoginResponseView } from './dto/login-response.view';
 import { durationToSeconds } from './duration';

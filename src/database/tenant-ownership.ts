@@ -2,7 +2,7 @@ import { Injectable, Logger } from '@nestjs/common';
 import type { Db } from 'mongodb';
 import type { Types } from 'mongoose';
 import { TENANT_META_COLLECTION, TENANT_META_ID } from './database.constants';
-import { isDuplicateKeyError } from './mongo-errors';
+import { isDuplicateKeyError } from '../common/errors/mongo-errors';
 import { TenantConnectionFactory, type TenantLocation } from './tenant-connection.factory';
 
 interface TenantMetaDocument {

@@ -4,7 +4,7 @@ import { DocumentBuilder, SwaggerModule, type OpenAPIObject } from '@nestjs/swag
 import { ProblemDetailsDto } from '../common/http/problem-details.dto';
 import { appConfig } from '../config/configuration';
 import { documentClosedRequestBodies } from '../common/http/validation.pipe';
-import { documentHttpSecurity } from '../security/openapi-security';
+import { documentHttpSecurity } from './openapi-security';
 import { SERVICE_NAME, SERVICE_VERSION } from '../service-info';
 
 export const DOCS_PATH = 'docs';

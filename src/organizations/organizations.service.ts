@@ -6,7 +6,7 @@ import { AuditService } from '../audit/audit.service';
 import type { AuthenticatedAdmin } from '../auth/authenticated-admin';
 import { DomainError, orgBusy, orgNotFound } from '../common/errors/domain.error';
 import { ErrorCode } from '../common/errors/error-codes';
-import type { RequestContext } from '../common/http/request-context';
+import type { RequestContext } from '../auth/request-context';
 import { authConfig, type AuthConfig } from '../config/configuration';
 import { TenantWriteFence } from '../database/tenant-write-fence';
 import type { CreateOrganizationDto } from './dto/create-organization.dto';

@@ -1,5 +1,5 @@
 import { HttpException, HttpStatus } from '@nestjs/common';
-import { isDuplicateKeyError } from '../../database/mongo-errors';
+import { isDuplicateKeyError } from '../errors/mongo-errors';
 import { DomainError, FieldError } from '../errors/domain.error';
 import { ERROR_STATUS, ErrorCode } from '../errors/error-codes';
 

@@ -1,6 +1,7 @@
 import { createSecretKey } from 'node:crypto';
 import { Inject, Logger, Module, type OnModuleInit } from '@nestjs/common';
 import { JwtModule } from '@nestjs/jwt';
+import { PassportModule } from '@nestjs/passport';
 import { AdminsModule } from '../admins/admins.module';
 import { authConfig, type AuthConfig } from '../config/configuration';
 import { OrganizationsModule } from '../organizations/organizations.module';
@@ -8,6 +9,7 @@ import { JWT_ALGORITHM } from './auth.constants';
 import { AuthController } from './auth.controller';
 import { AuthService } from './auth.service';
 import { JwtAuthGuard } from './jwt-auth.guard';
+import { JwtStrategy } from './jwt.strategy';
 import { LoginLockoutModule } from './login-lockout.module';
 import { TokenRevocationService } from './token-revocation.service';
 
@@ -16,6 +18,7 @@ import { TokenRevocationService } from './token-revocation.service';
     AdminsModule,
     OrganizationsModule,
     LoginLockoutModule,
+    PassportModule,
     JwtModule.registerAsync({
       inject: [authConfig.KEY],
       useFactory: (config: AuthConfig) => ({
@@ -25,16 +28,11 @@ import { TokenRevocationService } from './token-revocation.service';
           issuer: config.jwtIssuer,
           audience: config.jwtAudience,
         },
-        verifyOptions: {
-          algorithms: [JWT_ALGORITHM],
-          issuer: config.jwtIssuer,
-          audience: config.jwtAudience,
-        },
       }),
     }),
   ],
   controllers: [AuthController],
-  providers: [AuthService, TokenRevocationService, JwtAuthGuard],
+  providers: [AuthService, TokenRevocationService, JwtStrategy, JwtAuthGuard],
   // The guard is registered globally by AppModule, which declares the order of all global guards.
   exports: [JwtAuthGuard],
 })

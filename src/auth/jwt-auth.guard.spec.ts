@@ -5,17 +5,19 @@ import { JwtService } from '@nestjs/jwt';
 import { Types } from 'mongoose';
 import { DomainError } from '../common/errors/domain.error';
 import { ErrorCode } from '../common/errors/error-codes';
+import type { AuthConfig } from '../config/configuration';
 import { JWT_ALGORITHM } from './auth.constants';
 import type { AuthService } from './auth.service';
 import type { AccessTokenClaims, AuthenticatedAdmin } from './authenticated-admin';
 import { OptionalAuth, Public } from './decorators';
 import { JwtAuthGuard } from './jwt-auth.guard';
+import { JwtStrategy } from './jwt.strategy';
 
 const SECRET = 'a-test-secret-that-is-long-enough-for-hs256-0123456789';
 const ISSUER = 'org-management-service';
 const AUDIENCE = 'org-management-api';
 
-/** JwtService as AuthModule registers it. */
+/** Tokens signed the way AuthService signs them (secret, algorithm, issuer, audience). */
 const jwtFor = (secret = SECRET) =>
   new JwtService({
     secret: createSecretKey(Buffer.from(secret)),
@@ -67,7 +69,12 @@ describe('JwtAuthGuard', () => {
     resolveSession = jest.fn((claims: Partial<AccessTokenClaims>) =>
       Promise.resolve(claims.org_id === null ? superadmin : owner),
     );
-    guard = new JwtAuthGuard(new Reflector(), jwt, { resolveSession } as unknown as AuthService);
+    // The strategy registers itself with passport, where the guard finds it.
+    new JwtStrategy(
+      { jwtSecret: SECRET, jwtIssuer: ISSUER, jwtAudience: AUDIENCE } as AuthConfig,
+      { resolveSession } as unknown as AuthService,
+    );
+    guard = new JwtAuthGuard(new Reflector());
   });
 
   const tokenFor = (admin: AuthenticatedAdmin, service = jwt, options = {}) =>

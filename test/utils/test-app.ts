@@ -3,9 +3,12 @@ import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { getConnectionToken } from '@nestjs/mongoose';
 import { Test } from '@nestjs/testing';
 import type { Connection } from 'mongoose';
+import passport from 'passport';
 import request from 'supertest';
 import { AppModule } from '../../src/app.module';
 import { configureApp, createFastifyAdapter } from '../../src/app.setup';
+import { JWT_STRATEGY } from '../../src/auth/auth.constants';
+import { JwtStrategy } from '../../src/auth/jwt.strategy';
 import { TENANT_DB_PREFIX } from '../../src/database/database.constants';
 import { OperationHooks } from '../../src/organizations/lifecycle/operation-hooks';
 
@@ -27,6 +30,21 @@ export const uniqueSuffix = () => randomBytes(4).toString('hex');
 
 /** A fresh master database name, so test files never see each other's data. */
 export const uniqueMasterDb = () => `test_master_${uniqueSuffix()}`;
+
+/**
+ * Passport keeps one strategy per name per process, and each application
+ * registers its own when it starts. Production runs one application per
+ * process; a test file may hold several (a restart on the same master
+ * database), so when one closes the name goes back to the newest one still
+ * open, not to a strategy whose database connection is closed.
+ */
+const openApps: NestFastifyApplication[] = [];
+
+function appClosed(app: NestFastifyApplication): void {
+  openApps.splice(openApps.indexOf(app), 1);
+  const newest = openApps.at(-1);
+  if (newest) passport.use(JWT_STRATEGY, newest.get(JwtStrategy));
+}
 
 /** Boots the real application (same pipeline as main.ts) on the test database. */
 export async function createTestApp(options: TestAppOptions = {}): Promise<TestApp> {
@@ -60,12 +78,14 @@ export async function createTestApp(options: TestAppOptions = {}): Promise<TestA
     throw error;
   }
   const master = app.get<Connection>(getConnectionToken());
+  openApps.push(app);
   return {
     app,
     master,
     http: () => request(app.getHttpServer()),
     close: async () => {
       await app.close();
+      appClosed(app);
       restoreEnv();
     },
   };

@@ -150,18 +150,19 @@ describe('describeError', () => {
     it.each([
       [new InternalServerErrorException('pool exhausted at 10.0.0.7'), 500],
       [new HttpException('upstream 10.0.0.7 refused', HttpStatus.BAD_GATEWAY), 502],
-    ])('describes %p generically, without its message', (error, status) => {
+    ])('describes %p generically, without its message, and has it logged', (error, status) => {
       expect(describeError(error)).toEqual({
         code: ErrorCode.INTERNAL_ERROR,
         status,
         detail: 'Internal server error.',
+        unexpected: true,
       });
     });
 
-    it('describes a 503 exception generically too', () => {
-      expect(describeError(new ServiceUnavailableException('replica 3 down')).detail).toBe(
-        'Service unavailable.',
-      );
+    it('describes a 503 exception generically too, as an outage rather than a fault to log', () => {
+      const shape = describeError(new ServiceUnavailableException('replica 3 down'));
+      expect(shape.detail).toBe('Service unavailable.');
+      expect(shape.unexpected).toBeFalsy();
     });
   });
 
@@ -193,8 +194,18 @@ describe('describeError', () => {
         'The Content-Length header does not match the body.',
       ],
       [new errorCodes.FST_ERR_BAD_URL('%E0'), 'The request URL is malformed.'],
-    ])('words a raw %p in its own sentence', (error, detail) => {
+    ])('words %p in its own sentence, raw or rewritten by Nest', (error, detail) => {
       expect(describeError(error).detail).toBe(detail);
+      expect(describeError(asNestDeliversIt(error)).detail).toBe(detail);
+    });
+
+    it('treats a raw Fastify 5xx (a fault in our own set-up) as unexpected', () => {
+      const error = new errorCodes.FST_ERR_CTP_INVALID_TYPE();
+      expect(describeError(error)).toMatchObject({
+        code: ErrorCode.INTERNAL_ERROR,
+        status: 500,
+        unexpected: true,
+      });
     });
 
     it('falls back to the title for a raw Fastify code it has no sentence for', () => {

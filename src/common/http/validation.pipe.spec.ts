@@ -132,6 +132,16 @@ describe('createValidationPipe', () => {
     expect(error.message).toBe(error.fieldErrors?.[0].message);
   });
 
+  it('says a value has the wrong type before anything about its length or pattern', async () => {
+    const error = await refusal(
+      { email: 'a@b.example', contacts: [{ name: {} }] },
+      body(CreateDto),
+    );
+    expect(error.fieldErrors).toEqual([
+      { field: 'contacts.0.name', message: 'name must be a string' },
+    ]);
+  });
+
   it('lists every failing field and counts them in the message', async () => {
     const error = await refusal({ email: 'nope', nickname: 5, extra: 1 }, body(CreateDto));
     expect(error.fieldErrors).toEqual(

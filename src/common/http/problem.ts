@@ -90,7 +90,7 @@ function fromHttpException(error: HttpException): ProblemShape {
       code,
       status,
       detail: ERROR_STATUS[code].title + '.',
-      unexpected: status !== HttpStatus.SERVICE_UNAVAILABLE,
+      unexpected: status !== 503,
     };
   }
   const fastify = fastifyDetail(error.cause);

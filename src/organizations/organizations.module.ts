@@ -14,7 +14,6 @@ import { RenameOrganizationOperation } from './lifecycle/rename-organization.ope
 import { TenantClaims } from './lifecycle/tenant-claims';
 import { TenantDataMover } from './lifecycle/tenant-data-mover';
 import { OrganizationsController } from './organizations.controller';
-import { OrganizationsRepository } from './organizations.repository';
 import { OrganizationsService } from './organizations.service';
 import {
   Organization,
@@ -22,12 +21,15 @@ import {
   SlugReservation,
   SlugReservationSchema,
 } from './schemas/organization.schema';
+import { TenantAccessModule } from './tenant-access.module';
 
 @Module({
   imports: [
     AdminsModule,
     MigrationsModule,
     IdempotencyModule,
+    TenantAccessModule,
+    // The lifecycle's protocol steps write the records themselves; nobody outside this module does.
     MongooseModule.forFeature([
       { name: Organization.name, schema: OrganizationSchema },
       { name: SlugReservation.name, schema: SlugReservationSchema },
@@ -35,7 +37,6 @@ import {
   ],
   controllers: [OrganizationsController],
   providers: [
-    OrganizationsRepository,
     OrganizationsService,
     CreateOrganizationOperation,
     RenameOrganizationOperation,
@@ -48,6 +49,6 @@ import {
     OrphanCollector,
     OperationHooks,
   ],
-  exports: [OrganizationsRepository],
+  exports: [TenantAccessModule],
 })
 export class OrganizationsModule {}

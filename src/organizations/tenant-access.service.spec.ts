@@ -105,7 +105,12 @@ describe('TenantAccess', () => {
         Promise.resolve(org.location.databaseName),
       );
       await expect(access.write(member, work)).resolves.toBe('org_acme');
-      expect(run).toHaveBeenCalledWith(ORG_ID, expect.any(Function), expect.any(Function), undefined);
+      expect(run).toHaveBeenCalledWith(
+        ORG_ID,
+        expect.any(Function),
+        expect.any(Function),
+        undefined,
+      );
       expect(work).toHaveBeenCalledTimes(1);
     });
 

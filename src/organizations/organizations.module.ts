@@ -15,12 +15,7 @@ import { TenantClaims } from './lifecycle/tenant-claims';
 import { TenantDataMover } from './lifecycle/tenant-data-mover';
 import { OrganizationsController } from './organizations.controller';
 import { OrganizationsService } from './organizations.service';
-import {
-  Organization,
-  OrganizationSchema,
-  SlugReservation,
-  SlugReservationSchema,
-} from './schemas/organization.schema';
+import { ORGANIZATION_MODELS } from './schemas/organization.schema';
 import { TenantAccessModule } from './tenant-access.module';
 
 @Module({
@@ -30,10 +25,7 @@ import { TenantAccessModule } from './tenant-access.module';
     IdempotencyModule,
     TenantAccessModule,
     // The lifecycle's protocol steps write the records themselves; nobody outside this module does.
-    MongooseModule.forFeature([
-      { name: Organization.name, schema: OrganizationSchema },
-      { name: SlugReservation.name, schema: SlugReservationSchema },
-    ]),
+    MongooseModule.forFeature(ORGANIZATION_MODELS),
   ],
   controllers: [OrganizationsController],
   providers: [

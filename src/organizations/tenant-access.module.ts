@@ -1,12 +1,7 @@
 import { Module } from '@nestjs/common';
 import { MongooseModule } from '@nestjs/mongoose';
 import { OrganizationsRepository } from './organizations.repository';
-import {
-  Organization,
-  OrganizationSchema,
-  SlugReservation,
-  SlugReservationSchema,
-} from './schemas/organization.schema';
+import { ORGANIZATION_MODELS } from './schemas/organization.schema';
 import { TenantAccess } from './tenant-access.service';
 
 /**
@@ -17,12 +12,7 @@ import { TenantAccess } from './tenant-access.service';
  * an import cycle.
  */
 @Module({
-  imports: [
-    MongooseModule.forFeature([
-      { name: Organization.name, schema: OrganizationSchema },
-      { name: SlugReservation.name, schema: SlugReservationSchema },
-    ]),
-  ],
+  imports: [MongooseModule.forFeature(ORGANIZATION_MODELS)],
   providers: [OrganizationsRepository, TenantAccess],
   exports: [OrganizationsRepository, TenantAccess],
 })

@@ -119,3 +119,9 @@ export class SlugReservation {
   created_at!: Date;
 }
 export const SlugReservationSchema = SchemaFactory.createForClass(SlugReservation);
+
+/** The organizations' master-database models, registered by the two organizations modules only. */
+export const ORGANIZATION_MODELS = [
+  { name: Organization.name, schema: OrganizationSchema },
+  { name: SlugReservation.name, schema: SlugReservationSchema },
+];

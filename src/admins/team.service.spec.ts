@@ -2,7 +2,7 @@ import { Test } from '@nestjs/testing';
 import { Types } from 'mongoose';
 import { AuditService } from '../audit/audit.service';
 import type { AuthenticatedAdmin } from '../auth/authenticated-admin';
-import type { RequestContext } from '../common/http/request-context';
+import type { RequestContext } from '../auth/request-context';
 import { LockBusyError, MutexService } from '../database/mutex.service';
 import { TenantAccess } from '../organizations/tenant-access.service';
 import { AdminsService, type AdminRecord } from './admins.service';

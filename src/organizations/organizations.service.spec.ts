@@ -7,7 +7,7 @@ import type { AuthenticatedAdmin } from '../auth/authenticated-admin';
 import type { AdminRole } from '../admins/schemas/admin.schema';
 import { DomainError, orgBusy } from '../common/errors/domain.error';
 import { ErrorCode } from '../common/errors/error-codes';
-import type { RequestContext } from '../common/http/request-context';
+import type { RequestContext } from '../auth/request-context';
 import { authConfig, type AuthConfig } from '../config/configuration';
 import { CreateOrganizationOperation } from './lifecycle/create-organization.operation';
 import { DeleteOrganizationOperation } from './lifecycle/delete-organization.operation';

@@ -16,7 +16,6 @@ import { LoggingModule } from './logging/logging.module';
 import { OrganizationsModule } from './organizations/organizations.module';
 import { RateLimitGuard } from './rate-limit/rate-limit.guard';
 import { RateLimitModule } from './rate-limit/rate-limit.module';
-import { TeamModule } from './team/team.module';
 
 @Module({
   imports: [
@@ -34,7 +33,6 @@ import { TeamModule } from './team/team.module';
     AuthModule,
     HealthModule,
     AuditModule,
-    TeamModule,
     MembersModule,
     MigrationsModule,
   ],

@@ -20,7 +20,7 @@ import type { Types } from 'mongoose';
 @ApiTags('admins')
 @ApiBearerAuth()
 @Controller('org/admins')
-export class TeamController {
+export class AdminsController {
   constructor(private readonly team: TeamService) {}
 
   @Post()

@@ -12,8 +12,8 @@ import {
   MinLength,
   validateSync,
 } from 'class-validator';
-import { trustProxyListProblem } from '../bootstrap/trust-proxy';
-import { RATE_LIMIT_PATTERN } from '../security/rate-limit';
+import { RATE_LIMIT_PATTERN } from './rate-limit';
+import { trustProxyListProblem } from './trust-proxy-setting';
 
 export const NODE_ENVS = ['development', 'test', 'production'] as const;
 export type NodeEnv = (typeof NODE_ENVS)[number];

@@ -9,6 +9,7 @@ import { AppModule } from '../../src/app.module';
 import { configureApp, createFastifyAdapter } from '../../src/app.setup';
 import { JWT_STRATEGY } from '../../src/auth/auth.constants';
 import { JwtStrategy } from '../../src/auth/jwt.strategy';
+import { configProviders, loadConfig } from '../../src/config/configuration';
 import { TENANT_DB_PREFIX } from '../../src/database/database.constants';
 import { OperationHooks } from '../../src/organizations/lifecycle/operation-hooks';
 
@@ -48,33 +49,31 @@ function appClosed(app: NestFastifyApplication): void {
 
 /** Boots the real application (same pipeline as main.ts) on the test database. */
 export async function createTestApp(options: TestAppOptions = {}): Promise<TestApp> {
-  process.env.MASTER_DB_NAME = options.masterDbName ?? uniqueMasterDb();
-  process.env.OPERATION_LEASE_MS = '30000';
-  // Per-app overrides are undone on close so they cannot leak into the next app.
-  const overrides = options.env ?? {};
-  const previous = Object.fromEntries(Object.keys(overrides).map((k) => [k, process.env[k]]));
-  Object.assign(process.env, overrides);
-  const restoreEnv = () => {
-    for (const [key, value] of Object.entries(previous)) {
-      if (value === undefined) delete process.env[key];
-      else process.env[key] = value;
-    }
-  };
-
+  // This app's own configuration: the process's sources (test/setup/env.ts)
+  // with the test's variables on top; process.env is left alone.
+  const config = loadConfig({
+    overrides: {
+      MASTER_DB_NAME: options.masterDbName ?? uniqueMasterDb(),
+      OPERATION_LEASE_MS: '30000',
+      ...options.env,
+    },
+  });
   let builder = Test.createTestingModule({ imports: [AppModule] });
+  for (const { provide, useValue } of configProviders(config)) {
+    builder = builder.overrideProvider(provide).useValue(useValue);
+  }
   if (options.hooks) builder = builder.overrideProvider(OperationHooks).useValue(options.hooks);
   let app: NestFastifyApplication | undefined;
   try {
     const moduleRef = await builder.compile();
     app = configureApp(
-      moduleRef.createNestApplication<NestFastifyApplication>(createFastifyAdapter()),
+      moduleRef.createNestApplication<NestFastifyApplication>(createFastifyAdapter(config.app)),
     );
     await app.init();
     await app.getHttpAdapter().getInstance().ready();
   } catch (error) {
     // A start that is refused (a test of exactly that) leaves nothing behind.
     await app?.close().catch(() => undefined);
-    restoreEnv();
     throw error;
   }
   const master = app.get<Connection>(getConnectionToken());
@@ -86,7 +85,6 @@ export async function createTestApp(options: TestAppOptions = {}): Promise<TestA
     close: async () => {
       await app.close();
       appClosed(app);
-      restoreEnv();
     },
   };
 }

@@ -14,9 +14,13 @@ import { createGracefulShutdown, onShutdownSignals } from './graceful-shutdown';
  */
 export async function runHttpServer(): Promise<void> {
   const config = processConfig().app;
-  const app = await NestFactory.create<NestFastifyApplication>(AppModule, createFastifyAdapter(config), {
-    bufferLogs: true,
-  });
+  const app = await NestFactory.create<NestFastifyApplication>(
+    AppModule,
+    createFastifyAdapter(config),
+    {
+      bufferLogs: true,
+    },
+  );
   configureApp(app);
 
   const shutdown = createGracefulShutdown(app, {

@@ -37,9 +37,7 @@ export type TrustProxyFn = (address: string, hop: number) => boolean;
  *   since NGINX and the ALB are on loopback and in the VPC and clients are
  *   not, whereas a hop count must match the number of proxies exactly.
  */
-export function fastifyTrustProxy(
-  setting: TrustProxySetting,
-): false | string | TrustProxyFn {
+export function fastifyTrustProxy(setting: TrustProxySetting): false | string | TrustProxyFn {
   if (setting === false) return false;
   if (setting === true) throw new Error('TRUST_PROXY=true trusts every client; use a hop count');
   if (typeof setting === 'string') return setting;

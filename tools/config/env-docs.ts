@@ -161,7 +161,9 @@ async function main(): Promise<void> {
   }
   for (const problem of problems) console.error(`env-docs: ${problem}`);
   if (problems.length > 0) process.exit(1);
-  console.log(`env-docs: ${variables.length} variables; README.md, .env.example and DEPLOYMENT.md agree`);
+  console.log(
+    `env-docs: ${variables.length} variables; README.md, .env.example and DEPLOYMENT.md agree`,
+  );
 }
 
 if (require.main === module) {

@@ -49,9 +49,11 @@ function appClosed(app: NestFastifyApplication): void {
 
 /** Boots the real application (same pipeline as main.ts) on the test database. */
 export async function createTestApp(options: TestAppOptions = {}): Promise<TestApp> {
-  // This app's own configuration: the process's sources (test/setup/env.ts)
-  // with the test's variables on top; process.env is left alone.
+  // This app's own configuration: the process's environment (test/setup/env.ts)
+  // with the test's variables on top; process.env is left alone, and a
+  // developer's .env cannot change what the tests exercise.
   const config = loadConfig({
+    envFile: false,
     overrides: {
       MASTER_DB_NAME: options.masterDbName ?? uniqueMasterDb(),
       OPERATION_LEASE_MS: '30000',

@@ -76,9 +76,11 @@ const log = (message) => console.log(`[bench] ${message}`);
 const children = new Set();
 
 function buildService() {
-  log('Building the production service (npm run build)');
-  const built = spawnSync('npm', ['run', 'build'], { cwd: ROOT, stdio: 'inherit' });
-  if (built.status !== 0) throw new Error('npm run build failed');
+  log('Building the production service and the tools (npm run build, npm run build:tools)');
+  for (const script of ['build', 'build:tools']) {
+    const built = spawnSync('npm', ['run', script], { cwd: ROOT, stdio: 'inherit' });
+    if (built.status !== 0) throw new Error(`npm run ${script} failed`);
+  }
 }
 
 function nodeJson(args, env = process.env) {
@@ -356,7 +358,7 @@ async function main() {
     .join(', ');
   mkdirSync(join(RESULTS, 'logs'), { recursive: true });
   if (!cli['no-build']) buildService();
-  const { launchMongo } = require(join(ROOT, 'dist', 'database', 'launcher', 'mongo-launcher'));
+  const { launchMongo } = require(join(ROOT, 'dist-tools', 'database', 'mongo-launcher'));
 
   const tag = randomBytes(3).toString('hex');
   const db = await launchMongo({ persistent: false, log: (m) => log(m) });

@@ -386,7 +386,7 @@ async function main() {
   check(BODY_LIMIT_BYTES === 100 * 1024, `the service's body limit is ${BODY_LIMIT_BYTES} bytes`);
 
   // 4. Database, service and NGINX.
-  const db = await startDatabase(bundleRequire);
+  const db = await startDatabase();
   const appPort = await freePort();
   const nginxPort = await freePort();
   const password = `Smoke-${randomBytes(6).toString('hex')}-pw`;
@@ -476,10 +476,10 @@ function readFileSafe(path) {
   }
 }
 
-async function startDatabase(bundleRequire) {
+async function startDatabase() {
   if (process.env.MONGODB_URI) return { uri: process.env.MONGODB_URI, stop: async () => undefined };
-  // The launcher ships in the bundle (development fallback); FerretDB comes from the repo's .tools/.
-  const { launchMongo } = bundleRequire('./dist/database/launcher/mongo-launcher.js');
+  // The launcher is tooling (dist-tools/), never in the bundle; FerretDB comes from the repo's .tools/.
+  const { launchMongo } = require(join(root, 'dist-tools', 'database', 'mongo-launcher.js'));
   const server = await launchMongo({
     persistent: false,
     kinds: ['mongod', 'ferretdb'],

@@ -53,7 +53,7 @@ function childrenOf(pid) {
 async function startService(options = {}) {
   const distDir = resolve(options.distDir ?? join(PROJECT, 'dist'));
   const log = options.log ?? ((line) => process.stderr.write(`${line}\n`));
-  const { launchMongo } = require(join(distDir, 'database', 'launcher', 'mongo-launcher.js'));
+  const { launchMongo } = require(join(PROJECT, 'dist-tools', 'database', 'mongo-launcher.js'));
   const db = await launchMongo({ persistent: false, projectRoot: PROJECT, log });
   const port = await freePort();
   const base = `http://127.0.0.1:${port}`;

@@ -1,9 +1,9 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, existsSync, openSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import { createServer, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { launchMongo, type LaunchedMongo } from '../database/mongo-launcher';
 
 export const LOOPBACK = '127.0.0.1';
 
@@ -18,21 +18,6 @@ export function freePort(): Promise<number> {
   });
 }
 
-/** What `launchMongo` (src/database/launcher) resolves to, as far as this tool uses it. */
-export interface LaunchedDatabase {
-  readonly uri: string;
-  readonly kind: string;
-  stop(): Promise<void>;
-}
-
-interface LauncherModule {
-  launchMongo(options: {
-    persistent?: boolean;
-    projectRoot?: string;
-    log?: (message: string) => void;
-  }): Promise<LaunchedDatabase>;
-}
-
 /** The service's compiled entry point in `distDir`, or an error saying how to get it. */
 export function serviceEntry(distDir: string): string {
   const entry = join(distDir, 'main.js');
@@ -45,18 +30,13 @@ export function serviceEntry(distDir: string): string {
 /**
  * One database server for the whole run, from the same launcher `npm start`
  * and the tests use (MONGODB_URI, a mongod, or FerretDB on a temporary
- * directory), loaded from the service's build.
+ * directory).
  */
 export function launchDatabase(
   projectRoot: string,
-  distDir: string,
   log: (message: string) => void,
-): Promise<LaunchedDatabase> {
-  const load = createRequire(__filename);
-  const launcher = load(
-    join(distDir, 'database', 'launcher', 'mongo-launcher.js'),
-  ) as LauncherModule;
-  return launcher.launchMongo({ persistent: false, projectRoot, log });
+): Promise<LaunchedMongo> {
+  return launchMongo({ persistent: false, projectRoot, log });
 }
 
 export type ServiceState = 'stopped' | 'starting' | 'up' | 'paused' | 'down';

@@ -305,6 +305,10 @@ export class ManagedProcess {
         env: this.options.env ?? process.env,
         stdio: ['ignore', logFd, logFd],
         windowsHide: true,
+        // Its own process group: a terminal's Ctrl-C reaches the owner only,
+        // which stops the server once whatever uses it has finished
+        // (`npm start` drains the service first).
+        detached: true,
       });
     } finally {
       // The child has its own copy of the descriptor.

@@ -204,7 +204,7 @@ describe('launchMongo: which source is picked', () => {
 });
 
 describe('helpers', () => {
-  it('finds the project root from src/ and refuses a tree without package.json', () => {
+  it('finds the project root from tools/ and refuses a tree without package.json', () => {
     const root = findProjectRoot();
     expect(existsSync(join(root, 'package.json'))).toBe(true);
     expect(__dirname.startsWith(root)).toBe(true);

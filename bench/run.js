@@ -76,11 +76,9 @@ const log = (message) => console.log(`[bench] ${message}`);
 const children = new Set();
 
 function buildService() {
-  log('Building the production service and the tools (npm run build, npm run build:tools)');
-  for (const script of ['build', 'build:tools']) {
-    const built = spawnSync('npm', ['run', script], { cwd: ROOT, stdio: 'inherit' });
-    if (built.status !== 0) throw new Error(`npm run ${script} failed`);
-  }
+  log('Building the production service (npm run build)');
+  const built = spawnSync('npm', ['run', 'build'], { cwd: ROOT, stdio: 'inherit' });
+  if (built.status !== 0) throw new Error('npm run build failed');
 }
 
 function nodeJson(args, env = process.env) {

@@ -46,6 +46,10 @@ const { dirname, join } = require('node:path');
 const { setTimeout: sleep } = require('node:timers/promises');
 const { gunzipSync } = require('node:zlib');
 const YAML = require('yaml');
+// The shared starter and the launcher, compiled by `npm run build:tools`.
+const { freePort, startService } = require(
+  join(__dirname, '..', 'dist-tools', 'lib', 'service.js'),
+);
 
 const root = join(__dirname, '..');
 const args = new Set(process.argv.slice(2));
@@ -100,17 +104,6 @@ function run(command, argv, options = {}) {
   });
 }
 
-async function freePort() {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.on('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address();
-      server.close(() => resolve(port));
-    });
-  });
-}
-
 async function waitFor(what, condition, timeoutMs, intervalMs = 200) {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
@@ -145,6 +138,29 @@ function startProcess(name, command, argv, options) {
     }),
   );
   return { child, exited, output: () => out.join(''), logFile };
+}
+
+/**
+ * The Procfile's web command as the platform runs it: through a shell in the
+ * app directory (AL2023's /bin/sh is bash, which execs a lone command: `exec`
+ * does that under dash too), in its own process group, which is what systemd
+ * signals on stop. Resolves once it is ready unless `ready` is false.
+ */
+async function startProcfileWeb(name, { app, env, web, port, ready = true }) {
+  const service = await startService({
+    command: { file: '/bin/sh', args: ['-c', `exec ${web}`] },
+    cwd: app,
+    baseEnv: env,
+    port,
+    host: env.HOST,
+    processGroup: true,
+    logFile: join(work, `${name}.log`),
+    readyPath: ready ? '/health/ready' : false,
+    readyTimeoutMs: 60_000,
+  });
+  children.add(service.child);
+  void service.exited.then(() => children.delete(service.child));
+  return service;
 }
 
 /** One HTTP request with a hard timeout; the body is returned raw (no decompression). */
@@ -438,9 +454,7 @@ async function main() {
     await Promise.race([nginxProc.exited, sleep(5000)]);
   });
 
-  // The platform runs the Procfile command through a shell in the app directory;
-  // AL2023's /bin/sh is bash, which execs a lone command: `exec` does that under dash too.
-  const service = startProcess('service', '/bin/sh', ['-c', `exec ${web}`], { cwd: app, env });
+  const service = await startProcfileWeb('service', { app, env, web, port: appPort });
   const output = () => service.output();
   await waitFor(
     'the service to be ready through NGINX',
@@ -1006,7 +1020,7 @@ async function drainOnSigterm({ nginxPort, appPort, service, output }) {
   await sleep(500);
   const pids = [...new Set(jsonLines(output()).map((l) => l.pid))];
   // systemd stops the web service by signalling its whole control group; so do we.
-  process.kill(-service.child.pid, 'SIGTERM');
+  service.kill('SIGTERM');
   const sigtermAt = Date.now();
 
   await waitFor('the service port to refuse new connections', () => refused(appPort), 5000, 100);
@@ -1070,14 +1084,16 @@ async function refused(port) {
 async function failsFastWithoutDatabase({ app, env, web }) {
   const closedPort = await freePort();
   const dbPassword = `db-pw-${randomBytes(4).toString('hex')}`;
-  const proc = startProcess('no-database', '/bin/sh', ['-c', `exec ${web}`], {
-    cwd: app,
+  const proc = await startProcfileWeb('no-database', {
+    app,
     env: {
       ...env,
-      PORT: String(await freePort()),
       MONGODB_URI: `mongodb://app:${dbPassword}@127.0.0.1:${closedPort}/`,
       DB_STARTUP_TIMEOUT_MS: '1500',
     },
+    web,
+    port: await freePort(),
+    ready: false,
   });
   const t0 = Date.now();
   const { code } = await Promise.race([

@@ -23,7 +23,8 @@ import type { RequestEntry } from './history';
 import { Nemesis } from './nemesis';
 import { Random } from './random';
 import { Recorder } from './recorder';
-import { freePort, launchDatabase, LOOPBACK, serviceEntry, ServiceProcess } from './services';
+import { freePort, LOOPBACK, serviceEntry } from '../lib/service';
+import { launchDatabase, ServiceProcess } from './services';
 import type { LaunchedMongo } from '../database/mongo-launcher';
 import { Client, PASSWORD, slugOf, World } from './workload';
 

@@ -1,13 +1,17 @@
 /**
  * `npm start`, `npm run start:dev` and `npm run migrate`: runs the command
- * after `--` with MONGODB_URI set. When it is unset (and NODE_ENV is not
- * production, which has no embedded database), the launcher first starts the
- * embedded development database with its data in `.data/`, and stops it once
- * the command has exited. The service itself only ever reads MONGODB_URI.
+ * after `--` with MONGODB_URI set. When neither the environment nor `.env`
+ * sets it (and NODE_ENV is not production, which has no embedded database),
+ * the launcher first starts the embedded development database with its data
+ * in `.data/`, and stops it once the command has exited. The service itself
+ * only ever reads MONGODB_URI.
  *
  *   node dist-tools/dev/with-database.cli.js -- nest start --watch
  */
 import { spawn } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { parse as parseDotenv } from 'dotenv';
 import { launchMongo, type LaunchedMongo } from '../database/mongo-launcher';
 
 const STOP_SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
@@ -19,7 +23,11 @@ async function main(): Promise<number> {
 
   let db: LaunchedMongo | undefined;
   const env = { ...process.env };
-  if (!env.MONGODB_URI && env.NODE_ENV !== 'production') {
+  // What the service will see: the environment first, then `.env` in its working directory.
+  const envFile = resolve('.env');
+  const fromFile = existsSync(envFile) ? parseDotenv(readFileSync(envFile)) : {};
+  const setting = (name: string) => env[name] || fromFile[name];
+  if (!setting('MONGODB_URI') && setting('NODE_ENV') !== 'production') {
     db = await launchMongo({ persistent: true, log: (m) => console.log(`[database] ${m}`) });
     env.MONGODB_URI = db.uri;
     console.log(`[database] MONGODB_URI=${db.uri} (${db.kind}); stopped when the service exits`);

@@ -192,7 +192,7 @@ async function main() {
         '--max-examples',
         args['max-examples'],
         ...(args.seed === 'random' ? [] : ['--seed', args.seed]),
-        // The service refuses NUL in every string (src/security/request-hardening.ts,
+        // The service refuses NUL in every string (src/http-hardening/request-hardening.ts,
         // proven for every input position by test/hostile-input.e2e-spec.ts);
         // OpenAPI 3.0 has no way to say so once for all strings, so generating
         // NUL would only re-prove that documented refusal as "schema-valid

@@ -1,6 +1,8 @@
 import type { FastifyRequest } from 'fastify';
 import type { SecurityConfig } from '../config/configuration';
-import type { RateLimit } from './rate-limit';
+
+/** A limit of `limit` events per `windowMs`, as configured. */
+type RateLimit = NonNullable<SecurityConfig['rateLimits']['global']>;
 
 /**
  * Which requests each limit counts, in one place so the guard, the OpenAPI

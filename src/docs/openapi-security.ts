@@ -1,6 +1,6 @@
 import type { OpenAPIObject } from '@nestjs/swagger';
 import { PROBLEM_CONTENT_TYPE } from '../common/http/problem';
-import { GLOBAL_THROTTLER, isUnthrottled, ROUTE_THROTTLERS } from './rate-limit.policy';
+import { GLOBAL_THROTTLER, isUnthrottled, ROUTE_THROTTLERS } from '../rate-limit/rate-limit.policy';
 
 type Operation = {
   responses: Record<string, { description?: string; headers?: Record<string, unknown> }>;

@@ -1,6 +1,6 @@
 import { createParamDecorator, type ExecutionContext } from '@nestjs/common';
 import type { FastifyRequest } from 'fastify';
-import type { AuthenticatedAdmin } from '../../auth/authenticated-admin';
+import type { AuthenticatedAdmin } from './authenticated-admin';
 
 /** Who did something, from where: passed explicitly to services that audit. */
 export interface RequestContext {

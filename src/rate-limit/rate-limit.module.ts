@@ -1,27 +1,19 @@
 import { Module } from '@nestjs/common';
-import { APP_GUARD } from '@nestjs/core';
 import { getOptionsToken, getStorageToken, type ThrottlerModuleOptions } from '@nestjs/throttler';
 import type { FastifyRequest } from 'fastify';
 import { securityConfig, type SecurityConfig } from '../config/configuration';
-import { DatabaseAvailability } from './database-availability.service';
-import { ExpiringCollections } from './expiring-collections.service';
-import { LoginLockoutService } from './login-lockout.service';
 import { MongoThrottlerStorage } from './mongo-throttler.storage';
 import { RateLimitGuard } from './rate-limit.guard';
 import { activeLimits, routeOf } from './rate-limit.policy';
 
 /**
- * Abuse resistance: per-address rate limits (a global guard on
- * `@nestjs/throttler` with a MongoDB storage), the per-account login
- * lock-out, the short-lived collections behind both, and the database
- * reachability that lets requests fail fast during an outage. The HTTP-level
- * pieces (headers, body and query limits) are applied by `applyHttpSecurity`.
+ * Per-address rate limits: `@nestjs/throttler` configured from
+ * RATE_LIMIT_*, with its counters in the master database so every worker and
+ * instance counts against one limit. The guard itself is registered globally
+ * by AppModule, which declares the order of all global guards.
  */
 @Module({
   providers: [
-    ExpiringCollections,
-    DatabaseAvailability,
-    LoginLockoutService,
     MongoThrottlerStorage,
     { provide: getStorageToken(), useExisting: MongoThrottlerStorage },
     {
@@ -45,8 +37,8 @@ import { activeLimits, routeOf } from './rate-limit.policy';
         })),
       }),
     },
-    { provide: APP_GUARD, useClass: RateLimitGuard },
+    RateLimitGuard,
   ],
-  exports: [ExpiringCollections, LoginLockoutService, DatabaseAvailability],
+  exports: [RateLimitGuard],
 })
-export class SecurityModule {}
+export class RateLimitModule {}

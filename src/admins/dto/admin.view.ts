@@ -1,6 +1,6 @@
 import { ApiProperty } from '@nestjs/swagger';
-import type { AdminRecord } from '../../admins/admins.service';
-import type { AdminRole } from '../../admins/schemas/admin.schema';
+import type { AdminRecord } from '../admins.service';
+import type { AdminRole } from '../schemas/admin.schema';
 
 export class AdminView {
   /** @example "665f1c2b9d3e4a0012345679" */

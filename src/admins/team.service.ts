@@ -1,16 +1,13 @@
 import { Injectable } from '@nestjs/common';
-import { InjectModel } from '@nestjs/mongoose';
-import { Model, Types } from 'mongoose';
-import { AdminsService, type AdminRecord } from '../admins/admins.service';
+import type { Types } from 'mongoose';
 import { AuditService } from '../audit/audit.service';
 import type { AuthenticatedAdmin } from '../auth/authenticated-admin';
-import { DomainError, orgBusy, orgNotFound } from '../common/errors/domain.error';
+import { DomainError, orgBusy } from '../common/errors/domain.error';
 import { ErrorCode } from '../common/errors/error-codes';
-import type { RequestContext } from '../common/http/request-context';
+import type { RequestContext } from '../auth/request-context';
 import { LockBusyError, MutexService } from '../database/mutex.service';
-import { TenantWriteFence } from '../database/tenant-write-fence';
-import { isVisible } from '../organizations/organizations.repository';
-import { Organization } from '../organizations/schemas/organization.schema';
+import { TenantAccess } from '../organizations/tenant-access.service';
+import { AdminsService, type AdminRecord } from './admins.service';
 import type { AssignableRole, CreateAdminDto } from './dto/create-admin.dto';
 
 /** How long the team mutex stays held if its holder stops answering. */
@@ -24,7 +21,7 @@ const adminNotFound = () =>
   new DomainError(ErrorCode.ADMIN_NOT_FOUND, 'No admin with this id in your organization.');
 
 /**
- * The organization's admins and their roles.
+ * The organization's admins and their roles (`/org/admins`).
  *
  * Every change is an organization-scoped write, so it goes through the
  * tenant write fence: refused while a rename or delete holds the
@@ -43,33 +40,25 @@ const adminNotFound = () =>
 export class TeamService {
   constructor(
     private readonly admins: AdminsService,
-    @InjectModel(Organization.name) private readonly organizations: Model<Organization>,
+    private readonly access: TenantAccess,
     private readonly audit: AuditService,
     private readonly mutex: MutexService,
-    private readonly fence: TenantWriteFence,
   ) {}
 
   async list(viewer: AuthenticatedAdmin): Promise<AdminRecord[]> {
-    const organizationId = organizationOf(viewer);
-    const org = await this.organizations
-      .findById(organizationId, { pending: 1 })
-      .lean<Organization>()
-      .exec();
-    if (!isVisible(org)) throw orgNotFound();
-    return this.admins.listForOrganization(organizationId);
+    const org = await this.access.organizationFor(viewer, 'read');
+    return this.admins.listForOrganization(org._id);
   }
 
   async add(context: RequestContext, dto: CreateAdminDto): Promise<AdminRecord> {
     const viewer = context.actor as AuthenticatedAdmin;
-    const organizationId = organizationOf(viewer);
+    const organizationId = this.access.organizationIdOf(viewer);
     if (viewer.role !== 'owner') throw ownersOnly();
     // Hashed before the fence: bcrypt's deliberate slowness would otherwise
     // eat into the time the write's intent holds a rename or delete off.
     const passwordHash = await this.admins.hashPassword(dto.password);
-    const admin = await this.fence.run(
-      organizationId,
-      () => this.admit(organizationId),
-      () => this.admins.insert({ organizationId, email: dto.email, passwordHash, role: dto.role }),
+    const admin = await this.access.write(viewer, () =>
+      this.admins.insert({ organizationId, email: dto.email, passwordHash, role: dto.role }),
     );
     await this.audit.record(context, {
       action: 'admin.added',
@@ -85,9 +74,9 @@ export class TeamService {
     role: AssignableRole,
   ): Promise<AdminRecord> {
     const viewer = context.actor as AuthenticatedAdmin;
-    const organizationId = organizationOf(viewer);
+    const organizationId = this.access.organizationIdOf(viewer);
     if (viewer.role !== 'owner') throw ownersOnly();
-    const { before, changed } = await this.teamWrite(organizationId, async (assertLockHeld) => {
+    const { before, changed } = await this.teamWrite(viewer, async (assertLockHeld) => {
       const target = await this.admins.findInOrganization(organizationId, id);
       if (!target) throw adminNotFound();
       if (target.role === role) return { before: target, changed: false };
@@ -117,9 +106,9 @@ export class TeamService {
   /** Owners remove anyone; an admin may remove only themself. */
   async remove(context: RequestContext, id: Types.ObjectId): Promise<void> {
     const viewer = context.actor as AuthenticatedAdmin;
-    const organizationId = organizationOf(viewer);
+    const organizationId = this.access.organizationIdOf(viewer);
     if (viewer.role !== 'owner' && !viewer.adminId.equals(id)) throw ownersOnly();
-    const removed = await this.teamWrite(organizationId, async (assertLockHeld) => {
+    const removed = await this.teamWrite(viewer, async (assertLockHeld) => {
       const target = await this.admins.findInOrganization(organizationId, id);
       if (!target) throw adminNotFound();
       if (target.role === 'owner' && !(await this.admins.hasOwner(organizationId, id))) {
@@ -154,9 +143,10 @@ export class TeamService {
    * it, so measuring from here, and stopping at half, stays on the safe side.
    */
   private async teamWrite<T>(
-    organizationId: Types.ObjectId,
+    viewer: AuthenticatedAdmin,
     work: (assertLockHeld: () => void) => Promise<T>,
   ): Promise<T> {
+    const organizationId = this.access.organizationIdOf(viewer);
     try {
       return await this.mutex.withLock(
         `team:${String(organizationId)}`,
@@ -165,11 +155,7 @@ export class TeamService {
           const assertLockHeld = () => {
             if (Date.now() - acquiredAt > TEAM_LOCK_TTL_MS / 2) throw orgBusy();
           };
-          return this.fence.run(
-            organizationId,
-            () => this.admit(organizationId),
-            () => work(assertLockHeld),
-          );
+          return this.access.write(viewer, () => work(assertLockHeld));
         },
         { ttlMs: TEAM_LOCK_TTL_MS },
       );
@@ -178,21 +164,4 @@ export class TeamService {
       throw error;
     }
   }
-
-  /** The fence's admission check: the organization is live and no operation is in flight. */
-  private async admit(organizationId: Types.ObjectId): Promise<void> {
-    const org = await this.organizations
-      .findById(organizationId, { pending: 1 })
-      .lean<Organization>()
-      .exec();
-    if (!org || !isVisible(org)) throw orgNotFound();
-    if (org.pending) throw orgBusy();
-  }
-}
-
-function organizationOf(viewer: AuthenticatedAdmin | undefined): Types.ObjectId {
-  if (!viewer?.organizationId) {
-    throw new DomainError(ErrorCode.FORBIDDEN, 'The super admin belongs to no organization.');
-  }
-  return viewer.organizationId;
 }

@@ -11,7 +11,7 @@ import type { AuthenticatedAdmin } from '../auth/authenticated-admin';
 import { CurrentAdmin } from '../auth/decorators';
 import { ApiProblems } from '../common/decorators/api-problems.decorator';
 import { ObjectIdParam } from '../common/http/object-id.pipe';
-import { type RequestContext, ReqContext } from '../common/http/request-context';
+import { type RequestContext, ReqContext } from '../auth/request-context';
 import { AdminListView, AdminView } from './dto/admin.view';
 import { CreateAdminDto, UpdateAdminRoleDto } from './dto/create-admin.dto';
 import { TeamService } from './team.service';
@@ -20,7 +20,7 @@ import type { Types } from 'mongoose';
 @ApiTags('admins')
 @ApiBearerAuth()
 @Controller('org/admins')
-export class TeamController {
+export class AdminsController {
   constructor(private readonly team: TeamService) {}
 
   @Post()

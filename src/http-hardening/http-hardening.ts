@@ -7,8 +7,8 @@ import { sendProblem } from '../common/filters/problem-details.filter';
 import { REQUEST_ID_HEADER } from '../common/http/request-id';
 import { ErrorCode } from '../common/errors/error-codes';
 import { DOCS_PATH, REDOC_PATH } from '../docs/api-docs';
-import { DatabaseAvailability } from './database-availability.service';
-import { GLOBAL_THROTTLER, isUnthrottled, ROUTE_THROTTLERS } from './rate-limit.policy';
+import { DatabaseAvailability } from '../database/database-availability.service';
+import { GLOBAL_THROTTLER, isUnthrottled, ROUTE_THROTTLERS } from '../rate-limit/rate-limit.policy';
 import { checkQueryString, parseJsonBody } from './request-hardening';
 
 /**

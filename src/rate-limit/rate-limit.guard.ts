@@ -9,7 +9,7 @@ import { isUnthrottled, routeOf } from './rate-limit.policy';
  * `@nestjs/throttler`'s guard with this service's conventions: health checks
  * are never counted, a limit is per client address across routes (not per
  * route; an IPv6 address by its network, see `ipv6SubnetPrefix` in
- * SecurityModule), and a refusal is a TOO_MANY_REQUESTS problem with a standard
+ * RateLimitModule), and a refusal is a TOO_MANY_REQUESTS problem with a standard
  * `Retry-After` header whichever limit was hit.
  */
 @Injectable()

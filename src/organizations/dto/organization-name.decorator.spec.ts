@@ -1,6 +1,6 @@
 import { plainToInstance } from 'class-transformer';
 import { validateSync } from 'class-validator';
-import { IsOrganizationName } from './validation.decorators';
+import { IsOrganizationName } from './organization-name.decorator';
 
 class NameDto {
   @IsOrganizationName()

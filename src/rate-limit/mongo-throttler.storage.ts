@@ -2,10 +2,10 @@ import { randomUUID } from 'node:crypto';
 import { Injectable, Logger, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
 import type { ThrottlerLimitDetail, ThrottlerStorage } from '@nestjs/throttler';
 import type { Collection } from 'mongodb';
-import { isDuplicateKeyError } from '../database/mongo-errors';
-import { ExpiringCollections } from './expiring-collections.service';
+import { isDuplicateKeyError } from '../common/errors/mongo-errors';
+import { ExpiringCollections } from '../database/expiring-collections.service';
 import { GLOBAL_THROTTLER } from './rate-limit.policy';
-import { RATE_LIMIT_COLLECTION } from './security.constants';
+import { RATE_LIMIT_COLLECTION } from './rate-limit.constants';
 
 /** What a storage reports (the interface's record type is not exported on its own). */
 type ThrottlerStorageRecord = Omit<ThrottlerLimitDetail, 'ttl' | 'limit' | 'key' | 'tracker'>;
@@ -101,10 +101,7 @@ export class MongoThrottlerStorage
   constructor(private readonly expiring: ExpiringCollections) {}
 
   async onModuleInit(): Promise<void> {
-    this.store = await this.expiring.register<RateLimitDocument>(
-      RATE_LIMIT_COLLECTION,
-      'expires_at',
-    );
+    this.store = await this.expiring.register<RateLimitDocument>(RATE_LIMIT_COLLECTION);
     this.timer = setInterval(() => void this.flushGlobal(), GLOBAL_SYNC_INTERVAL_MS);
     this.timer.unref();
   }

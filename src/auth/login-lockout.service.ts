@@ -3,8 +3,8 @@ import { Inject, Injectable, type OnModuleInit } from '@nestjs/common';
 import type { Collection, ObjectId } from 'mongodb';
 import { tooManyRequests } from '../common/errors/domain.error';
 import { securityConfig, type SecurityConfig } from '../config/configuration';
-import { ExpiringCollections } from './expiring-collections.service';
-import { LOGIN_ATTEMPTS_COLLECTION } from './security.constants';
+import { ExpiringCollections } from '../database/expiring-collections.service';
+import { LOGIN_ATTEMPTS_COLLECTION } from './auth.constants';
 
 interface AttemptDocument {
   _id?: ObjectId;
@@ -44,10 +44,7 @@ export class LoginLockoutService implements OnModuleInit {
   ) {}
 
   async onModuleInit(): Promise<void> {
-    this.attempts = await this.expiring.register<AttemptDocument>(
-      LOGIN_ATTEMPTS_COLLECTION,
-      'expires_at',
-    );
+    this.attempts = await this.expiring.register<AttemptDocument>(LOGIN_ATTEMPTS_COLLECTION);
     await this.attempts.createIndex({ account: 1, at: 1 }, { name: 'account_at' });
   }
 

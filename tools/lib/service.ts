@@ -7,26 +7,14 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { appendFileSync, existsSync, readFileSync } from 'node:fs';
-import { createServer, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { launchMongo, type LaunchedMongo } from '../database/mongo-launcher';
 import { findProjectRoot } from '../database/project-root.util';
+import { freePort, LOOPBACK } from './port';
 
-export const LOOPBACK = '127.0.0.1';
+export { freePort, LOOPBACK };
 export const PROJECT_ROOT = findProjectRoot(__dirname);
-
-/** A port nobody listens on right now (the OS picks it; a race with another process is possible but rare). */
-export function freePort(host: string = LOOPBACK): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, host, () => {
-      const { port } = server.address() as AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 /** The service's compiled entry point, or an error saying how to get it. */
 export function serviceEntry(distDir: string = join(PROJECT_ROOT, 'dist')): string {
@@ -54,6 +42,11 @@ export interface StartServiceOptions {
   /** Default: a free loopback port. */
   port?: number;
   host?: string;
+  /**
+   * Pass `port` and `host` as PORT and HOST (default). `false` when the
+   * process finds them itself (a `.env`): then they only say where to probe.
+   */
+  passAddress?: boolean;
   /** Also append the output to this file. */
   logFile?: string;
   /** Every chunk of output as it arrives (to echo it while debugging). */
@@ -105,8 +98,7 @@ export async function startService(options: StartServiceOptions = {}): Promise<R
   const port = options.port ?? (await freePort(host));
   const env: NodeJS.ProcessEnv = { ...(options.baseEnv ?? process.env) };
   const overrides: Record<string, string | undefined> = {
-    PORT: String(port),
-    HOST: host,
+    ...(options.passAddress !== false ? { PORT: String(port), HOST: host } : {}),
     ...(options.mongodbUri !== undefined ? { MONGODB_URI: options.mongodbUri } : {}),
     ...options.env,
   };

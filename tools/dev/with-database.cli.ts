@@ -30,7 +30,7 @@ async function main(): Promise<number> {
   if (!setting('MONGODB_URI') && setting('NODE_ENV') !== 'production') {
     db = await launchMongo({ persistent: true, log: (m) => console.log(`[database] ${m}`) });
     env.MONGODB_URI = db.uri;
-    console.log(`[database] MONGODB_URI=${db.uri} (${db.kind}); stopped when the service exits`);
+    console.log(`[database] MONGODB_URI=${db.uri} (${db.kind}); stopped when ${command} exits`);
   }
 
   // Its own process group, so that a stop signal reaches the command and all

@@ -21,7 +21,9 @@ mongoose.set('strictQuery', 'throw');
       inject: [databaseConfig.KEY],
       useFactory: (db: DatabaseConfig) => {
         if (!db.uri) {
-          throw new Error('MONGODB_URI is not set and no embedded database was started');
+          throw new Error(
+            'MONGODB_URI is not set (`npm start` sets it to an embedded development database)',
+          );
         }
         return {
           uri: db.uri,

@@ -1,4 +1,4 @@
-import type { LaunchedMongo } from '../../src/database/launcher/mongo-launcher';
+import type { LaunchedMongo } from '../../tools/database/mongo-launcher';
 
 export default async function globalTeardown(): Promise<void> {
   await (globalThis as { __TEST_DB__?: LaunchedMongo }).__TEST_DB__?.stop();

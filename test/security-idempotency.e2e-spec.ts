@@ -4,7 +4,8 @@ import { getModelToken } from '@nestjs/mongoose';
 import type { FastifyReply } from 'fastify';
 import type { Model } from 'mongoose';
 import type { AuthConfig, DatabaseConfig } from '../src/config/configuration';
-import type { RequestContext } from '../src/common/http/request-context';
+import type { RequestContext } from '../src/auth/request-context';
+import { ExpiringCollections } from '../src/database/expiring-collections.service';
 import { IdempotencyService, type StoredResponse } from '../src/idempotency/idempotency.service';
 import { IdempotencyRecord } from '../src/idempotency/schemas/idempotency-record.schema';
 import { OperationHooks } from '../src/organizations/lifecycle/operation-hooks';
@@ -213,6 +214,7 @@ describe('Idempotency keys (e2e)', () => {
         model,
         { jwtSecret: process.env.JWT_SECRET } as AuthConfig,
         { operationLeaseMs: LEASE_MS } as DatabaseConfig,
+        t.app.get(ExpiringCollections),
       );
       if (paused) {
         (service as unknown as { renew: () => Promise<void> }).renew = () => Promise.resolve();

@@ -1,7 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { validateEnvironment } from '../src/config/env.validation';
-import { MongoThrottlerStorage } from '../src/security/mongo-throttler.storage';
+import { MongoThrottlerStorage } from '../src/rate-limit/mongo-throttler.storage';
 import { newOrgInput, PASSWORD } from './utils/fixtures';
 import { createTestApp, uniqueMasterDb, uniqueSuffix, type TestApp } from './utils/test-app';
 

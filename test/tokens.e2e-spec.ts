@@ -1,6 +1,6 @@
 import { createHmac, createSign, generateKeyPairSync, randomUUID } from 'node:crypto';
 import { REVOKED_TOKENS_COLLECTION } from '../src/auth/token-revocation.service';
-import { ExpiringCollections } from '../src/security/expiring-collections.service';
+import { ExpiringCollections } from '../src/database/expiring-collections.service';
 import { apiClient, expectProblem, type Api } from './utils/api';
 import { createOrg, PASSWORD, type OrgFixture } from './utils/fixtures';
 import { createTestApp, type TestApp } from './utils/test-app';

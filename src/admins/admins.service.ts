@@ -4,9 +4,9 @@ import { Model, Types, trusted } from 'mongoose';
 import { DomainError } from '../common/errors/domain.error';
 import { StartupRefusedError } from '../config/startup-refused.error';
 import { ErrorCode } from '../common/errors/error-codes';
-import { isDuplicateKeyError } from '../database/mongo-errors';
+import { isDuplicateKeyError } from '../common/errors/mongo-errors';
 import { PasswordHasher } from './password-hasher.service';
-import { Organization } from '../organizations/schemas/organization.schema';
+import { OrganizationsRepository } from '../organizations/organizations.repository';
 import { Admin, type AdminRole } from './schemas/admin.schema';
 
 export type AdminRecord = Pick<
@@ -35,7 +35,7 @@ export const emailTaken = () =>
 export class AdminsService implements OnModuleInit {
   constructor(
     @InjectModel(Admin.name) private readonly admins: Model<Admin>,
-    @InjectModel(Organization.name) private readonly organizations: Model<Organization>,
+    private readonly organizations: OrganizationsRepository,
     private readonly hasher: PasswordHasher,
   ) {}
 
@@ -245,11 +245,8 @@ export class AdminsService implements OnModuleInit {
     let removed = 0;
     for (let i = 0; i < ids.length; i += ORPHAN_BATCH) {
       const batch = ids.slice(i, i + ORPHAN_BATCH);
-      const live = await this.organizations
-        .find({ _id: trusted({ $in: batch }) }, { _id: 1 })
-        .lean<Array<{ _id: Types.ObjectId }>>()
-        .exec();
-      const gone = batch.filter((id) => !live.some((org) => org._id.equals(id)));
+      const existing = await this.organizations.existing(batch);
+      const gone = batch.filter((id) => !existing.some((found) => found.equals(id)));
       if (gone.length === 0) continue;
       const { deletedCount } = await this.admins
         .deleteMany({
@@ -278,7 +275,7 @@ export class AdminsService implements OnModuleInit {
   /** An organization admin whose organization record no longer exists. */
   private async isOrphan(holder: Holder): Promise<boolean> {
     if (!holder.organization_id || holder.role === 'superadmin') return false;
-    return (await this.organizations.exists({ _id: holder.organization_id })) === null;
+    return !(await this.organizations.exists(holder.organization_id));
   }
 
   /**

@@ -3,8 +3,8 @@ import { AuditService } from '../audit/audit.service';
 import type { AuthenticatedAdmin } from '../auth/authenticated-admin';
 import { DomainError } from '../common/errors/domain.error';
 import { ErrorCode } from '../common/errors/error-codes';
-import type { RequestContext } from '../common/http/request-context';
-import { LoginLockoutService } from '../security/login-lockout.service';
+import type { RequestContext } from '../auth/request-context';
+import { LoginLockoutService } from '../auth/login-lockout.service';
 import { AdminsService } from './admins.service';
 
 /**

@@ -1,18 +1,12 @@
-import {
-  Inject,
-  Injectable,
-  Logger,
-  type OnModuleDestroy,
-  type OnModuleInit,
-} from '@nestjs/common';
+import { Inject, Injectable, Logger, type OnModuleInit } from '@nestjs/common';
 import { InjectModel } from '@nestjs/mongoose';
 import { Model, Types, trusted } from 'mongoose';
 import type { AuthenticatedAdmin } from '../auth/authenticated-admin';
 import { DomainError } from '../common/errors/domain.error';
 import { ErrorCode } from '../common/errors/error-codes';
-import type { RequestContext } from '../common/http/request-context';
+import type { RequestContext } from '../auth/request-context';
 import { databaseConfig, type DatabaseConfig } from '../config/configuration';
-import { ExpiringCollection } from '../database/expiring-collection';
+import { ExpiringCollections } from '../database/expiring-collections.service';
 import { AuditEvent } from './schemas/audit-event.schema';
 
 const DAY_MS = 86_400_000;
@@ -32,24 +26,18 @@ export interface AuditEntry {
  * write it is logged loudly but does not undo the change.
  */
 @Injectable()
-export class AuditService implements OnModuleInit, OnModuleDestroy {
+export class AuditService implements OnModuleInit {
   private readonly logger = new Logger(AuditService.name);
-  private readonly expiry: ExpiringCollection;
 
   constructor(
     @InjectModel(AuditEvent.name) private readonly events: Model<AuditEvent>,
     @Inject(databaseConfig.KEY) private readonly config: DatabaseConfig,
-  ) {
-    this.expiry = new ExpiringCollection(events, 3_600_000);
-  }
+    private readonly expiring: ExpiringCollections,
+  ) {}
 
   async onModuleInit(): Promise<void> {
     await this.events.createIndexes();
-    await this.expiry.start();
-  }
-
-  onModuleDestroy(): void {
-    this.expiry.stop();
+    await this.expiring.register(this.events.collection.collectionName);
   }
 
   async record(context: RequestContext, entry: AuditEntry): Promise<void> {

@@ -12,11 +12,11 @@ import { AuditService } from '../audit/audit.service';
 import { ApiProblems } from '../common/decorators/api-problems.decorator';
 import { DomainError } from '../common/errors/domain.error';
 import { ErrorCode } from '../common/errors/error-codes';
-import { type RequestContext, ReqContext } from '../common/http/request-context';
+import { type RequestContext, ReqContext } from './request-context';
 import { AuthService } from './auth.service';
 import type { AuthenticatedAdmin } from './authenticated-admin';
 import { CurrentAdmin, Public } from './decorators';
-import { bearerToken } from './jwt.strategy';
+import { bearerToken } from './bearer-token';
 import { LoginDto } from './dto/login.dto';
 import { LoginResponseView } from './dto/login-response.view';
 

@@ -1,24 +1,23 @@
 import { createSecretKey } from 'node:crypto';
 import { Inject, Logger, Module, type OnModuleInit } from '@nestjs/common';
-import { APP_GUARD } from '@nestjs/core';
 import { JwtModule } from '@nestjs/jwt';
 import { PassportModule } from '@nestjs/passport';
 import { AdminsModule } from '../admins/admins.module';
 import { authConfig, type AuthConfig } from '../config/configuration';
 import { OrganizationsModule } from '../organizations/organizations.module';
-import { SecurityModule } from '../security/security.module';
 import { JWT_ALGORITHM } from './auth.constants';
 import { AuthController } from './auth.controller';
 import { AuthService } from './auth.service';
 import { JwtAuthGuard } from './jwt-auth.guard';
 import { JwtStrategy } from './jwt.strategy';
+import { LoginLockoutModule } from './login-lockout.module';
 import { TokenRevocationService } from './token-revocation.service';
 
 @Module({
   imports: [
     AdminsModule,
     OrganizationsModule,
-    SecurityModule,
+    LoginLockoutModule,
     PassportModule,
     JwtModule.registerAsync({
       inject: [authConfig.KEY],
@@ -33,12 +32,9 @@ import { TokenRevocationService } from './token-revocation.service';
     }),
   ],
   controllers: [AuthController],
-  providers: [
-    AuthService,
-    JwtStrategy,
-    TokenRevocationService,
-    { provide: APP_GUARD, useClass: JwtAuthGuard },
-  ],
+  providers: [AuthService, TokenRevocationService, JwtStrategy, JwtAuthGuard],
+  // The guard is registered globally by AppModule, which declares the order of all global guards.
+  exports: [JwtAuthGuard],
 })
 export class AuthModule implements OnModuleInit {
   constructor(@Inject(authConfig.KEY) private readonly config: AuthConfig) {}

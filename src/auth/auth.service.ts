@@ -6,11 +6,11 @@ import { AdminsService } from '../admins/admins.service';
 import { DomainError } from '../common/errors/domain.error';
 import { ErrorCode } from '../common/errors/error-codes';
 import { authConfig, type AuthConfig } from '../config/configuration';
-import { isVisible, OrganizationsRepository } from '../organizations/organizations.repository';
-import { LoginLockoutService } from '../security/login-lockout.service';
+import { TenantAccess } from '../organizations/tenant-access.service';
+import { LoginLockoutService } from './login-lockout.service';
 import type { AccessTokenClaims, AuthenticatedAdmin } from './authenticated-admin';
 import type { LoginResponseView } from './dto/login-response.view';
-import { durationToSeconds } from './duration';
+import { durationToSeconds } from '../config/duration';
 import { TokenRevocationService } from './token-revocation.service';
 
 const invalidCredentials = () =>
@@ -25,7 +25,7 @@ export class AuthService {
 
   constructor(
     private readonly admins: AdminsService,
-    private readonly organizations: OrganizationsRepository,
+    private readonly access: TenantAccess,
     private readonly jwt: JwtService,
     private readonly lockout: LoginLockoutService,
     private readonly revocations: TokenRevocationService,
@@ -43,10 +43,8 @@ export class AuthService {
     // The super admin belongs to no organization; everyone else must belong
     // to a live one. A half-created or deleted organization gets the same
     // answer as a wrong password.
-    const org = admin.organization_id
-      ? await this.organizations.findById(admin.organization_id)
-      : null;
-    if (admin.role !== 'superadmin' && (!org || !isVisible(org))) throw invalidCredentials();
+    const org = admin.organization_id ? await this.access.findLive(admin.organization_id) : null;
+    if (admin.role !== 'superadmin' && !org) throw invalidCredentials();
     await this.lockout.succeeded(attempt);
     const claims = {
       sub: String(admin._id),
@@ -100,10 +98,10 @@ export class AuthService {
     const organizationId = org_id === null ? null : new Types.ObjectId(org_id);
     const [admin, org] = await Promise.all([
       this.admins.findById(adminId),
-      organizationId ? this.organizations.findById(organizationId) : Promise.resolve(null),
+      organizationId ? this.access.findLive(organizationId) : Promise.resolve(null),
     ]);
     const sameOrganization = organizationId
-      ? admin?.organization_id?.equals(organizationId) === true && isVisible(org)
+      ? admin?.organization_id?.equals(organizationId) === true && org !== null
       : admin?.role === 'superadmin' && !admin.organization_id;
     if (!admin || !sameOrganization) {
       throw unauthorized('The token refers to an admin or organization that no longer exists.');

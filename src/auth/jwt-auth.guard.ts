@@ -1,8 +1,8 @@
-import { ExecutionContext, Injectable } from '@nestjs/common';
+import { type ExecutionContext, Injectable } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
 import { AuthGuard } from '@nestjs/passport';
 import type { FastifyRequest } from 'fastify';
-import { IS_OPTIONAL_AUTH_KEY, IS_PUBLIC_KEY } from './auth.constants';
+import { IS_OPTIONAL_AUTH_KEY, IS_PUBLIC_KEY, JWT_STRATEGY } from './auth.constants';
 import { unauthorized } from './auth.service';
 
 const EXPIRED = 'TokenExpiredError';
@@ -10,9 +10,10 @@ const EXPIRED = 'TokenExpiredError';
 /**
  * Global guard: every route needs a valid bearer token unless marked
  * `@Public()`; `@OptionalAuth()` routes accept no token but not a bad one.
+ * The token itself is checked by `JwtStrategy`.
  */
 @Injectable()
-export class JwtAuthGuard extends AuthGuard('jwt') {
+export class JwtAuthGuard extends AuthGuard(JWT_STRATEGY) {
   constructor(private readonly reflector: Reflector) {
     super();
   }
@@ -27,7 +28,7 @@ export class JwtAuthGuard extends AuthGuard('jwt') {
   }
 
   override handleRequest<TUser>(err: unknown, user: TUser | false, info: unknown): TUser {
-    // Errors from our own checks (or a database outage) keep their meaning.
+    // Errors from the session checks (or a database outage) keep their meaning.
     if (err instanceof Error) throw err;
     if (err) throw unauthorized();
     if (!user) {

@@ -1,33 +1,20 @@
 import { createSecretKey } from 'node:crypto';
-import { Inject, Injectable, type OnModuleDestroy } from '@nestjs/common';
+import { Inject, Injectable } from '@nestjs/common';
 import { PassportStrategy } from '@nestjs/passport';
-import passport from 'passport';
-import { ExtractJwt, Strategy } from 'passport-jwt';
+import { Strategy } from 'passport-jwt';
 import { authConfig, type AuthConfig } from '../config/configuration';
-import { JWT_ALGORITHM } from './auth.constants';
+import { JWT_ALGORITHM, JWT_STRATEGY } from './auth.constants';
 import { AuthService } from './auth.service';
 import type { AccessTokenClaims, AuthenticatedAdmin } from './authenticated-admin';
-
-/** The bearer token of a request, exactly as the strategy reads it. */
-export const bearerToken: (request: unknown) => string | null =
-  ExtractJwt.fromAuthHeaderAsBearerToken();
-
-const STRATEGY_NAME = 'jwt';
+import { bearerToken } from './bearer-token';
 
 /**
- * Passport keeps one strategy per name per process, and each application
- * registers its own on start. A process normally holds one application, but
- * the e2e tests hold several: when one closes, the name
- * goes back to the newest one still open, instead of staying with a strategy
- * whose database connection is closed.
+ * passport-jwt checks the signature, the algorithm (HS256 only), the issuer,
+ * the audience and the expiry; the claims must then describe a live session
+ * (`AuthService.resolveSession`), which is what lands on `request.user`.
  */
-const openStrategies: JwtStrategy[] = [];
-
 @Injectable()
-export class JwtStrategy
-  extends PassportStrategy(Strategy, STRATEGY_NAME)
-  implements OnModuleDestroy
-{
+export class JwtStrategy extends PassportStrategy(Strategy, JWT_STRATEGY) {
   constructor(
     @Inject(authConfig.KEY) config: AuthConfig,
     private readonly auth: AuthService,
@@ -43,14 +30,6 @@ export class JwtStrategy
       audience: config.jwtAudience,
       ignoreExpiration: false,
     });
-    openStrategies.push(this);
-  }
-
-  onModuleDestroy(): void {
-    const index = openStrategies.indexOf(this);
-    if (index >= 0) openStrategies.splice(index, 1);
-    const newest = openStrategies.at(-1);
-    if (newest) passport.use(STRATEGY_NAME, newest);
   }
 
   validate(claims: Partial<AccessTokenClaims>): Promise<AuthenticatedAdmin> {

@@ -1,6 +1,6 @@
 import { Injectable, type OnModuleInit } from '@nestjs/common';
 import type { Collection, ObjectId } from 'mongodb';
-import { ExpiringCollections } from '../security/expiring-collections.service';
+import { ExpiringCollections } from '../database/expiring-collections.service';
 
 export const REVOKED_TOKENS_COLLECTION = 'revoked_tokens';
 
@@ -26,10 +26,7 @@ export class TokenRevocationService implements OnModuleInit {
   constructor(private readonly expiring: ExpiringCollections) {}
 
   async onModuleInit(): Promise<void> {
-    this.revoked = await this.expiring.register<RevokedTokenDocument>(
-      REVOKED_TOKENS_COLLECTION,
-      'expires_at',
-    );
+    this.revoked = await this.expiring.register<RevokedTokenDocument>(REVOKED_TOKENS_COLLECTION);
   }
 
   /** Idempotent: revoking a revoked token changes nothing. */

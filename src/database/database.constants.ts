@@ -3,6 +3,3 @@ export const TENANT_DB_PREFIX = 'org_';
 
 /** Collection in every tenant database describing whose it is. */
 export const TENANT_META_COLLECTION = '_tenant_meta';
-
-/** The one document of `_tenant_meta`. */
-export const TENANT_META_ID = 'tenant';

@@ -2,6 +2,8 @@ import { Global, Module } from '@nestjs/common';
 import { MongooseModule } from '@nestjs/mongoose';
 import mongoose from 'mongoose';
 import { databaseConfig, type DatabaseConfig } from '../config/configuration';
+import { DatabaseAvailability } from './database-availability.service';
+import { ExpiringCollections } from './expiring-collections.service';
 import { MutexService } from './mutex.service';
 import { TenantConnectionFactory } from './tenant-connection.factory';
 import { TenantOwnership } from './tenant-ownership';
@@ -19,7 +21,9 @@ mongoose.set('strictQuery', 'throw');
       inject: [databaseConfig.KEY],
       useFactory: (db: DatabaseConfig) => {
         if (!db.uri) {
-          throw new Error('MONGODB_URI is not set and no embedded database was started');
+          throw new Error(
+            'MONGODB_URI is not set (`npm start` sets it to an embedded development database)',
+          );
         }
         return {
           uri: db.uri,
@@ -37,7 +41,21 @@ mongoose.set('strictQuery', 'throw');
       },
     }),
   ],
-  providers: [TenantConnectionFactory, MutexService, TenantWriteFence, TenantOwnership],
-  exports: [TenantConnectionFactory, MutexService, TenantWriteFence, TenantOwnership],
+  providers: [
+    TenantConnectionFactory,
+    MutexService,
+    TenantWriteFence,
+    TenantOwnership,
+    ExpiringCollections,
+    DatabaseAvailability,
+  ],
+  exports: [
+    TenantConnectionFactory,
+    MutexService,
+    TenantWriteFence,
+    TenantOwnership,
+    ExpiringCollections,
+    DatabaseAvailability,
+  ],
 })
 export class DatabaseModule {}

@@ -4,7 +4,7 @@ import { Injectable, type OnModuleInit } from '@nestjs/common';
 import { InjectConnection } from '@nestjs/mongoose';
 import type { Collection } from 'mongodb';
 import type { Connection } from 'mongoose';
-import { isDuplicateKeyError } from './mongo-errors';
+import { isDuplicateKeyError } from '../common/errors/mongo-errors';
 
 interface LockDocument {
   _id: string;

@@ -1,9 +1,12 @@
 import { Injectable, Logger } from '@nestjs/common';
 import type { Db } from 'mongodb';
 import type { Types } from 'mongoose';
-import { TENANT_META_COLLECTION, TENANT_META_ID } from './database.constants';
-import { isDuplicateKeyError } from './mongo-errors';
+import { TENANT_META_COLLECTION } from './database.constants';
+import { isDuplicateKeyError } from '../common/errors/mongo-errors';
 import { TenantConnectionFactory, type TenantLocation } from './tenant-connection.factory';
+
+/** The one document of `_tenant_meta`. */
+const TENANT_META_ID = 'tenant';
 
 interface TenantMetaDocument {
   _id: string;
@@ -26,7 +29,8 @@ export type TenantOwner =
   | { kind: 'foreign' };
 
 /**
- * The one place that reads and writes `_tenant_meta` ownership, and the only
+ * The one place that reads and writes `_tenant_meta` (ownership and schema
+ * version), and the only
  * way the lifecycle drops a tenant database: every drop re-reads ownership
  * right before it and goes ahead only if the caller's rule accepts the owner.
  */
@@ -115,6 +119,21 @@ export class TenantOwnership {
     guard?.();
     await this.tenants.dropDatabase(location);
     return true;
+  }
+
+  /** The tenant schema version its metadata records; 0 when none is recorded. */
+  async schemaVersion(db: Db): Promise<number> {
+    return (await this.meta(db))?.schema_version ?? 0;
+  }
+
+  /** Raises the recorded schema version (never lowers it). */
+  async recordSchemaVersion(db: Db, version: number): Promise<void> {
+    await db.collection<TenantMetaDocument>(TENANT_META_COLLECTION).updateOne(
+      { _id: TENANT_META_ID },
+      { $max: { schema_version: version } },
+      // Never recreate a database a drop removed under a stalled migration.
+      { upsert: false },
+    );
   }
 
   private meta(db: Db): Promise<TenantMetaDocument | null> {

@@ -12,15 +12,15 @@ import { Model, trusted } from 'mongoose';
 import { DomainError, type FieldError } from '../common/errors/domain.error';
 import { ErrorCode } from '../common/errors/error-codes';
 import { describeError } from '../common/http/problem';
-import type { RequestContext } from '../common/http/request-context';
+import type { RequestContext } from '../auth/request-context';
 import {
   authConfig,
   databaseConfig,
   type AuthConfig,
   type DatabaseConfig,
 } from '../config/configuration';
-import { ExpiringCollection } from '../database/expiring-collection';
-import { isDuplicateKeyError } from '../database/mongo-errors';
+import { ExpiringCollections } from '../database/expiring-collections.service';
+import { isDuplicateKeyError } from '../common/errors/mongo-errors';
 import { IdempotencyRecord } from './schemas/idempotency-record.schema';
 
 const RETENTION_MS = 24 * 3_600_000;
@@ -91,7 +91,6 @@ const prefixed = (prefix: string) => trusted({ $gt: prefix, $lt: `${prefix}~` })
 @Injectable()
 export class IdempotencyService implements OnModuleInit, OnModuleDestroy {
   private readonly logger = new Logger(IdempotencyService.name);
-  private readonly expiry: ExpiringCollection;
   private readonly macKey: Buffer;
   private readonly leaseMs: number;
   private readonly renewals = new Set<NodeJS.Timeout>();
@@ -100,18 +99,17 @@ export class IdempotencyService implements OnModuleInit, OnModuleDestroy {
     @InjectModel(IdempotencyRecord.name) private readonly records: Model<IdempotencyRecord>,
     @Inject(authConfig.KEY) auth: AuthConfig,
     @Inject(databaseConfig.KEY) database: DatabaseConfig,
+    private readonly expiring: ExpiringCollections,
   ) {
-    this.expiry = new ExpiringCollection(records);
     this.macKey = Buffer.from(hkdfSync('sha256', auth.jwtSecret, '', HKDF_INFO, 32));
     this.leaseMs = database.operationLeaseMs;
   }
 
   async onModuleInit(): Promise<void> {
-    await this.expiry.start();
+    await this.expiring.register(this.records.collection.collectionName);
   }
 
   onModuleDestroy(): void {
-    this.expiry.stop();
     // A process that stops stops renewing: its claims lapse like a dead one's.
     for (const timer of this.renewals) clearInterval(timer);
     this.renewals.clear();

@@ -22,7 +22,7 @@ import type { AuthenticatedAdmin } from '../auth/authenticated-admin';
 import { CurrentAdmin } from '../auth/decorators';
 import { ApiProblems } from '../common/decorators/api-problems.decorator';
 import { ObjectIdParam } from '../common/http/object-id.pipe';
-import { type RequestContext, ReqContext } from '../common/http/request-context';
+import { type RequestContext, ReqContext } from '../auth/request-context';
 import { PageQueryDto } from '../common/http/page-query.dto';
 import { CreateMemberDto, UpdateMemberDto } from './dto/member.dto';
 import { MemberPageView, MemberView } from './dto/member.view';

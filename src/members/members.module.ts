@@ -1,12 +1,12 @@
 import { Module } from '@nestjs/common';
-import { MongooseModule } from '@nestjs/mongoose';
-import { Organization, OrganizationSchema } from '../organizations/schemas/organization.schema';
+import { TenantAccessModule } from '../organizations/tenant-access.module';
 import { MembersController } from './members.controller';
+import { MembersRepository } from './members.repository';
 import { MembersService } from './members.service';
 
 @Module({
-  imports: [MongooseModule.forFeature([{ name: Organization.name, schema: OrganizationSchema }])],
+  imports: [TenantAccessModule],
   controllers: [MembersController],
-  providers: [MembersService],
+  providers: [MembersService, MembersRepository],
 })
 export class MembersModule {}

@@ -1,20 +1,17 @@
 import { Injectable } from '@nestjs/common';
-import { InjectModel } from '@nestjs/mongoose';
-import { Model, Types, trusted } from 'mongoose';
+import type { Types } from 'mongoose';
 import { AuditService } from '../audit/audit.service';
 import type { AuthenticatedAdmin } from '../auth/authenticated-admin';
-import { DomainError, orgBusy, orgNotFound } from '../common/errors/domain.error';
+import { DomainError } from '../common/errors/domain.error';
 import { ErrorCode } from '../common/errors/error-codes';
-import type { RequestContext } from '../common/http/request-context';
-import { isDuplicateKeyError } from '../database/mongo-errors';
-import { TenantConnectionFactory, tenantLocationOf } from '../database/tenant-connection.factory';
-import { TenantOwnership } from '../database/tenant-ownership';
-import { TenantWriteFence } from '../database/tenant-write-fence';
-import { isVisible } from '../organizations/organizations.repository';
-import { Organization } from '../organizations/schemas/organization.schema';
+import type { RequestContext } from '../auth/request-context';
 import type { PageQueryDto } from '../common/http/page-query.dto';
+import { isDuplicateKeyError } from '../common/errors/mongo-errors';
+import { TenantOwnership } from '../database/tenant-ownership';
+import { TenantAccess } from '../organizations/tenant-access.service';
 import type { CreateMemberDto, UpdateMemberDto } from './dto/member.dto';
-import { Member, MEMBER_MODEL, MemberSchema } from './schemas/member.schema';
+import { MembersRepository } from './members.repository';
+import type { Member } from './schemas/member.schema';
 
 const DEFAULT_PAGE = 20;
 
@@ -23,10 +20,20 @@ const memberNotFound = () =>
 const memberEmailTaken = () =>
   new DomainError(ErrorCode.MEMBER_EMAIL_TAKEN, 'A member with this email already exists.');
 
+/** The driver's duplicate-key error on the unique email index, as the client's conflict. */
+async function uniqueEmail<T>(write: Promise<T>): Promise<T> {
+  try {
+    return await write;
+  } catch (error) {
+    if (isDuplicateKeyError(error)) throw memberEmailTaken();
+    throw error;
+  }
+}
+
 /**
  * The member directory, stored in the organization's own database. The
- * organization always comes from the verified token; the tenant handle from
- * the factory. Every write goes through the tenant write fence: it is
+ * organization always comes from the verified token, through `TenantAccess`.
+ * Every write goes through its write path (the tenant write fence): it is
  * refused while a rename or delete holds the organization, and a rename or
  * delete that starts while it is in flight waits for it before copying or
  * dropping the database, so an acknowledged write is never left behind.
@@ -34,68 +41,52 @@ const memberEmailTaken = () =>
 @Injectable()
 export class MembersService {
   constructor(
-    @InjectModel(Organization.name) private readonly organizations: Model<Organization>,
-    private readonly tenants: TenantConnectionFactory,
-    private readonly fence: TenantWriteFence,
+    private readonly access: TenantAccess,
+    private readonly members: MembersRepository,
     private readonly ownership: TenantOwnership,
     private readonly audit: AuditService,
   ) {}
 
   async create(context: RequestContext, dto: CreateMemberDto): Promise<Member> {
-    const doc = await this.write(
+    const member = await this.access.write(
       context.actor,
-      async (members) => {
-        try {
-          return await members.create({
+      (org) =>
+        uniqueEmail(
+          this.members.insert(org.location, {
             email: dto.email,
             name: dto.name,
             role: dto.role ?? 'member',
             metadata: dto.metadata ?? {},
-          });
-        } catch (error) {
-          if (isDuplicateKeyError(error)) throw memberEmailTaken();
-          throw error;
-        }
-      },
+          }),
+        ),
       // Landed after a delete dropped the database, perhaps after another
       // organization took the name: take the insert back, and the database it
       // recreated with it, so nothing foreign stays and the name is not blocked.
-      async (created, members) => {
-        const location = { databaseName: members.db.name, clusterUri: null };
-        const owner = await this.ownership.inspect(location);
-        const ours = String(organizationOf(context.actor));
-        if (owner.kind === 'owned' && owner.organizationId === ours) return;
-        await members.deleteOne({ _id: created._id }).exec();
-        await this.ownership.dropIf(location, (now) => now.kind === 'empty');
+      async (created, org) => {
+        const owner = await this.ownership.inspect(org.location);
+        if (owner.kind === 'owned' && owner.organizationId === String(org._id)) return;
+        await this.members.remove(org.location, created._id);
+        await this.ownership.dropIf(org.location, (now) => now.kind === 'empty');
       },
     );
-    await this.changed(context, 'member.added', doc._id);
-    return doc.toObject();
+    await this.changed(context, 'member.added', member._id);
+    return member;
   }
 
-  /** Stable order by id; `after` is the last id of the previous page. */
   async list(
     viewer: AuthenticatedAdmin,
     query: PageQueryDto,
   ): Promise<{ items: Member[]; next: string | null }> {
-    const members = await this.reader(viewer);
-    const limit = query.limit ?? DEFAULT_PAGE;
-    const filter = query.after ? { _id: trusted({ $gt: new Types.ObjectId(query.after) }) } : {};
-    // One extra document tells whether another page exists.
-    const page = await members
-      .find(filter)
-      .sort({ _id: 1 })
-      .limit(limit + 1)
-      .lean<Member[]>()
-      .exec();
-    const items = page.slice(0, limit);
-    const next = page.length > limit ? String(items[items.length - 1]._id) : null;
-    return { items, next };
+    const org = await this.access.organizationFor(viewer, 'read');
+    return this.members.page(org.location, {
+      after: query.after,
+      limit: query.limit ?? DEFAULT_PAGE,
+    });
   }
 
   async get(viewer: AuthenticatedAdmin, id: Types.ObjectId): Promise<Member> {
-    const members = await this.reader(viewer);
-    const member = await members.findById(id).lean<Member>().exec();
+    const org = await this.access.organizationFor(viewer, 'read');
+    const member = await this.members.findById(org.location, id);
     if (!member) throw memberNotFound();
     return member;
   }
@@ -107,32 +98,19 @@ export class MembersService {
         { field: 'body', message: 'at least one of email, name, role, metadata is required' },
       ]);
     }
-    const updated = await this.write(context.actor, async (members) => {
-      try {
-        const after = await setFields(members, id, set);
-        if (after && dto.metadata !== undefined && !sameJson(after.metadata, dto.metadata)) {
-          // FerretDB 1.24 skips a $set of an embedded document that holds the
-          // stored one's values under other keys ({i: 2} -> {v: 2} stays
-          // {i: 2}). Clearing the field first makes the second $set a change.
-          await members.updateOne({ _id: id }, { $unset: { metadata: 1 } }).exec();
-          return await setFields(members, id, { metadata: dto.metadata });
-        }
-        return after;
-      } catch (error) {
-        if (isDuplicateKeyError(error)) throw memberEmailTaken();
-        throw error;
-      }
-    });
+    const updated = await this.access.write(context.actor, (org) =>
+      uniqueEmail(this.members.update(org.location, id, set)),
+    );
     if (!updated) throw memberNotFound();
     await this.changed(context, 'member.updated', id, { fields: Object.keys(set) });
     return updated;
   }
 
   async remove(context: RequestContext, id: Types.ObjectId): Promise<void> {
-    const { deletedCount } = await this.write(context.actor, (members) =>
-      members.deleteOne({ _id: id }).exec(),
+    const removed = await this.access.write(context.actor, (org) =>
+      this.members.remove(org.location, id),
     );
-    if (deletedCount === 0) throw memberNotFound();
+    if (!removed) throw memberNotFound();
     await this.changed(context, 'member.removed', id);
   }
 
@@ -148,69 +126,4 @@ export class MembersService {
       details: { member_id: String(memberId), ...details },
     });
   }
-
-  private async reader(viewer: AuthenticatedAdmin | undefined): Promise<Model<Member>> {
-    const org = await this.organization(organizationOf(viewer));
-    if (!org || !isVisible(org)) throw orgNotFound();
-    return this.membersOf(org);
-  }
-
-  /**
-   * Runs one write on the organization's members through the fence. The
-   * organization (and so the database written to) is read by the admission
-   * check, after the write's intent is registered: a rename or delete
-   * recorded before that is seen there, one recorded after waits for us.
-   */
-  private async write<T>(
-    viewer: AuthenticatedAdmin | undefined,
-    work: (members: Model<Member>) => Promise<T>,
-    stray?: (result: T, members: Model<Member>) => Promise<void>,
-  ): Promise<T> {
-    const organizationId = organizationOf(viewer);
-    let members!: Model<Member>;
-    return this.fence.run(
-      organizationId,
-      async () => {
-        const org = await this.organization(organizationId);
-        if (!org || !isVisible(org)) throw orgNotFound();
-        if (org.pending) throw orgBusy();
-        members = this.membersOf(org);
-      },
-      () => work(members),
-      stray && ((result) => stray(result, members)),
-    );
-  }
-
-  private organization(id: Types.ObjectId): Promise<Organization | null> {
-    return this.organizations
-      .findById(id, { database_name: 1, cluster_uri: 1, pending: 1 })
-      .lean<Organization>()
-      .exec();
-  }
-
-  private membersOf(org: Pick<Organization, 'database_name' | 'cluster_uri'>): Model<Member> {
-    return this.tenants.model<Member>(tenantLocationOf(org), MEMBER_MODEL, MemberSchema);
-  }
-}
-
-function setFields(
-  members: Model<Member>,
-  id: Types.ObjectId,
-  set: Partial<Member>,
-): Promise<Member | null> {
-  // No projection on findAndModify: FerretDB 1.24 does not implement it.
-  return members
-    .findByIdAndUpdate(id, { $set: set }, { returnDocument: 'after' })
-    .lean<Member>()
-    .exec();
-}
-
-/** Key order included: both servers keep an embedded document's fields in the order written. */
-const sameJson = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b);
-
-function organizationOf(viewer: AuthenticatedAdmin | undefined): Types.ObjectId {
-  if (!viewer?.organizationId) {
-    throw new DomainError(ErrorCode.FORBIDDEN, 'The super admin belongs to no organization.');
-  }
-  return viewer.organizationId;
 }

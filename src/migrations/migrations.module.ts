@@ -1,10 +1,9 @@
 import { Module } from '@nestjs/common';
-import { MongooseModule } from '@nestjs/mongoose';
-import { Organization, OrganizationSchema } from '../organizations/schemas/organization.schema';
+import { TenantAccessModule } from '../organizations/tenant-access.module';
 import { MigrationsService } from './migrations.service';
 
 @Module({
-  imports: [MongooseModule.forFeature([{ name: Organization.name, schema: OrganizationSchema }])],
+  imports: [TenantAccessModule],
   providers: [MigrationsService],
   exports: [MigrationsService],
 })

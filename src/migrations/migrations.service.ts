@@ -1,11 +1,11 @@
 import { Inject, Injectable, Logger, type OnApplicationBootstrap } from '@nestjs/common';
-import { InjectConnection, InjectModel } from '@nestjs/mongoose';
+import { InjectConnection } from '@nestjs/mongoose';
 import type { Db } from 'mongodb';
-import { type Connection, Model } from 'mongoose';
+import type { Connection } from 'mongoose';
 import { databaseConfig, type DatabaseConfig } from '../config/configuration';
-import { TENANT_META_COLLECTION, TENANT_META_ID } from '../database/database.constants';
-import { TenantConnectionFactory, tenantLocationOf } from '../database/tenant-connection.factory';
-import { Organization } from '../organizations/schemas/organization.schema';
+import { TenantConnectionFactory } from '../database/tenant-connection.factory';
+import { TenantOwnership } from '../database/tenant-ownership';
+import { OrganizationsRepository } from '../organizations/organizations.repository';
 import { LATEST_MASTER_VERSION, MASTER_MIGRATIONS } from './master-migrations';
 import { LATEST_TENANT_VERSION, type Migration, TENANT_MIGRATIONS } from './tenant-migrations';
 
@@ -51,8 +51,9 @@ export class MigrationsService implements OnApplicationBootstrap {
 
   constructor(
     @InjectConnection() private readonly master: Connection,
-    @InjectModel(Organization.name) private readonly organizations: Model<Organization>,
+    private readonly organizations: OrganizationsRepository,
     private readonly tenants: TenantConnectionFactory,
+    private readonly ownership: TenantOwnership,
     @Inject(databaseConfig.KEY) private readonly config: DatabaseConfig,
   ) {}
 
@@ -73,22 +74,18 @@ export class MigrationsService implements OnApplicationBootstrap {
       this.recordMasterVersion(v),
     );
 
-    const orgs = await this.organizations
-      .find({}, { database_name: 1, cluster_uri: 1, pending: 1 })
-      .sort({ _id: 1 })
-      .lean<Organization[]>()
-      .exec();
+    const tenants = await this.organizations.tenantDatabases();
     const report: MigrationReport = {
       master: { from: masterFrom, to: masterTo },
-      tenants: { total: orgs.length, migrated: 0, upToDate: 0, skipped: [] },
+      tenants: { total: tenants.length, migrated: 0, upToDate: 0, skipped: [] },
     };
     let done = 0;
-    for (const org of orgs) {
+    for (const { location, busy } of tenants) {
       // An operation in flight owns the organization's data; the next run
       // picks it up once the operation has finished or been repaired.
-      if (org.pending) report.tenants.skipped.push(org.database_name);
+      if (busy) report.tenants.skipped.push(location.databaseName);
       else {
-        const db = this.tenants.db(tenantLocationOf(org));
+        const db = this.tenants.db(location);
         const from = await this.tenantVersion(db);
         if (from >= LATEST_TENANT_VERSION) report.tenants.upToDate += 1;
         else {
@@ -97,27 +94,19 @@ export class MigrationsService implements OnApplicationBootstrap {
         }
       }
       done += 1;
-      onProgress?.({ total: orgs.length, done, database: org.database_name });
+      onProgress?.({ total: tenants.length, done, database: location.databaseName });
     }
     return report;
   }
 
-  async tenantVersion(db: Db): Promise<number> {
-    const meta = await db
-      .collection<{ _id: string; schema_version?: number }>(TENANT_META_COLLECTION)
-      .findOne({ _id: TENANT_META_ID }, { projection: { schema_version: 1 } });
-    return meta?.schema_version ?? 0;
+  tenantVersion(db: Db): Promise<number> {
+    return this.ownership.schemaVersion(db);
   }
 
   private migrateTenantDb(db: Db, from: number): Promise<number> {
-    return applyPending(TENANT_MIGRATIONS, db, from, async (version) => {
-      await db.collection<{ _id: string }>(TENANT_META_COLLECTION).updateOne(
-        { _id: TENANT_META_ID },
-        { $max: { schema_version: version } },
-        // Never recreate a database a drop removed under a stalled migration.
-        { upsert: false },
-      );
-    });
+    return applyPending(TENANT_MIGRATIONS, db, from, (version) =>
+      this.ownership.recordSchemaVersion(db, version),
+    );
   }
 
   private masterDb(): Db {

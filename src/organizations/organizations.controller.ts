@@ -24,7 +24,7 @@ import {
 } from '@nestjs/swagger';
 import type { AuthenticatedAdmin } from '../auth/authenticated-admin';
 import { CurrentAdmin, OptionalAuth } from '../auth/decorators';
-import { type RequestContext, ReqContext } from '../common/http/request-context';
+import { type RequestContext, ReqContext } from '../auth/request-context';
 import { IdempotencyKey } from '../idempotency/idempotency-key.decorator';
 import { IdempotencyService } from '../idempotency/idempotency.service';
 import { ApiProblems } from '../common/decorators/api-problems.decorator';

@@ -14,28 +14,21 @@ import { RenameOrganizationOperation } from './lifecycle/rename-organization.ope
 import { TenantClaims } from './lifecycle/tenant-claims';
 import { TenantDataMover } from './lifecycle/tenant-data-mover';
 import { OrganizationsController } from './organizations.controller';
-import { OrganizationsRepository } from './organizations.repository';
 import { OrganizationsService } from './organizations.service';
-import {
-  Organization,
-  OrganizationSchema,
-  SlugReservation,
-  SlugReservationSchema,
-} from './schemas/organization.schema';
+import { ORGANIZATION_MODELS } from './schemas/organization.schema';
+import { TenantAccessModule } from './tenant-access.module';
 
 @Module({
   imports: [
     AdminsModule,
     MigrationsModule,
     IdempotencyModule,
-    MongooseModule.forFeature([
-      { name: Organization.name, schema: OrganizationSchema },
-      { name: SlugReservation.name, schema: SlugReservationSchema },
-    ]),
+    TenantAccessModule,
+    // The lifecycle's protocol steps write the records themselves; nobody outside this module does.
+    MongooseModule.forFeature(ORGANIZATION_MODELS),
   ],
   controllers: [OrganizationsController],
   providers: [
-    OrganizationsRepository,
     OrganizationsService,
     CreateOrganizationOperation,
     RenameOrganizationOperation,
@@ -48,6 +41,6 @@ import {
     OrphanCollector,
     OperationHooks,
   ],
-  exports: [OrganizationsRepository],
+  exports: [TenantAccessModule],
 })
 export class OrganizationsModule {}

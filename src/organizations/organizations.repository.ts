@@ -1,19 +1,29 @@
 import { Injectable, OnModuleInit } from '@nestjs/common';
 import { InjectModel } from '@nestjs/mongoose';
-import { Model, Types } from 'mongoose';
+import { Model, Types, trusted } from 'mongoose';
+import { tenantLocationOf, type TenantLocation } from '../database/tenant-connection.factory';
 import { Organization, SlugReservation } from './schemas/organization.schema';
 
 export type OrganizationRecord = Organization;
 
+/** A tenant database as the migrations see it. */
+export interface TenantDatabase {
+  location: TenantLocation;
+  /** An operation in flight owns the database's data. */
+  busy: boolean;
+}
+
 /**
- * Master-database reads of organizations. Writes that are protocol steps live
- * in `lifecycle/`, one class per operation, so each step sits next to its repair.
+ * Master-database reads of organizations for everyone outside the lifecycle.
+ * The models stay private: callers say what they want to know. Writes that are
+ * protocol steps live in `lifecycle/`, one class per operation, so each step
+ * sits next to its repair.
  */
 @Injectable()
 export class OrganizationsRepository implements OnModuleInit {
   constructor(
-    @InjectModel(Organization.name) readonly organizations: Model<Organization>,
-    @InjectModel(SlugReservation.name) readonly slugs: Model<SlugReservation>,
+    @InjectModel(Organization.name) private readonly organizations: Model<Organization>,
+    @InjectModel(SlugReservation.name) private readonly slugs: Model<SlugReservation>,
   ) {}
 
   async onModuleInit(): Promise<void> {
@@ -27,13 +37,57 @@ export class OrganizationsRepository implements OnModuleInit {
   findBySlug(slug: string): Promise<OrganizationRecord | null> {
     return this.organizations.findOne({ slug }).lean<OrganizationRecord>().exec();
   }
-}
 
-/**
- * An organization half-created or being deleted does not exist for clients:
- * nobody can log into it or see it. A rename keeps it fully usable for reads.
- */
-export function isVisible(org: Pick<Organization, 'pending'> | null): boolean {
-  if (!org) return false;
-  return org.pending === null || org.pending.type === 'rename';
+  /** Whether a record exists, in any state (half created and being deleted included). */
+  async exists(id: Types.ObjectId): Promise<boolean> {
+    return (await this.organizations.exists({ _id: id })) !== null;
+  }
+
+  /** The ids among `ids` that have a record, in any state. */
+  async existing(ids: Types.ObjectId[]): Promise<Types.ObjectId[]> {
+    const found = await this.organizations
+      .find({ _id: trusted({ $in: ids }) }, { _id: 1 })
+      .lean<Array<{ _id: Types.ObjectId }>>()
+      .exec();
+    return found.map((org) => org._id);
+  }
+
+  /**
+   * A page of the organizations clients can see, by slug: optionally those
+   * whose slug starts with `prefix`, after the slug `after`.
+   */
+  async page(query: {
+    prefix: string;
+    after?: string;
+    limit: number;
+  }): Promise<{ items: OrganizationRecord[]; next: string | null }> {
+    const range: Record<string, string> = {};
+    // A prefix is a range on the unique slug index: no regex from user input.
+    if (query.prefix) Object.assign(range, { $gte: query.prefix, $lt: `${query.prefix}\uffff` });
+    if (query.after) range.$gt = query.after;
+    // Half-created and deleting organizations do not exist for clients; renaming ones do.
+    const filter: Record<string, unknown> = {
+      'pending.type': trusted({ $nin: ['create', 'delete'] }),
+    };
+    if (Object.keys(range).length) filter.slug = trusted(range);
+    // One extra document tells whether another page exists.
+    const page = await this.organizations
+      .find(filter)
+      .sort({ slug: 1 })
+      .limit(query.limit + 1)
+      .lean<OrganizationRecord[]>()
+      .exec();
+    const items = page.slice(0, query.limit);
+    return { items, next: page.length > query.limit ? items[items.length - 1].slug : null };
+  }
+
+  /** Every organization's tenant database, oldest organization first. */
+  async tenantDatabases(): Promise<TenantDatabase[]> {
+    const orgs = await this.organizations
+      .find({}, { database_name: 1, cluster_uri: 1, pending: 1 })
+      .sort({ _id: 1 })
+      .lean<Array<Pick<Organization, 'database_name' | 'cluster_uri' | 'pending'>>>()
+      .exec();
+    return orgs.map((org) => ({ location: tenantLocationOf(org), busy: Boolean(org.pending) }));
+  }
 }

@@ -1,14 +1,12 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { trusted } from 'mongoose';
 import { AdminsService, emailTaken } from '../admins/admins.service';
 import { PasswordConfirmation } from '../admins/password-confirmation.service';
 import { AuditService } from '../audit/audit.service';
 import type { AuthenticatedAdmin } from '../auth/authenticated-admin';
-import { DomainError, orgBusy, orgNotFound } from '../common/errors/domain.error';
+import { DomainError, orgNotFound } from '../common/errors/domain.error';
 import { ErrorCode } from '../common/errors/error-codes';
-import type { RequestContext } from '../common/http/request-context';
+import type { RequestContext } from '../auth/request-context';
 import { authConfig, type AuthConfig } from '../config/configuration';
-import { TenantWriteFence } from '../database/tenant-write-fence';
 import type { CreateOrganizationDto } from './dto/create-organization.dto';
 import {
   OrganizationDeletedView,
@@ -20,11 +18,8 @@ import { CreateOrganizationOperation } from './lifecycle/create-organization.ope
 import { DeleteOrganizationOperation } from './lifecycle/delete-organization.operation';
 import { RenameOrganizationOperation } from './lifecycle/rename-organization.operation';
 import { slugify } from './organization-name';
-import {
-  isVisible,
-  OrganizationsRepository,
-  type OrganizationRecord,
-} from './organizations.repository';
+import { OrganizationsRepository, type OrganizationRecord } from './organizations.repository';
+import { TenantAccess } from './tenant-access.service';
 
 const forbidden = (detail = 'Your token belongs to a different organization.') =>
   new DomainError(ErrorCode.FORBIDDEN, detail);
@@ -41,7 +36,7 @@ export class OrganizationsService {
     private readonly admins: AdminsService,
     private readonly passwords: PasswordConfirmation,
     private readonly audit: AuditService,
-    private readonly writes: TenantWriteFence,
+    private readonly access: TenantAccess,
     @Inject(authConfig.KEY) private readonly auth: AuthConfig,
   ) {}
 
@@ -77,25 +72,11 @@ export class OrganizationsService {
   ): Promise<{ items: OrganizationRecord[]; next: string | null }> {
     if (viewer.role !== 'superadmin')
       throw forbidden('Only the super admin may list organizations.');
-    const limit = query.limit ?? 20;
-    const range: Record<string, string> = {};
-    const prefix = query.q ? slugify(query.q) : '';
-    // A prefix is a range on the unique slug index: no regex from user input.
-    if (prefix) Object.assign(range, { $gte: prefix, $lt: `${prefix}\uffff` });
-    if (query.after) range.$gt = query.after;
-    // Half-created and deleting organizations do not exist for clients; renaming ones do.
-    const filter: Record<string, unknown> = {
-      'pending.type': trusted({ $nin: ['create', 'delete'] }),
-    };
-    if (Object.keys(range).length) filter.slug = trusted(range);
-    const page = await this.repository.organizations
-      .find(filter)
-      .sort({ slug: 1 })
-      .limit(limit + 1)
-      .lean<OrganizationRecord[]>()
-      .exec();
-    const items = page.slice(0, limit);
-    return { items, next: page.length > limit ? items[items.length - 1].slug : null };
+    return this.repository.page({
+      prefix: query.q ? slugify(query.q) : '',
+      after: query.after,
+      limit: query.limit ?? 20,
+    });
   }
 
   async get(
@@ -131,7 +112,7 @@ export class OrganizationsService {
         ],
       );
     }
-    let org = await this.ownOrganization(viewer);
+    let org: OrganizationRecord = await this.access.organizationFor(viewer, 'read');
     if (dto.organization_name !== undefined && slugify(dto.organization_name) !== org.slug) {
       throw forbidden();
     }
@@ -153,20 +134,12 @@ export class OrganizationsService {
     }
     let admin = { _id: viewer.adminId, email: viewer.email };
     if (changesCredentials) {
-      const organizationId = org._id;
       // An admin write like any other: fenced against a delete of the organization.
-      admin = await this.writes.run(
-        organizationId,
-        async () => {
-          const current = await this.repository.findById(organizationId);
-          if (!current || !isVisible(current)) throw orgNotFound();
-          if (current.pending) throw orgBusy();
-        },
-        () =>
-          this.admins.updateCredentials(viewer.adminId, {
-            email: dto.email,
-            password: dto.password,
-          }),
+      admin = await this.access.write(viewer, () =>
+        this.admins.updateCredentials(viewer.adminId, {
+          email: dto.email,
+          password: dto.password,
+        }),
       );
       await this.audit.record(context, {
         action: 'admin.credentials_changed',
@@ -198,15 +171,8 @@ export class OrganizationsService {
   }
 
   private async findVisible(name: string): Promise<OrganizationRecord> {
-    const org = await this.repository.findBySlug(slugify(name));
-    if (!org || !isVisible(org)) throw orgNotFound(name);
-    return org;
-  }
-
-  private async ownOrganization(viewer: AuthenticatedAdmin): Promise<OrganizationRecord> {
-    if (!viewer.organizationId) throw forbidden('The super admin belongs to no organization.');
-    const org = await this.repository.findById(viewer.organizationId);
-    if (!org || !isVisible(org)) throw orgNotFound();
+    const org = await this.access.findLiveBySlug(slugify(name));
+    if (!org) throw orgNotFound(name);
     return org;
   }
 }

@@ -1,4 +1,4 @@
-import type { LaunchedMongo } from '../../src/database/launcher/mongo-launcher';
+import type { LaunchedMongo } from '../../tools/database/mongo-launcher';
 import { assertNoLeftoverDatabases } from './leftover-databases';
 
 export default async function globalTeardown(): Promise<void> {

@@ -1,6 +1,6 @@
 import { MongoClient } from 'mongodb';
-import { TENANT_META_COLLECTION, TENANT_META_ID } from '../../src/database/database.constants';
-import type { LaunchedMongo } from '../../src/database/launcher/mongo-launcher';
+import { TENANT_META_COLLECTION } from '../../src/database/database.constants';
+import type { LaunchedMongo } from '../../tools/database/mongo-launcher';
 import { isTestDatabase, TEST_MASTER_PREFIX } from '../utils/test-databases';
 
 /**
@@ -21,8 +21,8 @@ export async function assertNoLeftoverDatabases(server: LaunchedMongo): Promise<
       if (server.kind === 'external' && !name.startsWith(TEST_MASTER_PREFIX)) {
         const meta = await client
           .db(name)
-          .collection<{ _id: string; created_at?: Date }>(TENANT_META_COLLECTION)
-          .findOne({ _id: TENANT_META_ID });
+          .collection<{ created_at?: Date }>(TENANT_META_COLLECTION)
+          .findOne({});
         if (!meta?.created_at || meta.created_at < runStarted) continue;
       }
       leftovers.push(name);

@@ -1,5 +1,5 @@
 import type { Response, Test } from 'supertest';
-import type { CreateAdminDto } from '../../src/team/dto/create-admin.dto';
+import type { CreateAdminDto } from '../../src/admins/dto/create-admin.dto';
 import type { CreateMemberDto } from '../../src/members/dto/member.dto';
 import type { CreateOrganizationDto } from '../../src/organizations/dto/create-organization.dto';
 import type { ListOrganizationsQueryDto } from '../../src/organizations/dto/list-organizations-query.dto';

@@ -8,7 +8,7 @@ const MEMBER_ROLES = ['member', 'lead', 'guest'] as const;
 const TEAMS = ['red', 'blue', 'green'] as const;
 const NAME_WORDS = ['Alpha', 'Beta', 'Gamma', 'Delta', 'Epsilon', 'Zeta', 'Eta', 'Theta'] as const;
 
-/** The service's slug rule (README: "Acme Inc", "acme_inc" and "ACME-INC" are one name). */
+/** The service's slug rule (docs/api.md: "Acme Inc", "acme_inc" and "ACME-INC" are one name). */
 export function slugOf(name: string): string {
   return name
     .toLowerCase()

@@ -1,5 +1,5 @@
 import { Prop, Schema, SchemaFactory } from '@nestjs/mongoose';
-import { HydratedDocument, Types } from 'mongoose';
+import { Types } from 'mongoose';
 
 /** `superadmin` is the operator: no organization, bootstrapped from the environment. */
 export const ADMIN_ROLES = ['owner', 'admin', 'superadmin'] as const;
@@ -38,5 +38,4 @@ export class Admin {
   updated_at!: Date;
 }
 
-export type AdminDocument = HydratedDocument<Admin>;
 export const AdminSchema = SchemaFactory.createForClass(Admin);

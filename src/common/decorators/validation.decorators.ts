@@ -1,20 +1,7 @@
 import { applyDecorators } from '@nestjs/common';
 import { ApiProperty } from '@nestjs/swagger';
 import { Transform } from 'class-transformer';
-import {
-  IsEmail,
-  IsString,
-  Length,
-  Matches,
-  MaxLength,
-  ValidateBy,
-  type ValidationOptions,
-} from 'class-validator';
-import {
-  ORGANIZATION_NAME_MAX,
-  ORGANIZATION_NAME_MIN,
-  ORGANIZATION_NAME_PATTERN,
-} from '../../organizations/organization-name';
+import { IsEmail, IsString, MaxLength, ValidateBy, type ValidationOptions } from 'class-validator';
 import { trimChar } from '../text/trim';
 
 /** bcrypt silently ignores bytes after the 72nd, so longer passwords are refused, not truncated. */
@@ -24,39 +11,17 @@ export const PASSWORD_MAX_BYTES = 72;
 // Only strings are transformed: an object such as {"$gt": ""} must reach the
 // validators untouched so it is rejected as "not a string". Only spaces are
 // trimmed: a tab, newline or other Unicode space around a name is refused,
-// which also keeps the OpenAPI pattern below exact. This runs before any
+// which also keeps a documented OpenAPI pattern exact. This runs before any
 // length check, on anonymous requests, so it must be linear (see trimChar).
-const trimmed = () =>
+export const trimmed = () =>
   Transform(({ value }: { value: unknown }) =>
     typeof value === 'string' ? trimChar(value, ' ') : value,
   );
 
-/**
- * What IsOrganizationName accepts, as the OpenAPI document states it:
- * ORGANIZATION_NAME_PATTERN and its length, plus the spaces that are trimmed.
- * Each decorator below documents its own rules, so the document and the
- * validators cannot disagree (Schemathesis checks both directions).
- */
-const ORGANIZATION_NAME_DOC_PATTERN = `^ *[A-Za-z0-9][A-Za-z0-9 _-]{${ORGANIZATION_NAME_MIN - 2},${ORGANIZATION_NAME_MAX - 2}}[A-Za-z0-9_-] *$`;
 const lowerCased = () =>
   Transform(({ value }: { value: unknown }) =>
     typeof value === 'string' ? value.trim().toLowerCase() : value,
   );
-
-export function IsOrganizationName(): PropertyDecorator {
-  return applyDecorators(
-    ApiProperty({ type: 'string', pattern: ORGANIZATION_NAME_DOC_PATTERN }),
-    trimmed(),
-    IsString(),
-    Length(ORGANIZATION_NAME_MIN, ORGANIZATION_NAME_MAX, {
-      message: `$property must be ${ORGANIZATION_NAME_MIN} to ${ORGANIZATION_NAME_MAX} characters`,
-    }),
-    Matches(ORGANIZATION_NAME_PATTERN, {
-      message:
-        '$property may contain only letters, digits, spaces, "-" and "_", and must start with a letter or digit',
-    }),
-  );
-}
 
 export function IsAdminEmail(): PropertyDecorator {
   return applyDecorators(

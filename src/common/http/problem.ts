@@ -1,5 +1,5 @@
 import { HttpException, HttpStatus } from '@nestjs/common';
-import { isDuplicateKeyError } from '../../database/mongo-errors';
+import { isDuplicateKeyError } from '../errors/mongo-errors';
 import { DomainError, FieldError } from '../errors/domain.error';
 import { ERROR_STATUS, ErrorCode } from '../errors/error-codes';
 
@@ -43,12 +43,11 @@ const STATUS_CODES: Partial<Record<number, ErrorCode>> = {
 
 /** Fastify's own errors, whose messages are safe and useful to a client. */
 const FASTIFY_DETAILS: Record<string, string> = {
-  FST_ERR_CTP_INVALID_JSON: 'The request body is not valid JSON.',
+  FST_ERR_CTP_INVALID_JSON_BODY: 'The request body is not valid JSON.',
   FST_ERR_CTP_EMPTY_JSON_BODY: 'The request declares JSON but has an empty body.',
   FST_ERR_CTP_BODY_TOO_LARGE: 'The request body exceeds the 100 kB limit.',
   FST_ERR_CTP_INVALID_MEDIA_TYPE: 'Send the request body as application/json.',
   FST_ERR_CTP_INVALID_CONTENT_LENGTH: 'The Content-Length header does not match the body.',
-  FST_ERR_CTP_INVALID_TYPE: 'The Content-Type header is malformed.',
   FST_ERR_BAD_URL: 'The request URL is malformed.',
 };
 
@@ -72,12 +71,30 @@ function fromCode(code: ErrorCode, detail: string, errors?: FieldError[]): Probl
   return { code, status: ERROR_STATUS[code].status, detail, errors };
 }
 
+/** Fastify's own client error (4xx), also when Nest's adapter wrapped it as its cause. */
+function fastifyDetail(error: unknown): string | undefined {
+  const code = (error as ErrorLike | undefined)?.code;
+  return typeof code === 'string' ? FASTIFY_DETAILS[code] : undefined;
+}
+
 function fromHttpException(error: HttpException): ProblemShape {
   const status = error.getStatus();
   const body = error.getResponse();
   const code =
     STATUS_CODES[status] ??
     (status >= 500 ? ErrorCode.INTERNAL_ERROR : ErrorCode.MALFORMED_REQUEST);
+  // A server fault, whoever raised it, is described generically and logged;
+  // 503 is the expected answer of an outage (readiness), not a fault of ours.
+  if (status >= 500) {
+    return {
+      code,
+      status,
+      detail: ERROR_STATUS[code].title + '.',
+      unexpected: status !== 503,
+    };
+  }
+  const fastify = fastifyDetail(error.cause);
+  if (fastify) return { code, status, detail: fastify };
   // Nest's built-in exceptions carry a safe client message; anything 5xx is
   // described generically so no internal detail leaks.
   const message =
@@ -86,7 +103,7 @@ function fromHttpException(error: HttpException): ProblemShape {
       : typeof (body as { message?: unknown }).message === 'string'
         ? (body as { message: string }).message
         : error.message;
-  return { code, status, detail: status >= 500 ? ERROR_STATUS[code].title + '.' : message };
+  return { code, status, detail: message };
 }
 
 /**
@@ -100,13 +117,18 @@ export function describeError(error: unknown): ProblemShape {
   if (error instanceof HttpException) return fromHttpException(error);
 
   const e = (error ?? {}) as ErrorLike;
-  if (typeof e.code === 'string' && e.code.startsWith('FST_') && typeof e.statusCode === 'number') {
+  if (
+    typeof e.code === 'string' &&
+    e.code.startsWith('FST_') &&
+    typeof e.statusCode === 'number' &&
+    e.statusCode < 500
+  ) {
     const status = e.statusCode;
     const code = STATUS_CODES[status] ?? ErrorCode.MALFORMED_REQUEST;
     return { code, status, detail: FASTIFY_DETAILS[e.code] ?? ERROR_STATUS[code].title + '.' };
   }
   if (error instanceof SyntaxError && typeof e.statusCode === 'number' && e.statusCode === 400) {
-    return fromCode(ErrorCode.MALFORMED_REQUEST, FASTIFY_DETAILS.FST_ERR_CTP_INVALID_JSON);
+    return fromCode(ErrorCode.MALFORMED_REQUEST, FASTIFY_DETAILS.FST_ERR_CTP_INVALID_JSON_BODY);
   }
   if (isDuplicateKeyError(error)) {
     // Never echo the duplicated key: it may be another tenant's data.

@@ -4,10 +4,31 @@ import { getMetadataStorage, IS_OPTIONAL } from 'class-validator';
 import { DomainError, FieldError } from '../errors/domain.error';
 import { ErrorCode } from '../errors/error-codes';
 
+/**
+ * Constraints whose message says what is most wrong with a value, in that
+ * order: for an object where a string belongs, "must be a string" helps, not
+ * three more messages about its length and pattern.
+ */
+const FIRST_CONSTRAINTS = [
+  'whitelistValidation',
+  'isDefined',
+  'isString',
+  'isInt',
+  'isNumber',
+  'isBoolean',
+  'isArray',
+  'isObject',
+  'nestedValidation',
+];
+
+/** One message per field, the most telling one (FIRST_CONSTRAINTS, else the first). */
 function flatten(errors: ValidationError[], parent = ''): FieldError[] {
   return errors.flatMap((error) => {
     const field = parent ? `${parent}.${error.property}` : error.property;
-    const own = Object.values(error.constraints ?? {}).map((message) => ({ field, message }));
+    const constraints = error.constraints ?? {};
+    const key =
+      FIRST_CONSTRAINTS.find((name) => name in constraints) ?? Object.keys(constraints)[0];
+    const own = key === undefined ? [] : [{ field, message: constraints[key] }];
     return [...own, ...flatten(error.children ?? [], field)];
   });
 }
@@ -88,9 +109,9 @@ export function createValidationPipe(): ValidationPipe {
     transform: true,
     transformOptions: { enableImplicitConversion: false },
     validationError: { target: false, value: false },
-    // One message per field: "must be a string" is the useful one for an object,
-    // not three more about its length and pattern.
-    stopAtFirstError: true,
+    // Every rule runs (class-validator would otherwise stop at the decorator
+    // written last, not the most telling one); flatten() keeps one message per field.
+    stopAtFirstError: false,
     exceptionFactory: (errors) => {
       const fieldErrors = flatten(errors);
       return new DomainError(

@@ -1,8 +1,5 @@
-import {
-  IsAdminEmail,
-  IsOrganizationName,
-  IsPassword,
-} from '../../common/decorators/validation.decorators';
+import { IsAdminEmail, IsPassword } from '../../common/decorators/validation.decorators';
+import { IsOrganizationName } from './organization-name.decorator';
 
 export class CreateOrganizationDto {
   /**

@@ -1,5 +1,5 @@
 import { IsOptional } from 'class-validator';
-import { IsOrganizationName } from '../../common/decorators/validation.decorators';
+import { IsOrganizationName } from './organization-name.decorator';
 
 /** The name may come in the query string or in a JSON body (some clients cannot send DELETE bodies). */
 export class DeleteOrganizationDto {

@@ -1,4 +1,4 @@
-import { IsOrganizationName } from '../../common/decorators/validation.decorators';
+import { IsOrganizationName } from './organization-name.decorator';
 
 export class OrganizationNameQueryDto {
   /**

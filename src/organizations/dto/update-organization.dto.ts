@@ -1,9 +1,6 @@
 import { IsOptional, ValidateIf } from 'class-validator';
-import {
-  IsAdminEmail,
-  IsOrganizationName,
-  IsPassword,
-} from '../../common/decorators/validation.decorators';
+import { IsAdminEmail, IsPassword } from '../../common/decorators/validation.decorators';
+import { IsOrganizationName } from './organization-name.decorator';
 
 /** All fields optional, but at least one change (`new_organization_name`, `email` or `password`). */
 export class UpdateOrganizationDto {

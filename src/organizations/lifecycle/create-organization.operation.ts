@@ -3,7 +3,7 @@ import { InjectModel } from '@nestjs/mongoose';
 import { Model } from 'mongoose';
 import { AdminsService, type AdminRecord } from '../../admins/admins.service';
 import { operationInterrupted } from '../../common/errors/domain.error';
-import { isDuplicateKeyError } from '../../database/mongo-errors';
+import { isDuplicateKeyError } from '../../common/errors/mongo-errors';
 import {
   TenantConnectionFactory,
   tenantLocationOf,

@@ -4,7 +4,7 @@ import type { Collection } from 'mongodb';
 import { Connection, Model, Types } from 'mongoose';
 import { operationInterrupted } from '../../common/errors/domain.error';
 import { databaseConfig, type DatabaseConfig } from '../../config/configuration';
-import { isDuplicateKeyError } from '../../database/mongo-errors';
+import { isDuplicateKeyError } from '../../common/errors/mongo-errors';
 import { Organization, type OperationType } from '../schemas/organization.schema';
 
 interface FenceDocument {

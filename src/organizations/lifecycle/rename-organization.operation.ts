@@ -3,7 +3,7 @@ import { InjectModel } from '@nestjs/mongoose';
 import { Model, Types, trusted } from 'mongoose';
 import { operationInterrupted, orgBusy, orgNotFound } from '../../common/errors/domain.error';
 import { databaseConfig, type DatabaseConfig } from '../../config/configuration';
-import { isDuplicateKeyError } from '../../database/mongo-errors';
+import { isDuplicateKeyError } from '../../common/errors/mongo-errors';
 import {
   TenantConnectionFactory,
   tenantLocationOf,

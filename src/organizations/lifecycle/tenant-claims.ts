@@ -3,7 +3,7 @@ import { InjectModel } from '@nestjs/mongoose';
 import { Model, Types } from 'mongoose';
 import { DomainError } from '../../common/errors/domain.error';
 import { ErrorCode } from '../../common/errors/error-codes';
-import { isDuplicateKeyError } from '../../database/mongo-errors';
+import { isDuplicateKeyError } from '../../common/errors/mongo-errors';
 import type { TenantLocation } from '../../database/tenant-connection.factory';
 import { TenantOwnership, type TenantOwner } from '../../database/tenant-ownership';
 import type { OrganizationRecord } from '../organizations.repository';

@@ -1,5 +1,5 @@
 import { Prop, Schema, SchemaFactory } from '@nestjs/mongoose';
-import { HydratedDocument, Types } from 'mongoose';
+import { Types } from 'mongoose';
 
 export const OPERATION_TYPES = ['create', 'rename', 'delete'] as const;
 export type OperationType = (typeof OPERATION_TYPES)[number];
@@ -97,7 +97,6 @@ export class Organization {
   updated_at!: Date;
 }
 
-export type OrganizationDocument = HydratedDocument<Organization>;
 export const OrganizationSchema = SchemaFactory.createForClass(Organization);
 // Repair scans for operations whose lease ran out.
 OrganizationSchema.index({ 'pending.lease_until': 1 }, { sparse: true });
@@ -120,3 +119,9 @@ export class SlugReservation {
   created_at!: Date;
 }
 export const SlugReservationSchema = SchemaFactory.createForClass(SlugReservation);
+
+/** The organizations' master-database models, registered by the two organizations modules only. */
+export const ORGANIZATION_MODELS = [
+  { name: Organization.name, schema: OrganizationSchema },
+  { name: SlugReservation.name, schema: SlugReservationSchema },
+];

@@ -2,6 +2,7 @@ import { Global, Module } from '@nestjs/common';
 import { MongooseModule } from '@nestjs/mongoose';
 import mongoose from 'mongoose';
 import { databaseConfig, type DatabaseConfig } from '../config/configuration';
+import { ClusterConnections } from './cluster-connections';
 import { DatabaseAvailability } from './database-availability.service';
 import { ExpiringCollections } from './expiring-collections.service';
 import { MutexService } from './mutex.service';
@@ -42,6 +43,7 @@ mongoose.set('strictQuery', 'throw');
     }),
   ],
   providers: [
+    ClusterConnections,
     TenantConnectionFactory,
     MutexService,
     TenantWriteFence,
@@ -50,6 +52,7 @@ mongoose.set('strictQuery', 'throw');
     DatabaseAvailability,
   ],
   exports: [
+    ClusterConnections,
     TenantConnectionFactory,
     MutexService,
     TenantWriteFence,

@@ -67,7 +67,7 @@ describe('ClusterPlacement', () => {
     const chooser = placement('spread');
     down.add('eu-1');
     await expect(chooser.choose()).resolves.toBe('eu-2');
-    expect(countPerCluster).toHaveBeenCalledWith(['default', 'eu-2']);
+    expect(countPerCluster).toHaveBeenCalledWith(NAMES);
   });
 
   it('takes the cluster named by the caller over either placement', async () => {

@@ -49,6 +49,7 @@ export class ClusterPlacement {
     const names = this.clusters.names();
     const up = names.filter((name) => this.clusters.mayBeUp(name));
     const candidates = up.length > 0 ? up : names;
-    return fewestTenants(candidates, await this.organizations.countPerCluster(candidates));
+    // Counted over every cluster: `default`'s count is what the others leave.
+    return fewestTenants(candidates, await this.organizations.countPerCluster(names));
   }
 }

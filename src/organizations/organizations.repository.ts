@@ -83,8 +83,9 @@ export class OrganizationsRepository implements OnModuleInit {
   }
 
   /**
-   * How many organizations (in any state) each of `clusters` holds; records
-   * that name no cluster count for `default`.
+   * How many organizations (in any state) each of `clusters` holds. `default`
+   * gets every record the other names do not count (those naming no cluster
+   * among them), so pass every configured cluster.
    */
   async countPerCluster(clusters: readonly string[]): Promise<Map<string, number>> {
     const named = clusters.filter((name) => name !== DEFAULT_CLUSTER);

@@ -24,6 +24,7 @@ const { values: args } = parseArgs({
 });
 const dist = join(__dirname, '..', 'dist');
 const { TenantConnectionFactory } = require(join(dist, 'database', 'tenant-connection.factory'));
+const { ClusterConnections } = require(join(dist, 'database', 'cluster-connections'));
 
 const MB = 1024 * 1024;
 
@@ -60,13 +61,12 @@ async function main() {
   });
   client.on('connectionClosed', () => (open -= 1));
 
-  const factory = new TenantConnectionFactory(master, { tenantCacheSize: cacheSize });
+  const config = { tenantCacheSize: cacheSize, tenantClusters: {} };
+  const factory = new TenantConnectionFactory(new ClusterConnections(master, config), config);
   // Warm the driver and the code paths once before the baseline heap reading.
-  await factory
-    .db({ databaseName: 'org_bench_warmup' })
-    .collection('_tenant_meta')
-    .findOne({ _id: 'tenant' });
-  factory.forget({ databaseName: 'org_bench_warmup' });
+  const warmup = { databaseName: 'org_bench_warmup', cluster: 'default' };
+  await (await factory.db(warmup)).collection('_tenant_meta').findOne({ _id: 'tenant' });
+  factory.forget(warmup);
 
   const heapBefore = heapAfterGc();
   let peakHeap = heapBefore;
@@ -74,13 +74,12 @@ async function main() {
   let queries = 0;
   const started = performance.now();
   for (let i = 0; i < tenants; i++) {
-    const location = { databaseName: `org_bench_tenant_${i}`, clusterUri: null };
-    factory.connection(location);
+    const location = { databaseName: `org_bench_tenant_${i}`, cluster: 'default' };
+    await factory.connection(location);
     if (i % queryEvery === 0) {
       const query = factory
         .db(location)
-        .collection('_tenant_meta')
-        .findOne({ _id: 'tenant' })
+        .then((db) => db.collection('_tenant_meta').findOne({ _id: 'tenant' }))
         .finally(() => inFlight.delete(query));
       inFlight.add(query);
       queries += 1;

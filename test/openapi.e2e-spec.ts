@@ -114,6 +114,7 @@ describe('OpenAPI document (e2e)', () => {
   it('describes request DTO fields (the Swagger plugin ran)', () => {
     const create = doc.components.schemas.CreateOrganizationDto;
     expect(Object.keys(create.properties!).sort()).toEqual([
+      'cluster',
       'email',
       'organization_name',
       'password',

@@ -61,6 +61,7 @@ describe('Organizations API (e2e)', () => {
         organization_name: input.organization_name,
         slug,
         database_name: `org_${slug}`,
+        cluster: 'default',
         created_at: expect.any(String),
         updated_at: expect.any(String),
         admin: { id: expect.stringMatching(/^[0-9a-f]{24}$/), email: input.email },

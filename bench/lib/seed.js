@@ -140,7 +140,7 @@ async function seedFillerOrganizations(master, { count, passwordHash, tag }) {
       name: `Filler ${tag} ${i}`,
       slug,
       database_name: `org_${slug}`,
-      cluster_uri: null,
+      cluster: null,
       pending: null,
       created_at: now,
       updated_at: now,

@@ -2,6 +2,7 @@ import { Global, Module } from '@nestjs/common';
 import { MongooseModule } from '@nestjs/mongoose';
 import mongoose from 'mongoose';
 import { databaseConfig, type DatabaseConfig } from '../config/configuration';
+import { ClusterConnections } from './cluster-connections';
 import { DatabaseAvailability } from './database-availability.service';
 import { ExpiringCollections } from './expiring-collections.service';
 import { MutexService } from './mutex.service';
@@ -16,6 +17,7 @@ mongoose.set('strictQuery', 'throw');
 
 /** Every feature module may use these; they are the database layer's whole surface. */
 const DATABASE_SERVICES = [
+  ClusterConnections,
   TenantConnectionFactory,
   MutexService,
   TenantWriteFence,

@@ -58,7 +58,7 @@ export class TenantOwnership {
   }
 
   async inspect(location: TenantLocation): Promise<TenantOwner> {
-    const db = this.tenants.db(location);
+    const db = await this.tenants.db(location);
     const meta = await this.meta(db);
     if (meta?.organization_id) {
       return {
@@ -90,7 +90,9 @@ export class TenantOwnership {
     location: TenantLocation,
     owner: { organizationId: Types.ObjectId; opId: string; schemaVersion?: number },
   ): Promise<boolean> {
-    const meta = this.tenants.db(location).collection<TenantMetaDocument>(TENANT_META_COLLECTION);
+    const meta = (await this.tenants.db(location)).collection<TenantMetaDocument>(
+      TENANT_META_COLLECTION,
+    );
     try {
       await meta.insertOne({
         _id: TENANT_META_ID,

@@ -35,6 +35,7 @@ import { DeleteOrganizationDto } from './dto/delete-organization.dto';
 import { OrganizationNameQueryDto } from './dto/organization-name-query.dto';
 import {
   OrganizationDeletedView,
+  OrganizationListItemView,
   OrganizationOwnerView,
   OrganizationPageView,
   OrganizationPublicView,
@@ -65,10 +66,13 @@ export class OrganizationsController {
     description: 'Creates the master record, the owner admin and the tenant database `org_<slug>`.',
   })
   @ApiCreatedResponse({ type: OrganizationOwnerView })
-  @ApiProblems(400, 413, 415, [
-    409,
-    'ORG_NAME_TAKEN: the name (by slug) is in use; EMAIL_TAKEN: the email is in use.',
-  ])
+  @ApiProblems(
+    400,
+    413,
+    415,
+    [403, 'FORBIDDEN: only the super admin may choose the `cluster`.'],
+    [409, 'ORG_NAME_TAKEN: the name (by slug) is in use; EMAIL_TAKEN: the email is in use.'],
+  )
   async create(
     @ReqContext() context: RequestContext,
     @IdempotencyKey() key: string | undefined,
@@ -100,7 +104,10 @@ export class OrganizationsController {
     @Query() query: ListOrganizationsQueryDto,
   ): Promise<OrganizationPageView> {
     const page = await this.organizations.list(viewer, query);
-    return { items: page.items.map((o) => OrganizationPublicView.from(o)), next: page.next };
+    return {
+      items: page.items.map((o) => OrganizationListItemView.fromRecord(o)),
+      next: page.next,
+    };
   }
 
   @OptionalAuth()

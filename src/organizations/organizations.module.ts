@@ -13,6 +13,7 @@ import { OrphanCollector } from './lifecycle/orphan-collector';
 import { RenameOrganizationOperation } from './lifecycle/rename-organization.operation';
 import { TenantClaims } from './lifecycle/tenant-claims';
 import { TenantDataMover } from './lifecycle/tenant-data-mover';
+import { ClusterPlacement } from './cluster-placement';
 import { OrganizationsController } from './organizations.controller';
 import { OrganizationsService } from './organizations.service';
 import { ORGANIZATION_MODELS } from './schemas/organization.schema';
@@ -30,6 +31,7 @@ import { TenantAccessModule } from './tenant-access.module';
   controllers: [OrganizationsController],
   providers: [
     OrganizationsService,
+    ClusterPlacement,
     CreateOrganizationOperation,
     RenameOrganizationOperation,
     DeleteOrganizationOperation,

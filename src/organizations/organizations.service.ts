@@ -7,6 +7,9 @@ import { DomainError, orgNotFound } from '../common/errors/domain.error';
 import { ErrorCode } from '../common/errors/error-codes';
 import type { RequestContext } from '../auth/request-context';
 import { authConfig, type AuthConfig } from '../config/configuration';
+import { ClusterConnections } from '../database/cluster-connections';
+import { clusterOf } from '../database/tenant-connection.factory';
+import { ClusterPlacement } from './cluster-placement';
 import type { CreateOrganizationDto } from './dto/create-organization.dto';
 import {
   OrganizationDeletedView,
@@ -37,6 +40,8 @@ export class OrganizationsService {
     private readonly passwords: PasswordConfirmation,
     private readonly audit: AuditService,
     private readonly access: TenantAccess,
+    private readonly placement: ClusterPlacement,
+    private readonly clusters: ClusterConnections,
     @Inject(authConfig.KEY) private readonly auth: AuthConfig,
   ) {}
 
@@ -52,15 +57,26 @@ export class OrganizationsService {
             "Creating organizations needs the super admin's token.",
           );
     }
+    if (dto.cluster !== undefined && context.actor?.role !== 'superadmin') {
+      throw forbidden('Only the super admin may choose the cluster of an organization.');
+    }
+    const cluster = await this.placement.choose(dto.cluster);
+    // A cluster that is down refuses here, before anything is recorded.
+    await this.clusters.connection(cluster);
     const { organization, owner } = await this.creation.run({
       name: dto.organization_name,
       email: dto.email,
       password: dto.password,
+      cluster,
     });
     await this.audit.record(context, {
       action: 'organization.created',
       organizationId: organization._id,
-      details: { organization_name: organization.name, owner_email: owner.email },
+      details: {
+        organization_name: organization.name,
+        owner_email: owner.email,
+        cluster: clusterOf(organization),
+      },
     });
     return OrganizationOwnerView.fromOwner(organization, owner);
   }
@@ -125,11 +141,13 @@ export class OrganizationsService {
     if (dto.new_organization_name !== undefined && dto.new_organization_name !== org.name) {
       if (viewer.role !== 'owner') throw ownersOnly();
       const previous = org.name;
+      // The copy runs on the organization's cluster: refused at once while it is down.
+      await this.clusters.connection(clusterOf(org));
       org = await this.renaming.run(org._id, dto.new_organization_name);
       await this.audit.record(context, {
         action: 'organization.renamed',
         organizationId: org._id,
-        details: { from: previous, to: org.name },
+        details: { from: previous, to: org.name, cluster: clusterOf(org) },
       });
     }
     let admin = { _id: viewer.adminId, email: viewer.email };
@@ -161,11 +179,13 @@ export class OrganizationsService {
       if (!viewer.organizationId || !org._id.equals(viewer.organizationId)) throw forbidden();
       if (viewer.role !== 'owner') throw ownersOnly();
     }
+    // Its database is dropped on its cluster: refused at once while that is down.
+    await this.clusters.connection(clusterOf(org));
     const deleted = await this.deletion.run(org._id);
     await this.audit.record(context, {
       action: 'organization.deleted',
       organizationId: deleted._id,
-      details: { organization_name: deleted.name },
+      details: { organization_name: deleted.name, cluster: clusterOf(deleted) },
     });
     return { organization_name: deleted.name, deleted: true };
   }

@@ -15,7 +15,7 @@ function record(pending: OperationType | null = null): OrganizationRecord {
     name: 'Acme',
     slug: 'acme',
     database_name: 'org_acme',
-    cluster_uri: null,
+    cluster: null,
     pending: pending && {
       op_id: 'op',
       type: pending,
@@ -80,7 +80,7 @@ describe('TenantAccess', () => {
       findById.mockResolvedValue(record());
       const org = await access.organizationFor(member, intent);
       expect(org._id).toBe(ORG_ID);
-      expect(org.location).toEqual({ databaseName: 'org_acme', clusterUri: null });
+      expect(org.location).toEqual({ databaseName: 'org_acme', cluster: 'default' });
     });
   });
 
@@ -160,7 +160,7 @@ describe('TenantAccess', () => {
       await access.write(member, () => Promise.resolve('written'), stray);
       expect(stray).toHaveBeenCalledWith(
         'written',
-        expect.objectContaining({ location: { databaseName: 'org_acme', clusterUri: null } }),
+        expect.objectContaining({ location: { databaseName: 'org_acme', cluster: 'default' } }),
       );
     });
   });

@@ -30,6 +30,7 @@ export const ErrorCode = {
   WRITE_OUTCOME_UNKNOWN: 'WRITE_OUTCOME_UNKNOWN',
   TOO_MANY_REQUESTS: 'TOO_MANY_REQUESTS',
   SERVICE_UNAVAILABLE: 'SERVICE_UNAVAILABLE',
+  ORG_CLUSTER_NOT_CONFIGURED: 'ORG_CLUSTER_NOT_CONFIGURED',
   INTERNAL_ERROR: 'INTERNAL_ERROR',
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
@@ -75,5 +76,9 @@ export const ERROR_STATUS: Record<ErrorCode, { status: HttpStatus; title: string
   },
   TOO_MANY_REQUESTS: { status: HttpStatus.TOO_MANY_REQUESTS, title: 'Too many requests' },
   SERVICE_UNAVAILABLE: { status: HttpStatus.SERVICE_UNAVAILABLE, title: 'Service unavailable' },
+  ORG_CLUSTER_NOT_CONFIGURED: {
+    status: HttpStatus.SERVICE_UNAVAILABLE,
+    title: "The organization's database cluster is not configured",
+  },
   INTERNAL_ERROR: { status: HttpStatus.INTERNAL_SERVER_ERROR, title: 'Internal server error' },
 };

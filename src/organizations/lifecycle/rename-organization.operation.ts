@@ -5,6 +5,7 @@ import { operationInterrupted, orgBusy, orgNotFound } from '../../common/errors/
 import { databaseConfig, type DatabaseConfig } from '../../config/configuration';
 import { isDuplicateKeyError } from '../../common/errors/mongo-errors';
 import {
+  clusterOf,
   TenantConnectionFactory,
   tenantLocationOf,
 } from '../../database/tenant-connection.factory';
@@ -55,15 +56,16 @@ export class RenameOrganizationOperation {
       return this.records.whileIdle(organizationId, { name: newName });
     }
 
-    const target = this.tenants.locationForSlug(newSlug);
+    // The copy stays on the organization's own cluster.
+    const target = this.tenants.locationForSlug(newSlug, clusterOf(current));
     const pending = this.records.newOperation('rename', 'reserving', {
       target_name: newName,
       target_slug: newSlug,
       target_database: target.databaseName,
     });
     const locked = await this.records.whileIdle(organizationId, { pending }, (fresh) => {
-      // Another rename finished while this one waited for the lock.
-      if (fresh.slug !== current.slug) throw orgBusy();
+      // Another rename (or a move to another cluster) finished while this one waited for the lock.
+      if (fresh.slug !== current.slug || clusterOf(fresh) !== target.cluster) throw orgBusy();
       pending.source_database = fresh.database_name;
       pending.source_slug = fresh.slug;
     });
@@ -88,9 +90,9 @@ export class RenameOrganizationOperation {
       // first; later ones see the record and are refused. The copy below
       // therefore sees every acknowledged write.
       await this.writes.drain(organizationId, () => this.ledger.renew(lease));
-      const source = this.tenants.db(tenantLocationOf(locked));
+      const source = await this.tenants.db(tenantLocationOf(locked));
       await this.claims.claimDatabase(lease, target, await this.migrations.tenantVersion(source));
-      const targetDb = this.tenants.db(target);
+      const targetDb = await this.tenants.db(target);
       await this.ledger.keepAlive(lease, () =>
         this.mover.copy(source, targetDb, {
           batchSize: this.config.copyBatchSize,
@@ -172,7 +174,7 @@ export class RenameOrganizationOperation {
       // The old database is this organization's, made by an earlier operation.
       await this.ledger.keepAlive(lease, () =>
         this.ownership.dropIf(
-          { databaseName: source, clusterUri: org.cluster_uri },
+          tenantLocationOf(org, source),
           (owner) => ownedBy(org._id)(owner) && owner.kind === 'owned' && owner.opId !== op.op_id,
           () => this.ledger.assertFresh(lease),
         ),
@@ -192,10 +194,8 @@ export class RenameOrganizationOperation {
     if (target) {
       await this.ledger.renew(lease);
       await this.ledger.keepAlive(lease, () =>
-        this.ownership.dropIf(
-          { databaseName: target, clusterUri: org.cluster_uri },
-          ownedBy(org._id, op.op_id),
-          () => this.ledger.assertFresh(lease),
+        this.ownership.dropIf(tenantLocationOf(org, target), ownedBy(org._id, op.op_id), () =>
+          this.ledger.assertFresh(lease),
         ),
       );
     }

@@ -6,7 +6,7 @@ import { DEFAULT_CLUSTER } from '../config/tenant-clusters';
 import { ClusterConnections } from '../database/cluster-connections';
 import { OrganizationsRepository } from './organizations.repository';
 
-const unknownCluster = (name: string) =>
+export const unknownCluster = (name: string) =>
   new DomainError(ErrorCode.VALIDATION_FAILED, `No database cluster is named "${name}".`, [
     { field: 'cluster', message: 'must name a configured cluster (TENANT_CLUSTERS, or default)' },
   ]);

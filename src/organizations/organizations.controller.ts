@@ -32,6 +32,7 @@ import { DomainError } from '../common/errors/domain.error';
 import { ErrorCode } from '../common/errors/error-codes';
 import { CreateOrganizationDto } from './dto/create-organization.dto';
 import { DeleteOrganizationDto } from './dto/delete-organization.dto';
+import { MoveOrganizationDto } from './dto/move-organization.dto';
 import { OrganizationNameQueryDto } from './dto/organization-name-query.dto';
 import {
   OrganizationDeletedView,
@@ -159,6 +160,38 @@ export class OrganizationsController {
     @Body() dto: UpdateOrganizationDto,
   ): Promise<OrganizationOwnerView> {
     return this.organizations.update(context, dto);
+  }
+
+  @Post('move')
+  @HttpCode(HttpStatus.OK)
+  @ApiBearerAuth()
+  @ApiOperation({
+    summary: "Move an organization's tenant database to another cluster (super admin only)",
+    description:
+      'Copies the tenant database (same name) to the named cluster, verifies the copy, switches the organization to it and drops the old copy. Reads keep working throughout; tenant writes get 409 ORG_BUSY while it runs and are never lost. Crash-safe: an interrupted move is rolled back before its copy is verified and committed, forward after.',
+  })
+  @ApiOkResponse({ type: OrganizationOwnerView })
+  @ApiProblems(
+    400,
+    401,
+    413,
+    415,
+    [403, 'FORBIDDEN: only the super admin moves organizations.'],
+    404,
+    [
+      409,
+      'ALREADY_THERE: the organization is on that cluster already; ORG_BUSY: a rename, move or delete of it is running; CONFLICT: the target cluster holds a database of that name that is not ours.',
+    ],
+    [
+      503,
+      'SERVICE_UNAVAILABLE: the source or target cluster is down (nothing was recorded); OPERATION_INTERRUPTED: this instance stalled and recovery took the move over.',
+    ],
+  )
+  move(
+    @ReqContext() context: RequestContext,
+    @Body() dto: MoveOrganizationDto,
+  ): Promise<OrganizationOwnerView> {
+    return this.organizations.move(context, dto);
   }
 
   @Delete('delete')

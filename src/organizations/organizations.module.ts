@@ -5,6 +5,7 @@ import { IdempotencyModule } from '../idempotency/idempotency.module';
 import { MigrationsModule } from '../migrations/migrations.module';
 import { CreateOrganizationOperation } from './lifecycle/create-organization.operation';
 import { DeleteOrganizationOperation } from './lifecycle/delete-organization.operation';
+import { MoveOrganizationOperation } from './lifecycle/move-organization.operation';
 import { OperationHooks } from './lifecycle/operation-hooks';
 import { OperationLedger } from './lifecycle/operation-ledger';
 import { OperationRecords } from './lifecycle/operation-records';
@@ -34,6 +35,7 @@ import { TenantAccessModule } from './tenant-access.module';
     ClusterPlacement,
     CreateOrganizationOperation,
     RenameOrganizationOperation,
+    MoveOrganizationOperation,
     DeleteOrganizationOperation,
     OperationRecords,
     OperationLedger,

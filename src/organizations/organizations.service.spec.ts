@@ -13,6 +13,7 @@ import { ClusterConnections, clusterUnavailable } from '../database/cluster-conn
 import { ClusterPlacement } from './cluster-placement';
 import { CreateOrganizationOperation } from './lifecycle/create-organization.operation';
 import { DeleteOrganizationOperation } from './lifecycle/delete-organization.operation';
+import { MoveOrganizationOperation } from './lifecycle/move-organization.operation';
 import { RenameOrganizationOperation } from './lifecycle/rename-organization.operation';
 import { OrganizationsRepository, type OrganizationRecord } from './organizations.repository';
 import { OrganizationsService } from './organizations.service';
@@ -53,7 +54,7 @@ const context = (
 
 const codeOf = (code: ErrorCode) => ({ code });
 
-describe('OrganizationsService: who may create and delete', () => {
+describe('OrganizationsService: who may create, delete and move', () => {
   let service: OrganizationsService;
   let create: jest.Mock;
   let remove: jest.Mock;
@@ -61,6 +62,8 @@ describe('OrganizationsService: who may create and delete', () => {
   let record: jest.Mock;
   let choose: jest.Mock;
   let clusterConnection: jest.Mock;
+  let move: jest.Mock;
+  let clusterStatus: jest.Mock;
 
   async function build(orgCreatePolicy: AuthConfig['orgCreatePolicy']): Promise<void> {
     create = jest.fn(() => Promise.resolve({ organization: acme, owner }));
@@ -69,6 +72,8 @@ describe('OrganizationsService: who may create and delete', () => {
     record = jest.fn(() => Promise.resolve());
     choose = jest.fn((requested?: string) => Promise.resolve(requested ?? 'default'));
     clusterConnection = jest.fn(() => Promise.resolve({}));
+    move = jest.fn((_id: Types.ObjectId, cluster: string) => Promise.resolve({ ...acme, cluster }));
+    clusterStatus = jest.fn(() => Promise.resolve('up'));
     const moduleRef = await Test.createTestingModule({
       providers: [
         OrganizationsService,
@@ -76,12 +81,23 @@ describe('OrganizationsService: who may create and delete', () => {
         { provide: CreateOrganizationOperation, useValue: { run: create } },
         { provide: RenameOrganizationOperation, useValue: {} },
         { provide: DeleteOrganizationOperation, useValue: { run: remove } },
-        { provide: AdminsService, useValue: {} },
+        { provide: MoveOrganizationOperation, useValue: { run: move } },
+        {
+          provide: AdminsService,
+          useValue: { listForOrganization: () => Promise.resolve([{ ...owner, role: 'owner' }]) },
+        },
         { provide: PasswordConfirmation, useValue: {} },
         { provide: AuditService, useValue: { record } },
         { provide: TenantAccess, useValue: { findLiveBySlug } },
         { provide: ClusterPlacement, useValue: { choose } },
-        { provide: ClusterConnections, useValue: { connection: clusterConnection } },
+        {
+          provide: ClusterConnections,
+          useValue: {
+            connection: clusterConnection,
+            status: clusterStatus,
+            isConfigured: (name: string) => ['default', 'eu-1'].includes(name),
+          },
+        },
         { provide: authConfig.KEY, useValue: { orgCreatePolicy } },
       ],
     }).compile();
@@ -211,6 +227,51 @@ describe('OrganizationsService: who may create and delete', () => {
         codeOf(ErrorCode.ORG_BUSY),
       );
       expect(record).not.toHaveBeenCalled();
+    });
+  });
+
+  describe('move', () => {
+    beforeEach(() => build('public'));
+    const to = (cluster: string) => ({ organization_name: 'ACME inc', cluster });
+
+    it('lets the super admin move, answers the owner view and audits from and to', async () => {
+      const view = await service.move(context('superadmin'), to('eu-1'));
+      expect(move).toHaveBeenCalledWith(ACME, 'eu-1');
+      expect(view).toMatchObject({ cluster: 'eu-1', admin: { email: owner.email } });
+      expect(record).toHaveBeenCalledWith(
+        expect.anything(),
+        expect.objectContaining({
+          action: 'organization.moved',
+          details: expect.objectContaining({ from: 'default', to: 'eu-1' }) as unknown,
+        }),
+      );
+    });
+
+    it.each<[string, AdminRole | undefined, string, ErrorCode]>([
+      ['an owner', 'owner', 'eu-1', ErrorCode.FORBIDDEN],
+      ['an anonymous caller', undefined, 'eu-1', ErrorCode.FORBIDDEN],
+      ['an unknown cluster', 'superadmin', 'eu-9', ErrorCode.VALIDATION_FAILED],
+      ['the cluster it is on', 'superadmin', 'default', ErrorCode.ALREADY_THERE],
+    ])('refuses %s before anything is recorded', async (_, role, cluster, code) => {
+      await expect(service.move(context(role), to(cluster))).rejects.toMatchObject(codeOf(code));
+      expect(move).not.toHaveBeenCalled();
+      expect(record).not.toHaveBeenCalled();
+    });
+
+    it('answers 404 for an unknown organization', async () => {
+      await expect(
+        service.move(context('superadmin'), { organization_name: 'Globex', cluster: 'eu-1' }),
+      ).rejects.toMatchObject(codeOf(ErrorCode.ORG_NOT_FOUND));
+      expect(move).not.toHaveBeenCalled();
+    });
+
+    it('refuses with 503 before recording anything when the target cluster does not answer', async () => {
+      clusterStatus.mockResolvedValueOnce('down');
+      await expect(service.move(context('superadmin'), to('eu-1'))).rejects.toMatchObject(
+        codeOf(ErrorCode.SERVICE_UNAVAILABLE),
+      );
+      expect(clusterStatus).toHaveBeenCalledWith('eu-1', expect.any(Number));
+      expect(move).not.toHaveBeenCalled();
     });
   });
 });

@@ -7,10 +7,15 @@ import { DomainError, orgNotFound } from '../common/errors/domain.error';
 import { ErrorCode } from '../common/errors/error-codes';
 import type { RequestContext } from '../auth/request-context';
 import { authConfig, type AuthConfig } from '../config/configuration';
-import { ClusterConnections } from '../database/cluster-connections';
+import {
+  ClusterConnections,
+  clusterUnavailable,
+  TENANT_CLUSTER_SELECTION_TIMEOUT_MS,
+} from '../database/cluster-connections';
 import { clusterOf } from '../database/tenant-connection.factory';
-import { ClusterPlacement } from './cluster-placement';
+import { ClusterPlacement, unknownCluster } from './cluster-placement';
 import type { CreateOrganizationDto } from './dto/create-organization.dto';
+import type { MoveOrganizationDto } from './dto/move-organization.dto';
 import {
   OrganizationDeletedView,
   OrganizationOwnerView,
@@ -19,6 +24,7 @@ import {
 import type { UpdateOrganizationDto } from './dto/update-organization.dto';
 import { CreateOrganizationOperation } from './lifecycle/create-organization.operation';
 import { DeleteOrganizationOperation } from './lifecycle/delete-organization.operation';
+import { alreadyThere, MoveOrganizationOperation } from './lifecycle/move-organization.operation';
 import { RenameOrganizationOperation } from './lifecycle/rename-organization.operation';
 import { slugify } from './organization-name';
 import { OrganizationsRepository, type OrganizationRecord } from './organizations.repository';
@@ -36,6 +42,7 @@ export class OrganizationsService {
     private readonly creation: CreateOrganizationOperation,
     private readonly renaming: RenameOrganizationOperation,
     private readonly deletion: DeleteOrganizationOperation,
+    private readonly moving: MoveOrganizationOperation,
     private readonly admins: AdminsService,
     private readonly passwords: PasswordConfirmation,
     private readonly audit: AuditService,
@@ -188,6 +195,37 @@ export class OrganizationsService {
       details: { organization_name: deleted.name, cluster: clusterOf(deleted) },
     });
     return { organization_name: deleted.name, deleted: true };
+  }
+
+  /**
+   * The super admin moves an organization's tenant database to another
+   * cluster. Everything that can be refused is refused before the move is
+   * recorded: a bad cluster name, an unknown organization, the cluster it is
+   * on already, and either cluster being down.
+   */
+  async move(context: RequestContext, dto: MoveOrganizationDto): Promise<OrganizationOwnerView> {
+    if (context.actor?.role !== 'superadmin') {
+      throw forbidden('Only the super admin may move organizations between clusters.');
+    }
+    if (!this.clusters.isConfigured(dto.cluster)) throw unknownCluster(dto.cluster);
+    const org = await this.findVisible(dto.organization_name);
+    const from = clusterOf(org);
+    if (from === dto.cluster) throw alreadyThere(dto.cluster);
+    await this.clusters.connection(from);
+    // A ping, not only the cached verdict: a cluster that went down a moment
+    // ago must not leave a recorded move behind to roll back.
+    if ((await this.clusters.status(dto.cluster, TENANT_CLUSTER_SELECTION_TIMEOUT_MS)) !== 'up') {
+      throw clusterUnavailable();
+    }
+    const moved = await this.moving.run(org._id, dto.cluster);
+    await this.audit.record(context, {
+      action: 'organization.moved',
+      organizationId: moved._id,
+      details: { organization_name: moved.name, from, to: clusterOf(moved) },
+    });
+    const admins = await this.admins.listForOrganization(moved._id);
+    const owner = admins.find((a) => a.role === 'owner') ?? admins[0];
+    return OrganizationOwnerView.fromOwner(moved, owner);
   }
 
   private async findVisible(name: string): Promise<OrganizationRecord> {

@@ -84,11 +84,16 @@ describe('TenantAccess', () => {
     });
   });
 
-  it('lets a renaming organization be read but refuses writes with 409 ORG_BUSY', async () => {
-    findById.mockResolvedValue(record('rename'));
-    await expect(access.organizationFor(member, 'read')).resolves.toMatchObject({ slug: 'acme' });
-    await expect(access.organizationFor(member, 'write')).rejects.toMatchObject(BUSY);
-  });
+  it.each<OperationType>(['rename', 'move'])(
+    'lets an organization under a %s be read but refuses writes with 409 ORG_BUSY',
+    async (type) => {
+      findById.mockResolvedValue(record(type));
+      await expect(access.organizationFor(member, 'read')).resolves.toMatchObject({
+        slug: 'acme',
+      });
+      await expect(access.organizationFor(member, 'write')).rejects.toMatchObject(BUSY);
+    },
+  );
 
   describe('findLive', () => {
     it('is null, not an error, for an organization clients cannot see', async () => {
@@ -127,6 +132,7 @@ describe('TenantAccess', () => {
 
     it.each<[string, OperationType | null, object]>([
       ['a rename in flight', 'rename', BUSY],
+      ['a move in flight', 'move', BUSY],
       ['a delete in flight', 'delete', NOT_FOUND],
     ])('never runs the work during %s', async (_, pending, error) => {
       findById.mockResolvedValue(record(pending));

@@ -12,9 +12,9 @@ export interface TenantPrincipal {
 }
 
 /**
- * `read`: the organization must exist for clients (a rename in flight keeps it
- * readable). `write`: it must also be idle, since a rename or delete that holds
- * it is about to copy or drop its data.
+ * `read`: the organization must exist for clients (a rename or move in flight
+ * keeps it readable). `write`: it must also be idle, since a rename, move or
+ * delete that holds it is about to copy or drop its data.
  */
 export type AccessIntent = 'read' | 'write';
 
@@ -94,10 +94,10 @@ export class TenantAccess {
 
 /**
  * An organization half-created or being deleted does not exist for clients:
- * nobody can log into it or see it. A rename keeps it fully usable for reads.
+ * nobody can log into it or see it. A rename or a move keeps it fully usable for reads.
  */
 function live(org: OrganizationRecord | null): LiveOrganization | null {
   if (!org) return null;
-  if (org.pending && org.pending.type !== 'rename') return null;
+  if (org.pending && org.pending.type !== 'rename' && org.pending.type !== 'move') return null;
   return { ...org, location: tenantLocationOf(org) };
 }

@@ -2,6 +2,7 @@ import type { Response, Test } from 'supertest';
 import type { CreateAdminDto } from '../../src/admins/dto/create-admin.dto';
 import type { CreateMemberDto } from '../../src/members/dto/member.dto';
 import type { CreateOrganizationDto } from '../../src/organizations/dto/create-organization.dto';
+import type { MoveOrganizationDto } from '../../src/organizations/dto/move-organization.dto';
 import type { ListOrganizationsQueryDto } from '../../src/organizations/dto/list-organizations-query.dto';
 import type { UpdateOrganizationDto } from '../../src/organizations/dto/update-organization.dto';
 import type { PageQueryDto } from '../../src/common/http/page-query.dto';
@@ -38,6 +39,8 @@ export interface ApiClient {
   rename(newName: string, current?: string): Test;
   /** DELETE /org/delete, the name in the query string. */
   deleteOrg(organizationName: string): Test;
+  /** POST /org/move: the organization's tenant database to another cluster. */
+  moveOrg(body: Body<MoveOrganizationDto>): Test;
 
   login(email: string, password: string): Test;
   logout(): Test;
@@ -102,6 +105,7 @@ function client(t: HttpOf, token?: string): ApiClient {
         new_organization_name: newName,
       }),
     deleteOrg: (name) => del('/org/delete').query({ organization_name: name }),
+    moveOrg: (body) => send('post', '/org/move', body),
     login: (email, password) => send('post', '/admin/login', { email, password }),
     logout: () => send('post', '/admin/logout', {}),
     admins: {

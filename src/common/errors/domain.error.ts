@@ -37,7 +37,7 @@ export const tooManyRequests = (message: string, retryAfterSeconds: number) =>
 export const orgBusy = () =>
   new DomainError(
     ErrorCode.ORG_BUSY,
-    'Another rename or delete of this organization is in progress; retry shortly.',
+    'Another rename, move or delete of this organization is in progress; retry shortly.',
   );
 
 /**

@@ -19,6 +19,7 @@ export const ErrorCode = {
   ORG_NAME_TAKEN: 'ORG_NAME_TAKEN',
   EMAIL_TAKEN: 'EMAIL_TAKEN',
   ORG_BUSY: 'ORG_BUSY',
+  ALREADY_THERE: 'ALREADY_THERE',
   LAST_OWNER: 'LAST_OWNER',
   ADMIN_NOT_FOUND: 'ADMIN_NOT_FOUND',
   MEMBER_NOT_FOUND: 'MEMBER_NOT_FOUND',
@@ -53,6 +54,10 @@ export const ERROR_STATUS: Record<ErrorCode, { status: HttpStatus; title: string
   ORG_NAME_TAKEN: { status: HttpStatus.CONFLICT, title: 'Organization name taken' },
   EMAIL_TAKEN: { status: HttpStatus.CONFLICT, title: 'Email taken' },
   ORG_BUSY: { status: HttpStatus.CONFLICT, title: 'Organization busy' },
+  ALREADY_THERE: {
+    status: HttpStatus.CONFLICT,
+    title: 'The organization is already on that cluster',
+  },
   LAST_OWNER: { status: HttpStatus.CONFLICT, title: 'Last owner' },
   ADMIN_NOT_FOUND: { status: HttpStatus.NOT_FOUND, title: 'Admin not found' },
   MEMBER_NOT_FOUND: { status: HttpStatus.NOT_FOUND, title: 'Member not found' },

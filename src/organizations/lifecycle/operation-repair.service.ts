@@ -16,6 +16,7 @@ import { OperationHooks } from './operation-hooks';
 import { OperationLedger, type OperationLease, type Outcome } from './operation-ledger';
 import { OperationRecords } from './operation-records';
 import { OrphanCollector } from './orphan-collector';
+import { MoveOrganizationOperation } from './move-organization.operation';
 import { RenameOrganizationOperation } from './rename-organization.operation';
 
 /** Orphans are rarer than stale operations and cost a scan: every tenth sweep. */
@@ -41,6 +42,7 @@ export class OperationRepairService implements OnApplicationBootstrap, OnApplica
     private readonly records: OperationRecords,
     private readonly create: CreateOrganizationOperation,
     private readonly rename: RenameOrganizationOperation,
+    private readonly move: MoveOrganizationOperation,
     private readonly remove: DeleteOrganizationOperation,
     private readonly orphans: OrphanCollector,
     private readonly hooks: OperationHooks,
@@ -102,6 +104,8 @@ export class OperationRepairService implements OnApplicationBootstrap, OnApplica
         return this.create.recover(org, lease);
       case 'rename':
         return this.rename.recover(org, lease);
+      case 'move':
+        return this.move.recover(org, lease);
       case 'delete':
         return this.remove.recover(org, lease);
     }

@@ -23,6 +23,8 @@ export interface CopyOptions {
    * landed after the operation was taken over.
    */
   write: <T>(write: () => Promise<T>, undo?: (result: T) => Promise<unknown>) => Promise<T>;
+  /** Told the number of documents copied so far, after each batch (a progress display). */
+  copied?: (documents: number) => void;
 }
 
 interface CollectionInfo {
@@ -61,6 +63,7 @@ async function indexSpecs(db: Db, collection: string): Promise<IndexDescription[
 export class TenantDataMover {
   async copy(source: Db, target: Db, options: CopyOptions): Promise<CopyReport> {
     const report: CopyReport = { collections: 0, documents: 0, indexes: 0 };
+    const batchCopied = options.copied && ((n: number) => options.copied?.(report.documents + n));
     for (const info of await listCopyable(source)) {
       if (info.type === 'view') {
         await options.write(() => target.createCollection(info.name, info.options ?? {}));
@@ -69,7 +72,10 @@ export class TenantDataMover {
       }
       const hasOptions = info.options && Object.keys(info.options).length > 0;
       await options.write(() => target.createCollection(info.name, hasOptions ? info.options : {}));
-      report.documents += await this.copyDocuments(source, target, info.name, options);
+      report.documents += await this.copyDocuments(source, target, info.name, {
+        ...options,
+        copied: batchCopied,
+      });
       // Indexes after the documents: building once is cheaper than
       // maintaining them through every batch insert.
       const specs = await indexSpecs(source, info.name);
@@ -104,11 +110,12 @@ export class TenantDataMover {
         // organization now owns: remove exactly what this batch inserted.
         () => destination.deleteMany({ _id: { $in: ids } }),
       );
+      copied += docs.length;
+      const done = copied;
+      inFlight = write.then(() => options.copied?.(done));
       // Observed now so a failure while the next batch is read is not an
       // unhandled rejection; it is rethrown where `inFlight` is awaited.
-      write.catch(() => undefined);
-      inFlight = write;
-      copied += docs.length;
+      inFlight.catch(() => undefined);
     };
     for await (const doc of cursor) {
       batch.push(doc);
@@ -120,6 +127,15 @@ export class TenantDataMover {
     if (batch.length > 0) await flush(batch);
     await inFlight;
     return copied;
+  }
+
+  /** The documents a copy of `db` will carry over (a progress display's total). */
+  async countDocuments(db: Db): Promise<number> {
+    let total = 0;
+    for (const info of await listCopyable(db)) {
+      if (info.type !== 'view') total += await db.collection(info.name).countDocuments({});
+    }
+    return total;
   }
 
   /** Same collections, same document counts and same index names on both sides. */

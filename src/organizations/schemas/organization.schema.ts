@@ -1,13 +1,14 @@
 import { Prop, Schema, SchemaFactory } from '@nestjs/mongoose';
 import { Types } from 'mongoose';
 
-export const OPERATION_TYPES = ['create', 'rename', 'delete'] as const;
+export const OPERATION_TYPES = ['create', 'rename', 'move', 'delete'] as const;
 export type OperationType = (typeof OPERATION_TYPES)[number];
 
 /**
- * The protocol step an operation has reached. The rename steps are ordered:
- * everything before `dropping_source` can be rolled back, everything from it
- * on is rolled forward (the master record already points at the new database).
+ * The protocol step an operation has reached. The rename and move steps are
+ * ordered: everything before `dropping_source` can be rolled back, everything
+ * from it on is rolled forward (the master record already points at the new
+ * database, or the new cluster).
  */
 export const OPERATION_STEPS = [
   'provisioning',
@@ -58,9 +59,17 @@ export class PendingOperation {
   @Prop()
   target_database?: string;
 
+  /** A move's destination cluster; its `target_database` is the same name there. */
+  @Prop()
+  target_cluster?: string;
+
   /** Set by the rename's switch: the database still to be dropped. */
   @Prop()
   source_database?: string;
+
+  /** A move's origin cluster, where `source_database` is dropped after the switch. */
+  @Prop()
+  source_cluster?: string;
 
   /** Set by the rename's switch: the slug reservation still to be released. */
   @Prop()

@@ -1,0 +1,359 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import { MongoClient, ObjectId } from 'mongodb';
+import type { Response } from 'supertest';
+import { MoveOrganizationOperation } from '../src/organizations/lifecycle/move-organization.operation';
+import { OperationRepairService } from '../src/organizations/lifecycle/operation-repair.service';
+import { launchMongo, type LaunchedMongo } from '../tools/database/mongo-launcher';
+import { apiClient, expectProblem, type AdminSession } from './utils/api';
+import { newOrgInput, PASSWORD, tenantDbNameOf, type OrgFixture } from './utils/fixtures';
+import { FreezingHooks } from './utils/freezing-hooks';
+import { PausingHooks } from './utils/pausing-hooks';
+import { createTestApp, uniqueMasterDb, uniqueSuffix, type TestApp } from './utils/test-app';
+
+const SUPERADMIN = { email: 'move-operator@example.test', password: 'operator password 1' };
+const LEASE_MS = 1000;
+type Cluster = 'default' | 'eu-1' | 'eu-2';
+
+/**
+ * Two more real database servers act as tenant clusters `eu-1` and `eu-2`
+ * beside the test database (`default`); a move's data is checked on the
+ * server it must be on, and gone from the one it left.
+ */
+describe('Moving an organization between clusters (e2e)', () => {
+  let eu1: LaunchedMongo;
+  let eu2: LaunchedMongo;
+  const direct = {} as Record<Cluster, MongoClient>;
+  let t: TestApp;
+  let operator: AdminSession;
+
+  const start = (options: { masterDbName?: string; env?: Record<string, string> } = {}) =>
+    createTestApp({
+      masterDbName: options.masterDbName,
+      env: {
+        TENANT_CLUSTERS: JSON.stringify({ 'eu-1': eu1.uri, 'eu-2': eu2.uri }),
+        SUPERADMIN_EMAIL: SUPERADMIN.email,
+        SUPERADMIN_PASSWORD: SUPERADMIN.password,
+        ...options.env,
+      },
+    });
+
+  /** Creates an organization on `cluster` (as the super admin of `app`) with seeded data. */
+  async function seededOrg(app: TestApp, cluster: Cluster = 'default'): Promise<OrgFixture> {
+    const input = newOrgInput('Mover');
+    const api = apiClient(app);
+    const root = await api.loginAs(SUPERADMIN.email, SUPERADMIN.password);
+    const created = await root.createOrg({ ...input, cluster }).expect(201);
+    const owner = await api.loginAs(input.email, input.password);
+    for (let i = 0; i < 3; i += 1) {
+      await owner.members.add({ email: `m${i}@example.test`, name: `M ${i}` }).expect(201);
+    }
+    const db = direct[cluster].db(tenantDbNameOf(input.organization_name));
+    await db
+      .collection('projects')
+      .insertMany(Array.from({ length: 300 }, (_, i) => ({ title: `p${i}`, n: i })));
+    await db.collection('projects').createIndex({ title: 1 }, { unique: true, name: 'title_1' });
+    return {
+      name: input.organization_name,
+      email: input.email,
+      password: input.password,
+      id: created.body.id as string,
+      adminId: created.body.admin.id as string,
+      token: owner.token,
+      owner,
+    };
+  }
+
+  async function databasesOn(cluster: Cluster): Promise<string[]> {
+    const { databases } = await direct[cluster].db().admin().listDatabases({ nameOnly: true });
+    return (databases as Array<{ name: string }>).map((d) => d.name);
+  }
+
+  /** Collections, document counts and `projects` indexes of the tenant database on `cluster`. */
+  async function snapshot(cluster: Cluster, databaseName: string) {
+    const db = direct[cluster].db(databaseName);
+    const names = (await db.listCollections({}, { nameOnly: true }).toArray())
+      .map((c) => c.name)
+      .filter((name) => name !== '_tenant_meta')
+      .sort();
+    const counts: Record<string, number> = {};
+    for (const name of names) counts[name] = await db.collection(name).countDocuments({});
+    const indexes = (await db.collection('projects').listIndexes().toArray())
+      .map((ix) => ix.name as string)
+      .sort();
+    return { names, counts, indexes };
+  }
+
+  /** Asserts the organization lives on `live` (all its data) and nowhere else. */
+  async function expectOn(app: TestApp, org: OrgFixture, live: Cluster) {
+    const database = tenantDbNameOf(org.name);
+    const record = await app.master
+      .collection('organizations')
+      .findOne({ _id: new ObjectId(org.id) });
+    expect(record).toMatchObject({ pending: null, database_name: database });
+    expect(record?.cluster ?? 'default').toBe(live);
+    for (const cluster of ['default', 'eu-1', 'eu-2'] as const) {
+      expect({ cluster, present: (await databasesOn(cluster)).includes(database) }).toEqual({
+        cluster,
+        present: cluster === live,
+      });
+    }
+    expect(await snapshot(live, database)).toEqual({
+      names: ['members', 'projects'],
+      counts: { members: 3, projects: 300 },
+      indexes: ['_id_', 'title_1'],
+    });
+    const owner = await apiClient(app).loginAs(org.email, PASSWORD);
+    const view = await owner.getOrg(org.name).expect(200);
+    expect(view.body.cluster).toBe(live);
+    const members = await owner.members.list().expect(200);
+    expect(members.body.items).toHaveLength(3);
+  }
+
+  beforeAll(async () => {
+    [eu1, eu2] = await Promise.all([
+      launchMongo({ kinds: ['ferretdb'], persistent: false, log: () => undefined }),
+      launchMongo({ kinds: ['ferretdb'], persistent: false, log: () => undefined }),
+    ]);
+    direct.default = new MongoClient(process.env.MONGODB_URI!);
+    direct['eu-1'] = new MongoClient(eu1.uri);
+    direct['eu-2'] = new MongoClient(eu2.uri);
+    t = await start();
+    operator = await apiClient(t).loginAs(SUPERADMIN.email, SUPERADMIN.password);
+  }, 90_000);
+
+  afterAll(async () => {
+    await t?.close();
+    await Promise.all(Object.values(direct).map((client) => client.close()));
+    await Promise.all([eu1?.stop(), eu2?.stop()]);
+  });
+
+  describe('a completed move', () => {
+    it('carries every collection, document and index to the other cluster, drops the old copy, and is audited', async () => {
+      const org = await seededOrg(t);
+      const moved = await operator.moveOrg({ organization_name: org.name, cluster: 'eu-1' });
+      expect(moved.status).toBe(200);
+      expect(moved.body).toMatchObject({
+        organization_name: org.name,
+        database_name: tenantDbNameOf(org.name),
+        cluster: 'eu-1',
+        admin: { id: org.adminId, email: org.email },
+      });
+      await expectOn(t, org, 'eu-1');
+      // The copy's unique index is a real one in its new home.
+      await expect(
+        direct['eu-1']
+          .db(tenantDbNameOf(org.name))
+          .collection('projects')
+          .insertOne({ title: 'p1' }),
+      ).rejects.toMatchObject({ code: 11000 });
+
+      // And on again, from one tenant cluster to another.
+      await operator.moveOrg({ organization_name: org.name, cluster: 'eu-2' }).expect(200);
+      await expectOn(t, org, 'eu-2');
+
+      const trail = await operator.audit({ limit: 100 }).expect(200);
+      const moves = (
+        trail.body.items as Array<{ action: string; details: Record<string, unknown> }>
+      ).filter(
+        (e) => e.action === 'organization.moved' && e.details.organization_name === org.name,
+      );
+      expect(moves.map((e) => [e.details.from, e.details.to])).toEqual([
+        ['eu-1', 'eu-2'],
+        ['default', 'eu-1'],
+      ]);
+    });
+
+    it('keeps every acknowledged member write of a move under concurrent writes', async () => {
+      const org = await seededOrg(t);
+      // Enough data that the copy takes a while.
+      await direct.default
+        .db(tenantDbNameOf(org.name))
+        .collection('history')
+        .insertMany(Array.from({ length: 3000 }, (_, i) => ({ n: i, blob: 'x'.repeat(200) })));
+      const acknowledged: string[] = [];
+      const refusals: Response[] = [];
+      let moving = true;
+      const writer = async (w: number) => {
+        for (let i = 0; moving; i += 1) {
+          const email = `w${w}-${i}@example.test`;
+          const res = await org.owner.members.add({ email, name: 'Writer' });
+          if (res.status === 201) acknowledged.push(email);
+          else refusals.push(res);
+        }
+      };
+      const writers = [0, 1, 2].map(writer);
+      await sleep(100);
+      const move = await operator.moveOrg({ organization_name: org.name, cluster: 'eu-1' });
+      moving = false;
+      await Promise.all(writers);
+      expect(move.status).toBe(200);
+      for (const refused of refusals) expectProblem(refused, 409, 'ORG_BUSY');
+      expect(acknowledged.length).toBeGreaterThan(0);
+
+      const stored = await direct['eu-1']
+        .db(tenantDbNameOf(org.name))
+        .collection('members')
+        .find({}, { projection: { email: 1 } })
+        .toArray();
+      const emails = new Set(stored.map((m) => m.email as string));
+      expect(acknowledged.filter((email) => !emails.has(email))).toEqual([]);
+      expect(await databasesOn('default')).not.toContain(tenantDbNameOf(org.name));
+    });
+  });
+
+  describe('refusals', () => {
+    it('lets only the super admin move (401 anonymous, 403 an owner)', async () => {
+      const org = await seededOrg(t);
+      const body = { organization_name: org.name, cluster: 'eu-1' };
+      expectProblem(await apiClient(t).moveOrg(body), 401, 'UNAUTHORIZED');
+      expectProblem(await org.owner.moveOrg(body), 403, 'FORBIDDEN');
+      await expectOn(t, org, 'default');
+    });
+
+    it('refuses an unknown cluster with 400 naming the field, an unknown organization with 404, the cluster it is on with 409 ALREADY_THERE', async () => {
+      const org = await seededOrg(t, 'eu-1');
+      const unknown = await operator.moveOrg({ organization_name: org.name, cluster: 'eu-9' });
+      const problem = expectProblem(unknown, 400, 'VALIDATION_FAILED');
+      expect(problem.errors).toEqual([expect.objectContaining({ field: 'cluster' })]);
+      expectProblem(
+        await operator.moveOrg({ organization_name: `Nobody ${uniqueSuffix()}`, cluster: 'eu-2' }),
+        404,
+        'ORG_NOT_FOUND',
+      );
+      expectProblem(
+        await operator.moveOrg({ organization_name: org.name, cluster: 'eu-1' }),
+        409,
+        'ALREADY_THERE',
+      );
+      await expectOn(t, org, 'eu-1');
+    });
+  });
+
+  /**
+   * Freezes a move at `point` in one instance (to the database, a process that
+   * died there), then starts a second one on the same master after the lease
+   * ran out: its start-up repair must leave one complete copy, where the
+   * record says.
+   */
+  describe.each([
+    ['recorded', 'rolled back'],
+    ['target_claimed', 'rolled back'],
+    ['copied', 'rolled back'],
+    ['verified', 'rolled back'],
+    ['switched', 'rolled forward'],
+    ['source_dropped', 'rolled forward'],
+  ])('a move interrupted at %s', (point, outcome) => {
+    it(`is ${outcome} by the next instance, and the organization can move again`, async () => {
+      const masterDbName = uniqueMasterDb();
+      const env = { OPERATION_LEASE_MS: String(LEASE_MS), TENANT_WRITE_DRAIN_MS: '500' };
+      const hooks = new FreezingHooks('move', point);
+      const first = await createTestApp({
+        masterDbName,
+        hooks,
+        env: {
+          TENANT_CLUSTERS: JSON.stringify({ 'eu-1': eu1.uri, 'eu-2': eu2.uri }),
+          SUPERADMIN_EMAIL: SUPERADMIN.email,
+          SUPERADMIN_PASSWORD: SUPERADMIN.password,
+          ...env,
+        },
+      });
+      const org = await seededOrg(first);
+      void first.app.get(MoveOrganizationOperation).run(new ObjectId(org.id), 'eu-1');
+      await hooks.frozen;
+      await first.close();
+      await sleep(LEASE_MS + 200);
+      const restarted = await start({ masterDbName, env });
+      try {
+        const live = outcome === 'rolled forward' ? 'eu-1' : 'default';
+        await expectOn(restarted, org, live);
+        const root = await apiClient(restarted).loginAs(SUPERADMIN.email, SUPERADMIN.password);
+        await root.moveOrg({ organization_name: org.name, cluster: 'eu-2' }).expect(200);
+        await expectOn(restarted, org, 'eu-2');
+      } finally {
+        await restarted.close();
+      }
+    });
+  });
+
+  describe('fencing', () => {
+    const env = { OPERATION_LEASE_MS: String(LEASE_MS), TENANT_WRITE_DRAIN_MS: '500' };
+
+    /** Waits until `app` has put the operation right (no pending left). */
+    async function repairedBy(app: TestApp, organizationId: string) {
+      const repair = app.app.get(OperationRepairService);
+      for (let i = 0; i < 100; i += 1) {
+        await repair.repairStale();
+        const org = await app.master
+          .collection('organizations')
+          .findOne({ _id: new ObjectId(organizationId) });
+        if (!org?.pending) return;
+        await sleep(100);
+      }
+      throw new Error('repair did not finish');
+    }
+
+    it.each([
+      ['copied', 'rolled back'],
+      ['switched', 'rolled forward'],
+    ])(
+      'a mover paused at %s, %s by another instance and moved again, answers 503 on resuming and changes nothing',
+      async (point) => {
+        const masterDbName = uniqueMasterDb();
+        const hooks = new PausingHooks('move', point);
+        const clustersEnv = {
+          TENANT_CLUSTERS: JSON.stringify({ 'eu-1': eu1.uri, 'eu-2': eu2.uri }),
+          SUPERADMIN_EMAIL: SUPERADMIN.email,
+          SUPERADMIN_PASSWORD: SUPERADMIN.password,
+          ...env,
+        };
+        const worker = await createTestApp({ masterDbName, hooks, env: clustersEnv });
+        const repairer = await start({ masterDbName, env });
+        try {
+          const org = await seededOrg(worker);
+          const root = await apiClient(worker).loginAs(SUPERADMIN.email, SUPERADMIN.password);
+          const paused = root
+            .moveOrg({ organization_name: org.name, cluster: 'eu-1' })
+            .then((r: Response) => r);
+          await hooks.paused;
+          await sleep(LEASE_MS + 200);
+          await repairedBy(repairer, org.id);
+
+          // Wherever repair left it, a new move takes it to where the paused
+          // one would drop or overwrite: back to default after a roll forward,
+          // on to eu-1 after a roll back.
+          const next = point === 'switched' ? 'default' : 'eu-1';
+          const repairerRoot = await apiClient(repairer).loginAs(
+            SUPERADMIN.email,
+            SUPERADMIN.password,
+          );
+          await repairerRoot.moveOrg({ organization_name: org.name, cluster: next }).expect(200);
+
+          hooks.resume();
+          expectProblem(await paused, 503, 'OPERATION_INTERRUPTED');
+          await expectOn(repairer, org, next);
+        } finally {
+          await worker.close();
+          await repairer.close();
+        }
+      },
+    );
+  });
+
+  describe('a target cluster that is down', () => {
+    it('refuses the move with 503 before anything is recorded', async () => {
+      const org = await seededOrg(t);
+      await eu2.stopProcess();
+      try {
+        const res = await operator.moveOrg({ organization_name: org.name, cluster: 'eu-2' });
+        expectProblem(res, 503, 'SERVICE_UNAVAILABLE');
+        const record = await t.master
+          .collection('organizations')
+          .findOne({ _id: new ObjectId(org.id) });
+        expect(record).toMatchObject({ pending: null, cluster: 'default' });
+      } finally {
+        await eu2.startProcess();
+      }
+      await expectOn(t, org, 'default');
+    });
+  });
+});

@@ -94,7 +94,7 @@ describe('Long operations: 202 Accepted and GET /org/operations/{id} (e2e)', () 
         finished_at: null,
       });
 
-      const seen = await pollUntilDone(t, res.headers.location as string, org.token);
+      const seen = await pollUntilDone(t, res.headers.location, org.token);
       const done = seen.at(-1)!;
       expect(done.status).toBe('succeeded');
       expect(done.finished_at).not.toBeNull();
@@ -135,7 +135,7 @@ describe('Long operations: 202 Accepted and GET /org/operations/{id} (e2e)', () 
       const org = await createOrg(t, 'Loser');
       const other = await createOrg(t, 'Winner');
       const res = await renameAsync(t, org, other.name).expect(202);
-      const done = (await pollUntilDone(t, res.headers.location as string, org.token)).at(-1)!;
+      const done = (await pollUntilDone(t, res.headers.location, org.token)).at(-1)!;
       expect(done.status).toBe('failed');
       expect(done.result).toBeUndefined();
       expect(done.error).toMatchObject({
@@ -188,9 +188,7 @@ describe('Long operations: 202 Accepted and GET /org/operations/{id} (e2e)', () 
         .set('Prefer', 'respond-async')
         .expect(202);
       expect(res.body).toMatchObject({ type: 'delete', organization_name: org.name });
-      const done = (await pollUntilDone(t, res.headers.location as string, await superToken(t))).at(
-        -1,
-      )!;
+      const done = (await pollUntilDone(t, res.headers.location, await superToken(t))).at(-1)!;
       expect(done).toMatchObject({
         status: 'succeeded',
         result: { organization_name: org.name, deleted: true },
@@ -202,7 +200,7 @@ describe('Long operations: 202 Accepted and GET /org/operations/{id} (e2e)', () 
       const org = await createOrg(t, 'Private');
       const stranger = await createOrg(t, 'Stranger');
       const res = await renameAsync(t, org, `${org.name} Moved`).expect(202);
-      const location = res.headers.location as string;
+      const location = res.headers.location;
       await pollUntilDone(t, location, org.token);
 
       const hidden = await t.http().get(location).set(bearer(stranger.token)).expect(404);
@@ -261,7 +259,7 @@ describe('Long operations: 202 Accepted and GET /org/operations/{id} (e2e)', () 
       expect(res.headers['preference-applied']).toBeUndefined();
       expect(res.headers.location).toBe(`/org/operations/${res.body.id}`);
 
-      const seen = await pollUntilDone(t, res.headers.location as string, org.token);
+      const seen = await pollUntilDone(t, res.headers.location, org.token);
       const running = seen.filter((s) => s.status === 'running');
       const copied = running.map((s) => s.progress.documents_copied);
       // Several distinct positions were observed, never going backwards.
@@ -303,9 +301,7 @@ describe('Long operations: 202 Accepted and GET /org/operations/{id} (e2e)', () 
         .send({ email: org.email, password: PASSWORD })
         .expect(200);
       const token = login.body.access_token as string;
-      const done = (await pollUntilDone(restarted, accepted.headers.location as string, token)).at(
-        -1,
-      )!;
+      const done = (await pollUntilDone(restarted, accepted.headers.location, token)).at(-1)!;
       return { restarted, org, newName, done };
     }
 

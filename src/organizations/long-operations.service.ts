@@ -66,7 +66,9 @@ export class LongOperations implements OnApplicationShutdown {
       if ('done' in first) return first;
       this.detach(running, first.accepted.id);
       // Past the budget the copy has moved on: show where it is now.
-      const current = request.respondAsync ? null : await this.journal.find(first.accepted.id);
+      const current = request.respondAsync
+        ? null
+        : await this.journal.find(first.accepted.id).catch(() => null);
       return { accepted: current ? withoutOwner(current) : first.accepted };
     } finally {
       clearTimeout(budget);

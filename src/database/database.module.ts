@@ -14,6 +14,16 @@ import { TenantWriteFence } from './tenant-write-fence';
 mongoose.set('sanitizeFilter', true);
 mongoose.set('strictQuery', 'throw');
 
+/** Every feature module may use these; they are the database layer's whole surface. */
+const DATABASE_SERVICES = [
+  TenantConnectionFactory,
+  MutexService,
+  TenantWriteFence,
+  TenantOwnership,
+  ExpiringCollections,
+  DatabaseAvailability,
+];
+
 @Global()
 @Module({
   imports: [
@@ -41,21 +51,7 @@ mongoose.set('strictQuery', 'throw');
       },
     }),
   ],
-  providers: [
-    TenantConnectionFactory,
-    MutexService,
-    TenantWriteFence,
-    TenantOwnership,
-    ExpiringCollections,
-    DatabaseAvailability,
-  ],
-  exports: [
-    TenantConnectionFactory,
-    MutexService,
-    TenantWriteFence,
-    TenantOwnership,
-    ExpiringCollections,
-    DatabaseAvailability,
-  ],
+  providers: DATABASE_SERVICES,
+  exports: DATABASE_SERVICES,
 })
 export class DatabaseModule {}

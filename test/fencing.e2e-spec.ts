@@ -9,7 +9,13 @@ import { PausingHooks } from './utils/pausing-hooks';
 import { createTestApp, tenantDatabases, uniqueMasterDb, type TestApp } from './utils/test-app';
 
 const LEASE_MS = 1000;
-const env = { OPERATION_LEASE_MS: String(LEASE_MS), TENANT_WRITE_DRAIN_MS: '500' };
+// The paused worker's own answer is under test: it must stay synchronous
+// however long the pause (no 202 once the operation budget is spent).
+const env = {
+  OPERATION_LEASE_MS: String(LEASE_MS),
+  TENANT_WRITE_DRAIN_MS: '500',
+  SYNC_OPERATION_BUDGET_MS: '50000',
+};
 
 async function addMembers(admin: ApiClient, count: number, tag: string) {
   for (let i = 0; i < count; i += 1) {

@@ -276,7 +276,12 @@ describe('Moving an organization between clusters (e2e)', () => {
   });
 
   describe('fencing', () => {
-    const env = { OPERATION_LEASE_MS: String(LEASE_MS), TENANT_WRITE_DRAIN_MS: '500' };
+    const env = {
+      OPERATION_LEASE_MS: String(LEASE_MS),
+      TENANT_WRITE_DRAIN_MS: '500',
+      // The paused worker's synchronous answer is under test, however long the pause.
+      SYNC_OPERATION_BUDGET_MS: '50000',
+    };
 
     /** Waits until `app` has put the operation right (no pending left). */
     async function repairedBy(app: TestApp, organizationId: string) {

@@ -1,5 +1,6 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import { apiClient } from './utils/api';
-import { newOrgInput } from './utils/fixtures';
+import { bearer, createOrg, newOrgInput } from './utils/fixtures';
 import { createTestApp, type TestApp } from './utils/test-app';
 
 type Schema = {
@@ -7,6 +8,7 @@ type Schema = {
   properties?: Record<string, Schema>;
   required?: string[];
   oneOf?: Schema[];
+  allOf?: Schema[];
 };
 type OpenApi = {
   paths: Record<
@@ -68,6 +70,7 @@ describe('OpenAPI document (e2e)', () => {
         'GET /org/get',
         'PUT /org/update',
         'DELETE /org/delete',
+        'POST /org/move',
         'POST /admin/login',
         'POST /admin/logout',
         'GET /org/list',
@@ -81,6 +84,7 @@ describe('OpenAPI document (e2e)', () => {
         'GET /org/members/{id}',
         'PATCH /org/members/{id}',
         'DELETE /org/members/{id}',
+        'GET /org/operations/{id}',
       ].sort(),
     );
   });
@@ -149,6 +153,42 @@ describe('OpenAPI document (e2e)', () => {
       .deleteOrg(input.organization_name)
       .expect(200);
     expectConforms(deleted.body, '/org/delete', 'delete', 200);
+  });
+
+  it('documents the 202 of a long operation and the operation it returns', async () => {
+    for (const [path, method] of [
+      ['/org/update', 'put'],
+      ['/org/delete', 'delete'],
+    ]) {
+      const accepted = doc.paths[path][method].responses['202'];
+      expect(resolve(accepted.content!['application/json'].schema)).toBe(
+        doc.components.schemas.OperationView,
+      );
+    }
+    const org = await createOrg(t, 'Docs');
+    const res = await t
+      .http()
+      .put('/org/update')
+      .set(bearer(org.token))
+      .set('Prefer', 'respond-async')
+      .send({ new_organization_name: `${org.name} Later` })
+      .expect(202);
+    expectConforms(res.body, '/org/update', 'put', 202);
+    let polled = res.body as Record<string, unknown>;
+    while (polled.status === 'running') {
+      await sleep(50);
+      polled = (await t.http().get(res.headers.location).set(bearer(org.token)).expect(200)).body;
+    }
+    expectConforms(polled, '/org/operations/{id}', 'get', 200);
+    // The error is exactly the problem+json body, described once.
+    const error = doc.components.schemas.OperationView.properties!.error;
+    expect(resolve(error.allOf?.[0] ?? error)).toBe(doc.components.schemas.ProblemDetailsDto);
+    const missing = await t
+      .http()
+      .get('/org/operations/no-such-operation')
+      .set(bearer(org.token))
+      .expect(404);
+    expectConforms(missing.body, '/org/operations/{id}', 'get', 404);
   });
 
   it('serves Swagger UI and ReDoc from installed packages', async () => {

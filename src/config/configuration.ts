@@ -36,6 +36,7 @@ function databaseSettings(e: EnvironmentVariables) {
     tenantPlacement: e.TENANT_PLACEMENT,
     operationLeaseMs: e.OPERATION_LEASE_MS,
     copyBatchSize: e.COPY_BATCH_SIZE,
+    syncOperationBudgetMs: e.SYNC_OPERATION_BUDGET_MS,
     tenantWriteDrainMs: e.TENANT_WRITE_DRAIN_MS,
     migrateOnStart: e.MIGRATE_ON_START === 'true',
     auditRetentionDays: e.AUDIT_RETENTION_DAYS,

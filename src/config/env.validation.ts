@@ -263,6 +263,21 @@ export class EnvironmentVariables {
   @Min(1000)
   OPERATION_LEASE_MS = 30_000;
 
+  /**
+   * How long a rename, move or delete request waits for its operation before it
+   * answers 202 Accepted with the operation to poll (`Prefer: respond-async`
+   * asks for that at once).
+   *
+   * Keep it well under the proxy's timeout (60 s for NGINX and the AWS load
+   * balancer by default) so a long operation is never cut off with a 504.
+   */
+  @IsOptional()
+  @Transform(toInt)
+  @IsInt()
+  @Min(0)
+  @Max(50_000)
+  SYNC_OPERATION_BUDGET_MS = 10_000;
+
   /** Documents per batch when a rename copies a tenant database. */
   @IsOptional()
   @Transform(toInt)

@@ -28,7 +28,7 @@ import { CreateMemberDto, UpdateMemberDto } from './dto/member.dto';
 import { MemberPageView, MemberView } from './dto/member.view';
 import { MembersService } from './members.service';
 
-const BUSY = [409, 'ORG_BUSY: a rename or delete holds the organization; retry shortly.'] as [
+const BUSY = [409, 'ORG_BUSY: a rename, move or delete holds the organization; retry shortly.'] as [
   number,
   string,
 ];

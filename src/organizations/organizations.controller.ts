@@ -3,6 +3,7 @@ import {
   Controller,
   Delete,
   Get,
+  Headers,
   HttpCode,
   HttpStatus,
   Post,
@@ -12,6 +13,7 @@ import {
 } from '@nestjs/common';
 import type { FastifyReply } from 'fastify';
 import {
+  ApiAcceptedResponse,
   ApiBearerAuth,
   ApiBody,
   ApiCreatedResponse,
@@ -30,6 +32,7 @@ import { IdempotencyService } from '../idempotency/idempotency.service';
 import { ApiProblems } from '../common/decorators/api-problems.decorator';
 import { DomainError } from '../common/errors/domain.error';
 import { ErrorCode } from '../common/errors/error-codes';
+import { prefersRespondAsync } from '../common/http/prefer';
 import { CreateOrganizationDto } from './dto/create-organization.dto';
 import { DeleteOrganizationDto } from './dto/delete-organization.dto';
 import { MoveOrganizationDto } from './dto/move-organization.dto';
@@ -43,7 +46,53 @@ import {
 } from './dto/organization.view';
 import { ListOrganizationsQueryDto } from './dto/list-organizations-query.dto';
 import { UpdateOrganizationDto } from './dto/update-organization.dto';
+import { OperationView } from './dto/operation.view';
+import type { LongAnswer } from './long-operations.service';
 import { OrganizationsService } from './organizations.service';
+
+const PREFER_HEADER = {
+  name: 'Prefer',
+  required: false,
+  description:
+    '`respond-async`: answer 202 Accepted as soon as the operation is recorded instead of waiting up to SYNC_OPERATION_BUDGET_MS.',
+};
+
+const ACCEPTED = {
+  type: OperationView,
+  description:
+    'Still running after SYNC_OPERATION_BUDGET_MS, or `Prefer: respond-async`: poll the operation at `Location` until it has succeeded or failed.',
+  headers: {
+    Location: { description: '`/org/operations/{id}`', schema: { type: 'string' } },
+    'Retry-After': { description: 'Seconds to wait before polling.', schema: { type: 'integer' } },
+    'Preference-Applied': {
+      description: '`respond-async` when the request asked for it.',
+      schema: { type: 'string' },
+    },
+  },
+};
+
+/** Seconds a client is asked to wait before its first poll. */
+const POLL_AFTER_SECONDS = 2;
+
+/** The request's own answer, or 202 with the operation that will have it. */
+function sendLongAnswer<T>(
+  reply: FastifyReply,
+  answer: LongAnswer<T>,
+  respondAsync: boolean,
+  status: HttpStatus,
+): void {
+  if ('done' in answer) {
+    void reply.status(status).send(answer.done);
+    return;
+  }
+  void reply
+    .status(HttpStatus.ACCEPTED)
+    .header('location', `/org/operations/${answer.accepted.id}`)
+    .header('retry-after', String(POLL_AFTER_SECONDS))
+    .header('cache-control', 'no-store');
+  if (respondAsync) void reply.header('preference-applied', 'respond-async');
+  void reply.send(answer.accepted);
+}
 
 @ApiTags('organizations')
 @Controller('org')
@@ -141,9 +190,11 @@ export class OrganizationsController {
   @ApiOperation({
     summary: "Rename the token's organization and/or change the calling admin's email or password",
     description:
-      'A rename that changes the slug moves the tenant data to `org_<new_slug>` (all collections, documents and indexes) before switching. Email and password changes need `current_password` and revoke earlier tokens; a rename does not. A `current_password` check counts against the same per-account lock-out as a login (LOGIN_LOCKOUT): once the account is locked, 429 with Retry-After, even for the right password.',
+      'A rename that changes the slug moves the tenant data to `org_<new_slug>` (all collections, documents and indexes) before switching; past SYNC_OPERATION_BUDGET_MS (or at once with `Prefer: respond-async`) it answers 202 with the operation to poll, whose `result` is this 200 body and whose `error` the problem this request would have had. A rename together with an email or password change always answers synchronously. Email and password changes need `current_password` and revoke earlier tokens; a rename does not. A `current_password` check counts against the same per-account lock-out as a login (LOGIN_LOCKOUT): once the account is locked, 429 with Retry-After, even for the right password.',
   })
+  @ApiHeader(PREFER_HEADER)
   @ApiOkResponse({ type: OrganizationOwnerView })
+  @ApiAcceptedResponse(ACCEPTED)
   @ApiProblems(
     400,
     401,
@@ -155,11 +206,15 @@ export class OrganizationsController {
     ],
     [409, 'ORG_NAME_TAKEN, EMAIL_TAKEN, or ORG_BUSY while another rename or delete of it runs.'],
   )
-  update(
+  async update(
     @ReqContext() context: RequestContext,
     @Body() dto: UpdateOrganizationDto,
-  ): Promise<OrganizationOwnerView> {
-    return this.organizations.update(context, dto);
+    @Headers('prefer') prefer: string | undefined,
+    @Res() reply: FastifyReply,
+  ): Promise<void> {
+    const respondAsync = prefersRespondAsync(prefer);
+    const answer = await this.organizations.update(context, dto, respondAsync);
+    sendLongAnswer(reply, answer, respondAsync, HttpStatus.OK);
   }
 
   @Post('move')
@@ -168,9 +223,11 @@ export class OrganizationsController {
   @ApiOperation({
     summary: "Move an organization's tenant database to another cluster (super admin only)",
     description:
-      'Copies the tenant database (same name) to the named cluster, verifies the copy, switches the organization to it and drops the old copy. Reads keep working throughout; tenant writes get 409 ORG_BUSY while it runs and are never lost. Crash-safe: an interrupted move is rolled back before its copy is verified and committed, forward after.',
+      'Copies the tenant database (same name) to the named cluster, verifies the copy, switches the organization to it and drops the old copy. Reads keep working throughout; tenant writes get 409 ORG_BUSY while it runs and are never lost. Crash-safe: an interrupted move is rolled back before its copy is verified and committed, forward after. Past SYNC_OPERATION_BUDGET_MS (or at once with `Prefer: respond-async`) it answers 202 with the operation to poll, whose `result` is this 200 body (the owner view, naming the owner) and whose `error` the problem this request would have had.',
   })
+  @ApiHeader(PREFER_HEADER)
   @ApiOkResponse({ type: OrganizationOwnerView })
+  @ApiAcceptedResponse(ACCEPTED)
   @ApiProblems(
     400,
     401,
@@ -187,11 +244,15 @@ export class OrganizationsController {
       'SERVICE_UNAVAILABLE: the source or target cluster is down (nothing was recorded); OPERATION_INTERRUPTED: this instance stalled and recovery took the move over.',
     ],
   )
-  move(
+  async move(
     @ReqContext() context: RequestContext,
     @Body() dto: MoveOrganizationDto,
-  ): Promise<OrganizationOwnerView> {
-    return this.organizations.move(context, dto);
+    @Headers('prefer') prefer: string | undefined,
+    @Res() reply: FastifyReply,
+  ): Promise<void> {
+    const respondAsync = prefersRespondAsync(prefer);
+    const answer = await this.organizations.move(context, dto, respondAsync);
+    sendLongAnswer(reply, answer, respondAsync, HttpStatus.OK);
   }
 
   @Delete('delete')
@@ -200,10 +261,12 @@ export class OrganizationsController {
   @ApiOperation({
     summary: "Delete the token's organization, its admins and its database",
     description:
-      'Name it in the query string (`?organization_name=`) or in a JSON body `{"organization_name": ...}`. Tokens of the organization stop working at once; the name becomes free.',
+      'Name it in the query string (`?organization_name=`) or in a JSON body `{"organization_name": ...}`. Tokens of the organization stop working at once; the name becomes free. Past SYNC_OPERATION_BUDGET_MS (or at once with `Prefer: respond-async`) it answers 202 with the operation to poll; since the organization\'s tokens stop working, only the super admin can poll a delete by an owner.',
   })
   @ApiBody({ type: DeleteOrganizationDto, required: false })
+  @ApiHeader(PREFER_HEADER)
   @ApiOkResponse({ type: OrganizationDeletedView })
+  @ApiAcceptedResponse(ACCEPTED)
   @ApiProblems(
     400,
     401,
@@ -213,11 +276,13 @@ export class OrganizationsController {
     404,
     [409, 'ORG_BUSY: a rename or delete of it is running.'],
   )
-  delete(
+  async delete(
     @ReqContext() context: RequestContext,
     @Query() query: DeleteOrganizationDto,
     @Body() body: DeleteOrganizationDto,
-  ): Promise<OrganizationDeletedView> {
+    @Headers('prefer') prefer: string | undefined,
+    @Res() reply: FastifyReply,
+  ): Promise<void> {
     const fromQuery = query.organization_name;
     const fromBody = body?.organization_name;
     const name = fromQuery ?? fromBody;
@@ -233,6 +298,8 @@ export class OrganizationsController {
         [{ field: 'organization_name', message: 'query and body disagree' }],
       );
     }
-    return this.organizations.delete(context, name);
+    const respondAsync = prefersRespondAsync(prefer);
+    const answer = await this.organizations.delete(context, name, respondAsync);
+    sendLongAnswer(reply, answer, respondAsync, HttpStatus.OK);
   }
 }

@@ -7,6 +7,7 @@ import { CreateOrganizationOperation } from './lifecycle/create-organization.ope
 import { DeleteOrganizationOperation } from './lifecycle/delete-organization.operation';
 import { MoveOrganizationOperation } from './lifecycle/move-organization.operation';
 import { OperationHooks } from './lifecycle/operation-hooks';
+import { OperationJournal } from './lifecycle/operation-journal';
 import { OperationLedger } from './lifecycle/operation-ledger';
 import { OperationRecords } from './lifecycle/operation-records';
 import { OperationRepairService } from './lifecycle/operation-repair.service';
@@ -15,6 +16,8 @@ import { RenameOrganizationOperation } from './lifecycle/rename-organization.ope
 import { TenantClaims } from './lifecycle/tenant-claims';
 import { TenantDataMover } from './lifecycle/tenant-data-mover';
 import { ClusterPlacement } from './cluster-placement';
+import { LongOperations } from './long-operations.service';
+import { OperationsController } from './operations.controller';
 import { OrganizationsController } from './organizations.controller';
 import { OrganizationsService } from './organizations.service';
 import { ORGANIZATION_MODELS } from './schemas/organization.schema';
@@ -29,7 +32,7 @@ import { TenantAccessModule } from './tenant-access.module';
     // The lifecycle's protocol steps write the records themselves; nobody outside this module does.
     MongooseModule.forFeature(ORGANIZATION_MODELS),
   ],
-  controllers: [OrganizationsController],
+  controllers: [OrganizationsController, OperationsController],
   providers: [
     OrganizationsService,
     ClusterPlacement,
@@ -39,6 +42,8 @@ import { TenantAccessModule } from './tenant-access.module';
     DeleteOrganizationOperation,
     OperationRecords,
     OperationLedger,
+    OperationJournal,
+    LongOperations,
     TenantClaims,
     TenantDataMover,
     OperationRepairService,

@@ -26,6 +26,8 @@ import { CreateOrganizationOperation } from './lifecycle/create-organization.ope
 import { DeleteOrganizationOperation } from './lifecycle/delete-organization.operation';
 import { alreadyThere, MoveOrganizationOperation } from './lifecycle/move-organization.operation';
 import { RenameOrganizationOperation } from './lifecycle/rename-organization.operation';
+import { type LongAnswer, LongOperations, type LongRequest } from './long-operations.service';
+import type { OperationOrigin } from './lifecycle/operation-journal';
 import { slugify } from './organization-name';
 import { OrganizationsRepository, type OrganizationRecord } from './organizations.repository';
 import { TenantAccess } from './tenant-access.service';
@@ -49,6 +51,7 @@ export class OrganizationsService {
     private readonly access: TenantAccess,
     private readonly placement: ClusterPlacement,
     private readonly clusters: ClusterConnections,
+    private readonly long: LongOperations,
     @Inject(authConfig.KEY) private readonly auth: AuthConfig,
   ) {}
 
@@ -116,11 +119,17 @@ export class OrganizationsService {
   /**
    * Credentials are checked and the new email's availability is confirmed
    * before the rename starts, so the common failures leave nothing half-done.
+   *
+   * A rename alone is a long operation (202 past the budget or on request).
+   * A rename with an email or password change always answers itself: the
+   * change revokes the token the client would poll with, and it must follow
+   * the rename (which refuses admin writes while it runs).
    */
   async update(
     context: RequestContext,
     dto: UpdateOrganizationDto,
-  ): Promise<OrganizationOwnerView> {
+    respondAsync = false,
+  ): Promise<LongAnswer<OrganizationOwnerView>> {
     const viewer = context.actor as AuthenticatedAdmin;
     const changesCredentials = dto.email !== undefined || dto.password !== undefined;
     if (dto.new_organization_name === undefined && !changesCredentials) {
@@ -145,19 +154,29 @@ export class OrganizationsService {
         throw emailTaken();
       }
     }
-    if (dto.new_organization_name !== undefined && dto.new_organization_name !== org.name) {
-      if (viewer.role !== 'owner') throw ownersOnly();
-      const previous = org.name;
-      // The copy runs on the organization's cluster: refused at once while it is down.
-      await this.clusters.connection(clusterOf(org));
-      org = await this.renaming.run(org._id, dto.new_organization_name);
-      await this.audit.record(context, {
-        action: 'organization.renamed',
-        organizationId: org._id,
-        details: { from: previous, to: org.name, cluster: clusterOf(org) },
-      });
-    }
     let admin = { _id: viewer.adminId, email: viewer.email };
+    const newName = dto.new_organization_name;
+    if (newName !== undefined && newName !== org.name) {
+      if (viewer.role !== 'owner') throw ownersOnly();
+      const current = org;
+      // The copy runs on the organization's cluster: refused at once while it is down.
+      await this.clusters.connection(clusterOf(current));
+      const rename = async (origin?: OperationOrigin) => {
+        const renamed = await this.renaming.run(current._id, newName, origin);
+        await this.audit.record(context, {
+          action: 'organization.renamed',
+          organizationId: renamed._id,
+          details: { from: current.name, to: renamed.name, cluster: clusterOf(renamed) },
+        });
+        return renamed;
+      };
+      if (!changesCredentials) {
+        return this.long.run(longRequest(context, '/org/update', respondAsync), async (origin) =>
+          OrganizationOwnerView.fromOwner(await rename(origin), admin),
+        );
+      }
+      org = await rename();
+    }
     if (changesCredentials) {
       // An admin write like any other: fenced against a delete of the organization.
       admin = await this.access.write(viewer, () =>
@@ -175,10 +194,14 @@ export class OrganizationsService {
         },
       });
     }
-    return OrganizationOwnerView.fromOwner(org, admin);
+    return { done: OrganizationOwnerView.fromOwner(org, admin) };
   }
 
-  async delete(context: RequestContext, name: string): Promise<OrganizationDeletedView> {
+  async delete(
+    context: RequestContext,
+    name: string,
+    respondAsync = false,
+  ): Promise<LongAnswer<OrganizationDeletedView>> {
     const viewer = context.actor as AuthenticatedAdmin;
     const org = await this.findVisible(name);
     // The operator may delete any organization; otherwise only its owners.
@@ -188,13 +211,15 @@ export class OrganizationsService {
     }
     // Its database is dropped on its cluster: refused at once while that is down.
     await this.clusters.connection(clusterOf(org));
-    const deleted = await this.deletion.run(org._id);
-    await this.audit.record(context, {
-      action: 'organization.deleted',
-      organizationId: deleted._id,
-      details: { organization_name: deleted.name, cluster: clusterOf(deleted) },
+    return this.long.run(longRequest(context, '/org/delete', respondAsync), async (origin) => {
+      const deleted = await this.deletion.run(org._id, origin);
+      await this.audit.record(context, {
+        action: 'organization.deleted',
+        organizationId: deleted._id,
+        details: { organization_name: deleted.name, cluster: clusterOf(deleted) },
+      });
+      return { organization_name: deleted.name, deleted: true as const };
     });
-    return { organization_name: deleted.name, deleted: true };
   }
 
   /**
@@ -203,7 +228,11 @@ export class OrganizationsService {
    * recorded: a bad cluster name, an unknown organization, the cluster it is
    * on already, and either cluster being down.
    */
-  async move(context: RequestContext, dto: MoveOrganizationDto): Promise<OrganizationOwnerView> {
+  async move(
+    context: RequestContext,
+    dto: MoveOrganizationDto,
+    respondAsync = false,
+  ): Promise<LongAnswer<OrganizationOwnerView>> {
     if (context.actor?.role !== 'superadmin') {
       throw forbidden('Only the super admin may move organizations between clusters.');
     }
@@ -217,15 +246,21 @@ export class OrganizationsService {
     if ((await this.clusters.status(dto.cluster, TENANT_CLUSTER_SELECTION_TIMEOUT_MS)) !== 'up') {
       throw clusterUnavailable();
     }
-    const moved = await this.moving.run(org._id, dto.cluster);
-    await this.audit.record(context, {
-      action: 'organization.moved',
-      organizationId: moved._id,
-      details: { organization_name: moved.name, from, to: clusterOf(moved) },
-    });
-    const admins = await this.admins.listForOrganization(moved._id);
+    // The super admin is no admin of the organization: the owner view names its owner.
+    const admins = await this.admins.listForOrganization(org._id);
     const owner = admins.find((a) => a.role === 'owner') ?? admins[0];
-    return OrganizationOwnerView.fromOwner(moved, owner);
+    const request = longRequest(context, '/org/move', respondAsync);
+    // The operation resource's result is the same owner view.
+    request.origin.admin = { id: String(owner._id), email: owner.email };
+    return this.long.run(request, async (origin) => {
+      const moved = await this.moving.run(org._id, dto.cluster, origin);
+      await this.audit.record(context, {
+        action: 'organization.moved',
+        organizationId: moved._id,
+        details: { organization_name: moved.name, from, to: clusterOf(moved) },
+      });
+      return OrganizationOwnerView.fromOwner(moved, owner);
+    });
   }
 
   private async findVisible(name: string): Promise<OrganizationRecord> {
@@ -233,4 +268,20 @@ export class OrganizationsService {
     if (!org) throw orgNotFound(name);
     return org;
   }
+}
+
+function longRequest(
+  context: RequestContext,
+  instance: string,
+  respondAsync: boolean,
+): LongRequest {
+  const actor = context.actor as AuthenticatedAdmin;
+  return {
+    respondAsync,
+    origin: {
+      admin: { id: String(actor.adminId), email: actor.email },
+      instance,
+      requestId: context.requestId,
+    },
+  };
 }

@@ -28,6 +28,7 @@ export const ErrorCode = {
   IDEMPOTENCY_IN_PROGRESS: 'IDEMPOTENCY_IN_PROGRESS',
   CONFLICT: 'CONFLICT',
   OPERATION_INTERRUPTED: 'OPERATION_INTERRUPTED',
+  OPERATION_NOT_FOUND: 'OPERATION_NOT_FOUND',
   WRITE_OUTCOME_UNKNOWN: 'WRITE_OUTCOME_UNKNOWN',
   TOO_MANY_REQUESTS: 'TOO_MANY_REQUESTS',
   SERVICE_UNAVAILABLE: 'SERVICE_UNAVAILABLE',
@@ -75,6 +76,7 @@ export const ERROR_STATUS: Record<ErrorCode, { status: HttpStatus; title: string
     status: HttpStatus.SERVICE_UNAVAILABLE,
     title: 'Operation taken over by recovery',
   },
+  OPERATION_NOT_FOUND: { status: HttpStatus.NOT_FOUND, title: 'Operation not found' },
   WRITE_OUTCOME_UNKNOWN: {
     status: HttpStatus.SERVICE_UNAVAILABLE,
     title: 'Write outcome unknown',

@@ -20,6 +20,7 @@ import { MigrationsService } from '../../migrations/migrations.service';
 import type { OrganizationRecord } from '../organizations.repository';
 import { Organization, PendingOperation, type OperationStep } from '../schemas/organization.schema';
 import { OperationHooks } from './operation-hooks';
+import { OperationJournal, type OperationOrigin } from './operation-journal';
 import { OperationLedger, type OperationLease, type Outcome } from './operation-ledger';
 import { isInterruption, OperationRecords } from './operation-records';
 import { TenantClaims } from './tenant-claims';
@@ -66,11 +67,17 @@ export class MoveOrganizationOperation {
     private readonly mover: TenantDataMover,
     private readonly migrations: MigrationsService,
     private readonly hooks: OperationHooks,
+    private readonly journal: OperationJournal,
   ) {}
 
+  /**
+   * `origin`: the request it runs for, whose operation resource it keeps up
+   * to date; `progress`: a local display's (the command line's).
+   */
   async run(
     organizationId: Types.ObjectId,
     toCluster: string,
+    origin?: OperationOrigin,
     progress: (p: MoveProgress) => void = () => undefined,
   ): Promise<OrganizationRecord> {
     const current = await this.organizations
@@ -83,7 +90,7 @@ export class MoveOrganizationOperation {
     if (clusterOf(current) === toCluster) throw alreadyThere(toCluster);
 
     const pending = this.records.newOperation('move', 'copying', { target_cluster: toCluster });
-    await this.records.whileIdle(organizationId, { pending }, (fresh) => {
+    const locked = await this.records.whileIdle(organizationId, { pending }, (fresh) => {
       // A rename or another move finished while this one waited for the lock.
       if (fresh.database_name !== current.database_name) throw orgBusy();
       if (clusterOf(fresh) === toCluster) throw alreadyThere(toCluster);
@@ -99,6 +106,7 @@ export class MoveOrganizationOperation {
       progress({ step, documentsCopied, documentsTotal });
 
     try {
+      await this.journal.open(lease, locked, origin);
       await this.hooks.reached('move', 'recorded');
       report('copying');
       // Writes admitted before the move was recorded finish (or expire)
@@ -110,14 +118,23 @@ export class MoveOrganizationOperation {
       await this.claims.claimDatabase(lease, target, await this.migrations.tenantVersion(sourceDb));
       await this.hooks.reached('move', 'target_claimed');
       const targetDb = await this.tenants.db(target);
-      documentsTotal = await this.mover.countDocuments(sourceDb);
+      const journalled = this.journal.progressReporter(lease);
       await this.ledger.keepAlive(lease, () =>
         this.mover.copy(sourceDb, targetDb, {
           batchSize: this.config.copyBatchSize,
-          write: (write, undo) => this.ledger.write(lease, write, undo),
-          copied: (documents) => report('copying', documents),
+          write: async (write, undo) => {
+            const result = await this.ledger.write(lease, write, undo);
+            await this.hooks.reached('move', 'copy_write');
+            return result;
+          },
+          progress: (copied, total) => {
+            documentsTotal = total;
+            journalled(copied, total);
+            report('copying', copied);
+          },
         }),
       );
+      await journalled.flush();
       await this.hooks.reached('move', 'copied');
 
       await this.records.advance(lease, 'verifying');
@@ -134,8 +151,11 @@ export class MoveOrganizationOperation {
       report('done', documentsTotal);
       return moved;
     } catch (error) {
+      // Only a write that stalled past the drain can change the source under
+      // the copy; it was answered 503, and the move is rolled back whole.
+      const answer = error instanceof CopyVerificationError ? orgBusy() : error;
       const outcome = await this.records.afterFailure(lease, error, (org, own) =>
-        this.recover(org, own),
+        this.recover(org, own, answer),
       );
       // Committed and then finished by recovery: the move happened.
       if (outcome === 'commit' && !isInterruption(error)) {
@@ -145,17 +165,23 @@ export class MoveOrganizationOperation {
           .exec();
         if (moved) return moved;
       }
-      // Only a write that stalled past the drain can change the source under
-      // the copy; it was answered 503, and the move is rolled back whole.
-      if (error instanceof CopyVerificationError) throw orgBusy();
-      throw error;
+      throw answer;
     }
   }
 
-  async recover(org: OrganizationRecord, lease: OperationLease): Promise<Outcome> {
+  /**
+   * Finishes a committed move or undoes one that was not. `reason`: what the
+   * worker answers its client, recorded as a rolled-back operation's error
+   * (repair has none: the instance stopped).
+   */
+  async recover(
+    org: OrganizationRecord,
+    lease: OperationLease,
+    reason?: unknown,
+  ): Promise<Outcome> {
     const outcome = await this.ledger.decide(lease, 'abort');
     if (outcome === 'commit') await this.finish(await this.applySwitch(lease), lease);
-    else await this.undo(org, lease);
+    else await this.undo(org, lease, reason);
     return outcome;
   }
 
@@ -202,10 +228,15 @@ export class MoveOrganizationOperation {
       );
     }
     await this.hooks.reached('move', 'source_dropped');
+    await this.journal.succeed(lease, org);
     return this.records.close(lease);
   }
 
-  private async undo(org: OrganizationRecord, lease: OperationLease): Promise<void> {
+  private async undo(
+    org: OrganizationRecord,
+    lease: OperationLease,
+    reason: unknown,
+  ): Promise<void> {
     const target = sideOf(org.pending as PendingOperation, 'target');
     if (target) {
       await this.ledger.renew(lease);
@@ -216,6 +247,7 @@ export class MoveOrganizationOperation {
         ),
       );
     }
+    await this.journal.fail(lease, reason);
     await this.records.close(lease);
   }
 }

@@ -23,8 +23,8 @@ export interface CopyOptions {
    * landed after the operation was taken over.
    */
   write: <T>(write: () => Promise<T>, undo?: (result: T) => Promise<unknown>) => Promise<T>;
-  /** Told the number of documents copied so far, after each batch (a progress display). */
-  copied?: (documents: number) => void;
+  /** Told after each batch has landed: documents copied so far, of the total counted at the start. */
+  progress?: (copied: number, total: number) => void;
 }
 
 interface CollectionInfo {
@@ -54,6 +54,14 @@ async function indexSpecs(db: Db, collection: string): Promise<IndexDescription[
     }));
 }
 
+async function countDocuments(db: Db, infos: CollectionInfo[]): Promise<number> {
+  let total = 0;
+  for (const info of infos) {
+    if (info.type !== 'view') total += await db.collection(info.name).countDocuments({});
+  }
+  return total;
+}
+
 /**
  * Copies every collection, document and index of one database into another,
  * and verifies the result. Only features shared by MongoDB 7 and FerretDB
@@ -63,8 +71,14 @@ async function indexSpecs(db: Db, collection: string): Promise<IndexDescription[
 export class TenantDataMover {
   async copy(source: Db, target: Db, options: CopyOptions): Promise<CopyReport> {
     const report: CopyReport = { collections: 0, documents: 0, indexes: 0 };
-    const batchCopied = options.copied && ((n: number) => options.copied?.(report.documents + n));
-    for (const info of await listCopyable(source)) {
+    const copyable = await listCopyable(source);
+    const total = options.progress ? await countDocuments(source, copyable) : 0;
+    let copied = 0;
+    const landed = (documents: number) => {
+      copied += documents;
+      options.progress?.(copied, total);
+    };
+    for (const info of copyable) {
       if (info.type === 'view') {
         await options.write(() => target.createCollection(info.name, info.options ?? {}));
         report.collections += 1;
@@ -72,10 +86,7 @@ export class TenantDataMover {
       }
       const hasOptions = info.options && Object.keys(info.options).length > 0;
       await options.write(() => target.createCollection(info.name, hasOptions ? info.options : {}));
-      report.documents += await this.copyDocuments(source, target, info.name, {
-        ...options,
-        copied: batchCopied,
-      });
+      report.documents += await this.copyDocuments(source, target, info.name, options, landed);
       // Indexes after the documents: building once is cheaper than
       // maintaining them through every batch insert.
       const specs = await indexSpecs(source, info.name);
@@ -93,6 +104,7 @@ export class TenantDataMover {
     target: Db,
     collection: string,
     options: CopyOptions,
+    landed: (documents: number) => void,
   ): Promise<number> {
     const cursor = source.collection(collection).find({}, { batchSize: options.batchSize });
     const destination = target.collection(collection);
@@ -104,18 +116,19 @@ export class TenantDataMover {
       await inFlight;
       const ops: AnyBulkWriteOperation[] = docs.map((document) => ({ insertOne: { document } }));
       const ids = docs.map((document) => document._id as ObjectId);
-      const write = options.write(
-        () => destination.bulkWrite(ops, { ordered: false }),
-        // Landed after a take-over, perhaps in a database another
-        // organization now owns: remove exactly what this batch inserted.
-        () => destination.deleteMany({ _id: { $in: ids } }),
-      );
-      copied += docs.length;
-      const done = copied;
-      inFlight = write.then(() => options.copied?.(done));
+      const write = options
+        .write(
+          () => destination.bulkWrite(ops, { ordered: false }),
+          // Landed after a take-over, perhaps in a database another
+          // organization now owns: remove exactly what this batch inserted.
+          () => destination.deleteMany({ _id: { $in: ids } }),
+        )
+        .then(() => landed(docs.length));
       // Observed now so a failure while the next batch is read is not an
       // unhandled rejection; it is rethrown where `inFlight` is awaited.
-      inFlight.catch(() => undefined);
+      write.catch(() => undefined);
+      inFlight = write;
+      copied += docs.length;
     };
     for await (const doc of cursor) {
       batch.push(doc);
@@ -127,15 +140,6 @@ export class TenantDataMover {
     if (batch.length > 0) await flush(batch);
     await inFlight;
     return copied;
-  }
-
-  /** The documents a copy of `db` will carry over (a progress display's total). */
-  async countDocuments(db: Db): Promise<number> {
-    let total = 0;
-    for (const info of await listCopyable(db)) {
-      if (info.type !== 'view') total += await db.collection(info.name).countDocuments({});
-    }
-    return total;
   }
 
   /** Same collections, same document counts and same index names on both sides. */

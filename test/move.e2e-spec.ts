@@ -1,3 +1,6 @@
+import { spawn } from 'node:child_process';
+import { rmSync } from 'node:fs';
+import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { MongoClient, ObjectId } from 'mongodb';
 import type { Response } from 'supertest';
@@ -5,6 +8,7 @@ import { MoveOrganizationOperation } from '../src/organizations/lifecycle/move-o
 import { OperationRepairService } from '../src/organizations/lifecycle/operation-repair.service';
 import { launchMongo, type LaunchedMongo } from '../tools/database/mongo-launcher';
 import { apiClient, expectProblem, type AdminSession } from './utils/api';
+import { compileService, PROJECT } from './utils/compiled-service';
 import { newOrgInput, PASSWORD, tenantDbNameOf, type OrgFixture } from './utils/fixtures';
 import { FreezingHooks } from './utils/freezing-hooks';
 import { PausingHooks } from './utils/pausing-hooks';
@@ -33,6 +37,8 @@ describe('Moving an organization between clusters (e2e)', () => {
         TENANT_CLUSTERS: JSON.stringify({ 'eu-1': eu1.uri, 'eu-2': eu2.uri }),
         SUPERADMIN_EMAIL: SUPERADMIN.email,
         SUPERADMIN_PASSWORD: SUPERADMIN.password,
+        // A move's synchronous answer is under test, however slow the machine.
+        SYNC_OPERATION_BUDGET_MS: '50000',
         ...options.env,
       },
     });
@@ -358,6 +364,103 @@ describe('Moving an organization between clusters (e2e)', () => {
       } finally {
         await eu2.startProcess();
       }
+      await expectOn(t, org, 'default');
+    });
+  });
+
+  describe('the command line (npm run tenants:move)', () => {
+    let buildDir: string;
+    beforeAll(() => {
+      buildDir = compileService();
+    });
+    afterAll(() => rmSync(buildDir, { recursive: true, force: true }));
+
+    /** Runs the compiled CLI against `masterDbName`; resolves with its exit code and output. */
+    function moveCli(masterDbName: string, org: string, to: string) {
+      const child = spawn(
+        process.execPath,
+        [join(buildDir, 'dist', 'organizations', 'move-tenant.cli.js'), '--org', org, '--to', to],
+        {
+          env: {
+            ...process.env,
+            NODE_PATH: join(PROJECT, 'node_modules'),
+            MASTER_DB_NAME: masterDbName,
+            TENANT_CLUSTERS: JSON.stringify({ 'eu-1': eu1.uri, 'eu-2': eu2.uri }),
+            SUPERADMIN_EMAIL: SUPERADMIN.email,
+            SUPERADMIN_PASSWORD: SUPERADMIN.password,
+            OPERATION_LEASE_MS: String(LEASE_MS),
+            TENANT_WRITE_DRAIN_MS: '500',
+          },
+          stdio: ['ignore', 'pipe', 'pipe'],
+        },
+      );
+      let output = '';
+      child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
+      child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
+      return new Promise<{ code: number | null; output: string }>((done) => {
+        const timer = setTimeout(() => child.kill('SIGKILL'), 60_000);
+        child.once('exit', (code) => {
+          clearTimeout(timer);
+          done({ code, output });
+        });
+      });
+    }
+
+    it('moves an organization, and run again has nothing left to do', async () => {
+      const org = await seededOrg(t);
+      const first = await moveCli(t.master.name, org.name, 'eu-1');
+      expect(first).toMatchObject({ code: 0 });
+      expect(first.output).toContain(`${org.name} is on eu-1.`);
+      await expectOn(t, org, 'eu-1');
+      const trail = await operator.audit({ limit: 100 }).expect(200);
+      expect(trail.body.items).toContainEqual(
+        expect.objectContaining({
+          action: 'organization.moved',
+          details: { organization_name: org.name, from: 'default', to: 'eu-1' },
+        }),
+      );
+
+      const again = await moveCli(t.master.name, org.name, 'eu-1');
+      expect(again).toMatchObject({ code: 0 });
+      expect(again.output).toContain('nothing to move');
+      await expectOn(t, org, 'eu-1');
+    });
+
+    it('run after an interrupted move, has it repaired and then finishes the move', async () => {
+      const masterDbName = uniqueMasterDb();
+      const hooks = new FreezingHooks('move', 'copied');
+      const first = await createTestApp({
+        masterDbName,
+        hooks,
+        env: {
+          TENANT_CLUSTERS: JSON.stringify({ 'eu-1': eu1.uri, 'eu-2': eu2.uri }),
+          SUPERADMIN_EMAIL: SUPERADMIN.email,
+          SUPERADMIN_PASSWORD: SUPERADMIN.password,
+          OPERATION_LEASE_MS: String(LEASE_MS),
+          TENANT_WRITE_DRAIN_MS: '500',
+        },
+      });
+      const org = await seededOrg(first);
+      void first.app.get(MoveOrganizationOperation).run(new ObjectId(org.id), 'eu-2');
+      await hooks.frozen;
+      await first.close();
+
+      // At once, while the lease still runs: the command waits it out.
+      const resumed = await moveCli(masterDbName, org.name, 'eu-2');
+      expect(resumed).toMatchObject({ code: 0 });
+      const checker = await start({ masterDbName });
+      try {
+        await expectOn(checker, org, 'eu-2');
+      } finally {
+        await checker.close();
+      }
+    });
+
+    it('refuses an unknown cluster with exit code 1, changing nothing', async () => {
+      const org = await seededOrg(t);
+      const refused = await moveCli(t.master.name, org.name, 'eu-9');
+      expect(refused.code).toBe(1);
+      expect(refused.output).toContain('VALIDATION_FAILED');
       await expectOn(t, org, 'default');
     });
   });

@@ -1,4 +1,5 @@
 import { Inject, Injectable } from '@nestjs/common';
+import type { Types } from 'mongoose';
 import { AdminsService, emailTaken } from '../admins/admins.service';
 import { PasswordConfirmation } from '../admins/password-confirmation.service';
 import { AuditService } from '../audit/audit.service';
@@ -24,7 +25,11 @@ import {
 import type { UpdateOrganizationDto } from './dto/update-organization.dto';
 import { CreateOrganizationOperation } from './lifecycle/create-organization.operation';
 import { DeleteOrganizationOperation } from './lifecycle/delete-organization.operation';
-import { alreadyThere, MoveOrganizationOperation } from './lifecycle/move-organization.operation';
+import {
+  alreadyThere,
+  MoveOrganizationOperation,
+  type MoveProgress,
+} from './lifecycle/move-organization.operation';
 import { RenameOrganizationOperation } from './lifecycle/rename-organization.operation';
 import { type LongAnswer, LongOperations, type LongRequest } from './long-operations.service';
 import type { OperationOrigin } from './lifecycle/operation-journal';
@@ -34,6 +39,14 @@ import { TenantAccess } from './tenant-access.service';
 
 const forbidden = (detail = 'Your token belongs to a different organization.') =>
   new DomainError(ErrorCode.FORBIDDEN, detail);
+
+/** A move that passed its checks: which organization, from where to where, and its owner. */
+export interface PreparedMove {
+  org: OrganizationRecord;
+  from: string;
+  to: string;
+  owner: { _id: Types.ObjectId; email: string };
+}
 
 const ownersOnly = () => forbidden('Only an owner of the organization may do this.');
 
@@ -224,9 +237,7 @@ export class OrganizationsService {
 
   /**
    * The super admin moves an organization's tenant database to another
-   * cluster. Everything that can be refused is refused before the move is
-   * recorded: a bad cluster name, an unknown organization, the cluster it is
-   * on already, and either cluster being down.
+   * cluster (a long operation, like a rename).
    */
   async move(
     context: RequestContext,
@@ -236,31 +247,51 @@ export class OrganizationsService {
     if (context.actor?.role !== 'superadmin') {
       throw forbidden('Only the super admin may move organizations between clusters.');
     }
-    if (!this.clusters.isConfigured(dto.cluster)) throw unknownCluster(dto.cluster);
-    const org = await this.findVisible(dto.organization_name);
+    const move = await this.prepareMove(dto.organization_name, dto.cluster);
+    const request = longRequest(context, '/org/move', respondAsync);
+    // The operation resource's result is the same owner view as the answer's.
+    request.origin.admin = { id: String(move.owner._id), email: move.owner.email };
+    return this.long.run(request, async (origin) =>
+      OrganizationOwnerView.fromOwner(await this.runMove(context, move, origin), move.owner),
+    );
+  }
+
+  /**
+   * Everything a move can be refused for, checked before it is recorded: a
+   * bad cluster name, an unknown organization, the cluster it is on already,
+   * and either cluster being down.
+   */
+  async prepareMove(name: string, cluster: string): Promise<PreparedMove> {
+    if (!this.clusters.isConfigured(cluster)) throw unknownCluster(cluster);
+    const org = await this.findVisible(name);
     const from = clusterOf(org);
-    if (from === dto.cluster) throw alreadyThere(dto.cluster);
+    if (from === cluster) throw alreadyThere(cluster);
     await this.clusters.connection(from);
     // A ping, not only the cached verdict: a cluster that went down a moment
     // ago must not leave a recorded move behind to roll back.
-    if ((await this.clusters.status(dto.cluster, TENANT_CLUSTER_SELECTION_TIMEOUT_MS)) !== 'up') {
+    if ((await this.clusters.status(cluster, TENANT_CLUSTER_SELECTION_TIMEOUT_MS)) !== 'up') {
       throw clusterUnavailable();
     }
     // The super admin is no admin of the organization: the owner view names its owner.
     const admins = await this.admins.listForOrganization(org._id);
     const owner = admins.find((a) => a.role === 'owner') ?? admins[0];
-    const request = longRequest(context, '/org/move', respondAsync);
-    // The operation resource's result is the same owner view.
-    request.origin.admin = { id: String(owner._id), email: owner.email };
-    return this.long.run(request, async (origin) => {
-      const moved = await this.moving.run(org._id, dto.cluster, origin);
-      await this.audit.record(context, {
-        action: 'organization.moved',
-        organizationId: moved._id,
-        details: { organization_name: moved.name, from, to: clusterOf(moved) },
-      });
-      return OrganizationOwnerView.fromOwner(moved, owner);
+    return { org, from, to: cluster, owner };
+  }
+
+  /** Runs a prepared move to its end and audits it (the command line's entry too). */
+  async runMove(
+    context: RequestContext,
+    move: PreparedMove,
+    origin?: OperationOrigin,
+    progress?: (p: MoveProgress) => void,
+  ): Promise<OrganizationRecord> {
+    const moved = await this.moving.run(move.org._id, move.to, origin, progress);
+    await this.audit.record(context, {
+      action: 'organization.moved',
+      organizationId: moved._id,
+      details: { organization_name: moved.name, from: move.from, to: clusterOf(moved) },
     });
+    return moved;
   }
 
   private async findVisible(name: string): Promise<OrganizationRecord> {

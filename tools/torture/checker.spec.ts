@@ -324,4 +324,71 @@ describe('torture checker', () => {
     orgA(snapshot).name = 'T Delta';
     expect(kinds([...history, later], snapshot)).toEqual([]);
   });
+
+  describe('moves between clusters', () => {
+    /** A moved to c1 (acknowledged): its record and its one database say c1. */
+    function moved(): { history: RequestEntry[]; snapshot: Snapshot } {
+      const { history, snapshot } = scenario();
+      const move: RequestEntry = { ...history[1], seq: 8.5, kind: 'org.move', value: 'c1' };
+      orgA(snapshot).cluster = 'c1';
+      dbA(snapshot).cluster = 'c1';
+      return { history: [...history, move], snapshot };
+    }
+
+    it('finds every acknowledged member write on the cluster the organization ends up on', () => {
+      const { history, snapshot } = moved();
+      const result = check(history, snapshot);
+      expect(result.violations).toEqual([]);
+      expect(result.checked.acknowledgedMoves).toBe(1);
+      expect(result.checked.acknowledgedWrites).toBe(7);
+    });
+
+    it('reports a write missing on the new cluster even if the old copy holds it', () => {
+      const { history, snapshot } = moved();
+      snapshot.databases.push({ ...dbA(snapshot), cluster: undefined });
+      dbA(snapshot).members = [];
+      expect(kinds(history, snapshot)).toEqual(['orphan-database', 'lost-acknowledged-write']);
+    });
+
+    it('reports a record naming a cluster its database is not on', () => {
+      const { history, snapshot } = moved();
+      dbA(snapshot).cluster = 'c2';
+      expect(kinds(history, snapshot)).toContain('record-points-nowhere');
+    });
+
+    it('reports a lost move, and allows any cluster once another move was sent', () => {
+      const { history, snapshot } = moved();
+      orgA(snapshot).cluster = undefined;
+      dbA(snapshot).cluster = undefined;
+      expect(kinds(history, snapshot)).toEqual(['move-lost']);
+      const later: RequestEntry = { ...history.at(-1)!, seq: 60, value: 'c2', status: null };
+      expect(kinds([...history, later], snapshot)).toEqual([]);
+    });
+
+    it("does not count a move's target copy as an orphan while the move is recorded", () => {
+      const { history, snapshot } = scenario();
+      orgA(snapshot).pending = {
+        op_id: 'op1',
+        type: 'move',
+        target_database: 'org_t_beta',
+        target_cluster: 'c2',
+        source_database: 'org_t_beta',
+      };
+      snapshot.databases.push({ ...dbA(snapshot), cluster: 'c2' });
+      expect(kinds(history, snapshot)).toEqual(['pending-operation-left']);
+    });
+
+    it('counts a move answered 409 ALREADY_THERE as refused', () => {
+      const { history, snapshot } = scenario();
+      const refused: RequestEntry = {
+        ...history[1],
+        seq: 8.5,
+        kind: 'org.move',
+        value: 'c1',
+        status: 409,
+        code: 'ALREADY_THERE',
+      };
+      expect(kinds([...history, refused], snapshot)).toEqual([]);
+    });
+  });
 });

@@ -19,6 +19,9 @@ export interface PendingSummary {
   target_database?: string;
   source_slug?: string;
   source_database?: string;
+  /** A move's clusters (its databases share one name). */
+  target_cluster?: string;
+  source_cluster?: string;
 }
 
 export interface OrganizationState {
@@ -26,6 +29,8 @@ export interface OrganizationState {
   name: string;
   slug: string;
   database_name: string;
+  /** The cluster of its database; absent means `default`. */
+  cluster?: string;
   pending: PendingSummary | null;
 }
 
@@ -48,6 +53,8 @@ export interface MemberState extends MemberValue {
 
 export interface TenantDatabaseState {
   name: string;
+  /** The cluster it was found on; absent means `default`. */
+  cluster?: string;
   /**
    * The `_tenant_meta` document, or null when the database has none: its
    * owner, and the whole document as JSON for a reader of a failure.
@@ -87,6 +94,7 @@ export type ViolationKind =
   | 'no-owner'
   | 'pending-operation-left'
   | 'rename-lost'
+  | 'move-lost'
   | 'wrong-name';
 
 export interface Violation {
@@ -103,6 +111,7 @@ export interface CheckResult {
     /** Acknowledged member and admin writes whose effect was compared with the database. */
     acknowledgedWrites: number;
     acknowledgedRenames: number;
+    acknowledgedMoves: number;
     acknowledgedDeletes: number;
   };
 }
@@ -138,6 +147,7 @@ export function check(history: readonly HistoryEntry[], snapshot: Snapshot): Che
     organizations: 0,
     acknowledgedWrites: 0,
     acknowledgedRenames: 0,
+    acknowledgedMoves: 0,
     acknowledgedDeletes: 0,
   };
 
@@ -150,7 +160,10 @@ export function check(history: readonly HistoryEntry[], snapshot: Snapshot): Che
     (e) => e.org as string,
   );
   const orgById = new Map(snapshot.organizations.map((o) => [o.id, o]));
-  const dbByName = new Map(snapshot.databases.map((d) => [d.name, d]));
+  // A database is its name on its cluster: a move's two copies share the name.
+  const dbAt = new Map(snapshot.databases.map((d) => [locationKey(d.cluster, d.name), d]));
+  const databaseOf = (org: OrganizationState) =>
+    dbAt.get(locationKey(org.cluster, org.database_name));
   const databasesOf = (orgId: string) =>
     snapshot.databases.filter((d) => d.meta?.organization_id === orgId);
 
@@ -177,17 +190,17 @@ export function check(history: readonly HistoryEntry[], snapshot: Snapshot): Che
         org.id,
       );
     }
-    const db = dbByName.get(org.database_name);
+    const db = databaseOf(org);
     if (!db || !db.meta) {
       report(
         'record-points-nowhere',
-        `"${org.name}" points at ${org.database_name}, which ${db ? 'has no _tenant_meta' : 'does not exist'}`,
+        `"${org.name}" points at ${where(org.cluster, org.database_name)}, which ${db ? 'has no _tenant_meta' : 'does not exist'}`,
         org.id,
       );
     } else if (db.meta.organization_id !== org.id) {
       report(
         'wrong-database',
-        `"${org.name}" points at ${org.database_name}, whose _tenant_meta names organization ${db.meta.organization_id}`,
+        `"${org.name}" points at ${where(org.cluster, org.database_name)}, whose _tenant_meta names organization ${db.meta.organization_id}`,
         org.id,
       );
     }
@@ -202,15 +215,20 @@ export function check(history: readonly HistoryEntry[], snapshot: Snapshot): Che
   // Orphans: nothing of the run's that no organization accounts for.
   const referenced = new Set<string>();
   for (const org of snapshot.organizations) {
-    referenced.add(org.database_name);
-    if (org.pending?.target_database) referenced.add(org.pending.target_database);
-    if (org.pending?.source_database) referenced.add(org.pending.source_database);
+    const pending = org.pending;
+    referenced.add(locationKey(org.cluster, org.database_name));
+    if (pending?.target_database) {
+      referenced.add(locationKey(pending.target_cluster ?? org.cluster, pending.target_database));
+    }
+    if (pending?.source_database) {
+      referenced.add(locationKey(pending.source_cluster ?? org.cluster, pending.source_database));
+    }
   }
   for (const db of snapshot.databases) {
-    if (referenced.has(db.name)) continue;
+    if (referenced.has(locationKey(db.cluster, db.name))) continue;
     report(
       'orphan-database',
-      `${db.name} (_tenant_meta ${db.meta ? JSON.stringify(db.meta.document ?? db.meta) : 'none'}, collections [${db.collections.join(', ')}], ${db.members.length} member(s)) is referenced by no organization`,
+      `${where(db.cluster, db.name)} (_tenant_meta ${db.meta ? JSON.stringify(db.meta.document ?? db.meta) : 'none'}, collections [${db.collections.join(', ')}], ${db.members.length} member(s)) is referenced by no organization`,
       db.meta?.organization_id ?? undefined,
     );
   }
@@ -257,7 +275,7 @@ export function check(history: readonly HistoryEntry[], snapshot: Snapshot): Che
       checked.acknowledgedDeletes += 1;
       const remains: string[] = [];
       if (orgById.has(orgId)) remains.push('its master record');
-      for (const db of databasesOf(orgId)) remains.push(`database ${db.name}`);
+      for (const db of databasesOf(orgId)) remains.push(`database ${where(db.cluster, db.name)}`);
       const admins = snapshot.admins.filter((a) => a.organization_id === orgId);
       if (admins.length > 0) remains.push(`admins ${admins.map((a) => a.email).join(', ')}`);
       const slugs = snapshot.slugs.filter((s) => s.organization_id === orgId);
@@ -296,7 +314,9 @@ export function check(history: readonly HistoryEntry[], snapshot: Snapshot): Che
     const own = byOrg.get(org.id) ?? [];
     const create = createOf.get(org.id);
 
-    const db = dbByName.get(org.database_name);
+    // Every acknowledged member write must be in the database the
+    // organization finally points at, on the cluster it finally names.
+    const db = databaseOf(org);
     if (db?.meta?.organization_id === org.id) {
       const memberEntries = own.filter((e) => MEMBER_KINDS.has(e.kind) && e.subject);
       const created = new Set(
@@ -308,14 +328,14 @@ export function check(history: readonly HistoryEntry[], snapshot: Snapshot): Che
         const doc = docs.get(email);
         checked.acknowledgedWrites += writes.filter((w) => isAcknowledged(w.entry)).length;
         verify(`member ${email}`, writes, doc && canonicalMember(doc), (kind, details) =>
-          report(kind, `${details} in ${db.name}`, org.id),
+          report(kind, `${details} in ${where(db.cluster, db.name)}`, org.id),
         );
       }
       for (const doc of db.members) {
         if (!created.has(doc.email)) {
           report(
             'foreign-document',
-            `${db.name} holds member ${doc.email} ("${doc.name}"), which no request of this organization created`,
+            `${where(db.cluster, db.name)} holds member ${doc.email} ("${doc.name}"), which no request of this organization created`,
             org.id,
           );
         }
@@ -376,6 +396,20 @@ export function check(history: readonly HistoryEntry[], snapshot: Snapshot): Che
         `created as "${create.value}" (request ${create.seq}) and never renamed, but is named "${org.name}"`,
         org.id,
       );
+    }
+
+    const moves = own.filter((e) => e.kind === 'org.move' && e.phase === 'run' && !isRefused(e));
+    const lastMove = moves.filter(isAcknowledged).at(-1);
+    if (lastMove) {
+      checked.acknowledgedMoves += 1;
+      const later = moves.some((e) => e.seq > lastMove.seq);
+      if (!later && clusterOf(org.cluster) !== lastMove.value) {
+        report(
+          'move-lost',
+          `moved to ${describeValue(lastMove.value)} (request ${lastMove.seq}, ${lastMove.status}) and not moved again, but is on ${clusterOf(org.cluster)}`,
+          org.id,
+        );
+      }
     }
   }
 
@@ -467,8 +501,17 @@ export function canonicalMember(member: MemberValue): string {
 }
 
 function isVisible(org: OrganizationState): boolean {
-  return org.pending === null || org.pending.type === 'rename';
+  return org.pending === null || org.pending.type === 'rename' || org.pending.type === 'move';
 }
+
+const clusterOf = (cluster: string | undefined) => cluster ?? 'default';
+
+/** Database names hold no `/`, so the key is unambiguous. */
+const locationKey = (cluster: string | undefined, name: string) => `${clusterOf(cluster)}/${name}`;
+
+/** A database for a reader: its name, and its cluster when that is not `default`. */
+const where = (cluster: string | undefined, name: string) =>
+  clusterOf(cluster) === 'default' ? name : `${name} on ${cluster}`;
 
 function describeValue(value: RequestEntry['value']): string {
   return typeof value === 'string' ? value : JSON.stringify(value);
@@ -506,12 +549,14 @@ const idOf = (value: unknown): string | null => {
 /**
  * Reads the run's state: the master database and every tenant database whose
  * name starts with `databasePrefix` (the run's own, so a shared server's
- * other databases are not mistaken for orphans).
+ * other databases are not mistaken for orphans), on `client`'s server
+ * (`default`) and on each of `clusters`.
  */
 export async function readSnapshot(
   client: MongoClient,
   masterDatabase: string,
   databasePrefix: string,
+  clusters: Readonly<Record<string, MongoClient>> = {},
 ): Promise<Snapshot> {
   const master = client.db(masterDatabase);
   const organizations = (await master.collection('organizations').find({}).toArray()).map(
@@ -522,6 +567,7 @@ export async function readSnapshot(
         name: String(o.name),
         slug: String(o.slug),
         database_name: String(o.database_name),
+        ...(typeof o.cluster === 'string' ? { cluster: o.cluster } : {}),
         pending: pending
           ? {
               op_id: String(pending.op_id),
@@ -532,6 +578,8 @@ export async function readSnapshot(
                 'target_database',
                 'source_slug',
                 'source_database',
+                'target_cluster',
+                'source_cluster',
               ]),
               ...(typeof pending.fence === 'number' ? { fence: pending.fence } : {}),
             }
@@ -552,6 +600,18 @@ export async function readSnapshot(
     .collection('operation_fences')
     .countDocuments({ fence: { $gt: 1 } });
 
+  const databases: TenantDatabaseState[] = [];
+  for (const [cluster, server] of Object.entries({ default: client, ...clusters })) {
+    databases.push(...(await readTenantDatabases(server, databasePrefix, cluster)));
+  }
+  return { organizations, admins, slugs, databases, repairClaims };
+}
+
+async function readTenantDatabases(
+  client: MongoClient,
+  databasePrefix: string,
+  cluster: string,
+): Promise<TenantDatabaseState[]> {
   const listed = await client.db().admin().listDatabases({ nameOnly: true });
   const names = listed.databases
     .map((d) => d.name)
@@ -577,6 +637,7 @@ export async function readSnapshot(
       : [];
     databases.push({
       name,
+      ...(cluster === 'default' ? {} : { cluster }),
       meta: metaDoc
         ? {
             organization_id: idOf(metaDoc.organization_id),
@@ -588,7 +649,7 @@ export async function readSnapshot(
       members,
     });
   }
-  return { organizations, admins, slugs, databases, repairClaims };
+  return databases;
 }
 
 function pick(source: Record<string, unknown>, keys: readonly string[]): Record<string, string> {

@@ -7,6 +7,7 @@
 export type RequestKind =
   | 'org.create'
   | 'org.rename'
+  | 'org.move'
   | 'org.delete'
   | 'member.create'
   | 'member.update'
@@ -54,7 +55,7 @@ export interface RequestEntry {
    */
   subject?: string;
   /**
-   * What a write sets: the name of a create or rename, the member of a
+   * What a write sets: the name of a create or rename, the cluster of a move, the member of a
    * member create or update, the role of an admin add or role change.
    */
   value?: string | MemberValue;
@@ -86,14 +87,15 @@ export interface FaultEntry {
 
 export type HistoryEntry = RequestEntry | FaultEntry;
 
-/** A 2xx answer, except 202 Accepted: a rename or delete accepted to run on, whose outcome is still open. */
+/** A 2xx answer, except 202 Accepted: a rename, move or delete accepted to run on, whose outcome is still open. */
 export function isAcknowledged(entry: RequestEntry): boolean {
   return entry.status !== null && entry.status >= 200 && entry.status < 300 && entry.status !== 202;
 }
 
 /**
  * Answers that prove the write did not happen: refused before anything was
- * written (validation, authentication, permission), 409 `ORG_BUSY`, or a
+ * written (validation, authentication, permission), 409 `ORG_BUSY` or
+ * `ALREADY_THERE` (a move to the cluster the organization is on), or a
  * connection that was never accepted. Every other non-2xx answer, a timeout
  * and a network error leave the outcome open.
  */
@@ -101,7 +103,7 @@ export function isRefused(entry: RequestEntry): boolean {
   if (entry.error === 'refused') return true;
   if (entry.status === null) return false;
   if (entry.status === 400 || entry.status === 401 || entry.status === 403) return true;
-  return entry.status === 409 && entry.code === 'ORG_BUSY';
+  return entry.status === 409 && (entry.code === 'ORG_BUSY' || entry.code === 'ALREADY_THERE');
 }
 
 export type Outcome = 'acknowledged' | 'refused' | 'unknown';

@@ -13,6 +13,28 @@ export function launchDatabase(
   return launchMongo({ persistent: false, projectRoot, log });
 }
 
+/**
+ * The tenant clusters besides `default`: one FerretDB each on a temporary
+ * directory (never MONGODB_URI's server: a cluster must be a server of its own).
+ */
+export async function launchClusters(
+  projectRoot: string,
+  names: readonly string[],
+  log: (message: string) => void,
+): Promise<Record<string, LaunchedMongo>> {
+  const servers = await Promise.all(
+    names.map((name) =>
+      launchMongo({
+        kinds: ['ferretdb'],
+        persistent: false,
+        projectRoot,
+        log: (message) => log(`${name}: ${message}`),
+      }),
+    ),
+  );
+  return Object.fromEntries(names.map((name, i) => [name, servers[i]]));
+}
+
 export type ServiceState = 'stopped' | 'starting' | 'up' | 'paused' | 'down';
 
 /**

@@ -1,8 +1,10 @@
 #!/usr/bin/env node
 /**
- * Lifecycle torture test: real service processes on one database,
- * random clients creating, renaming and deleting organizations and writing
- * members and teams, while a nemesis pauses, kills and restarts processes.
+ * Lifecycle torture test: real service processes on one database server
+ * (the master and the `default` cluster) and two more as tenant clusters,
+ * random clients creating, renaming, moving between clusters and deleting
+ * organizations and writing members and teams, while a nemesis pauses,
+ * kills and restarts processes.
  * After the run and the repair time, a checker compares the database with
  * the history of acknowledged requests.
  *
@@ -24,7 +26,7 @@ import { Nemesis } from './nemesis';
 import { Random } from './random';
 import { Recorder } from './recorder';
 import { freePort, LOOPBACK, serviceEntry } from '../lib/service';
-import { launchDatabase, ServiceProcess } from './services';
+import { launchClusters, launchDatabase, ServiceProcess } from './services';
 import type { LaunchedMongo } from '../database/mongo-launcher';
 import { Client, PASSWORD, slugOf, World } from './workload';
 
@@ -87,6 +89,12 @@ async function main(): Promise<number> {
   const services: ServiceProcess[] = [];
   let db: LaunchedMongo | undefined;
   let mongo: MongoClient | undefined;
+  let clusters: Record<string, LaunchedMongo> = {};
+  const clusterClients: Record<string, MongoClient> = {};
+  const operator = {
+    email: `operator.${tag}@example.test`,
+    password: randomBytes(12).toString('hex'),
+  };
   const killAll = () => services.forEach((s) => s.killNow());
   process.once('exit', killAll);
   process.once('SIGINT', () => {
@@ -96,6 +104,9 @@ async function main(): Promise<number> {
 
   try {
     db = await launchDatabase(PROJECT, (message) => say(`[db] ${message}`));
+    clusters = await launchClusters(PROJECT, ['c1', 'c2'], (message) =>
+      say(`[clusters] ${message}`),
+    );
     const env: NodeJS.ProcessEnv = {
       ...process.env,
       NODE_ENV: 'test',
@@ -117,10 +128,15 @@ async function main(): Promise<number> {
       RATE_LIMIT_CREATE: '1000000/1m',
       LOGIN_LOCKOUT: 'off',
       MIGRATE_ON_START: 'false',
+      TENANT_CLUSTERS: JSON.stringify(
+        Object.fromEntries(Object.entries(clusters).map(([name, server]) => [name, server.uri])),
+      ),
+      TENANT_PLACEMENT: 'spread',
+      // The one who moves organizations between clusters.
+      SUPERADMIN_EMAIL: operator.email,
+      SUPERADMIN_PASSWORD: operator.password,
     };
     delete env.PORT;
-    delete env.SUPERADMIN_EMAIL;
-    delete env.SUPERADMIN_PASSWORD;
     for (let i = 0; i < options.processes; i++) {
       const port = await freePort();
       services.push(new ServiceProcess(i, port, entry, env, join(runDir, `service-${i}.log`)));
@@ -153,6 +169,7 @@ async function main(): Promise<number> {
             services.filter((s) => s.state === 'up' || s.state === 'paused').map((s) => s.index),
           leaseMs: options.leaseMs,
           maxOrgsPerClient: 2,
+          clusters: { names: ['default', ...Object.keys(clusters)], operator },
         }),
     );
     await Promise.all([nemesis.run(until), ...clients.map((c) => c.run(until))]);
@@ -170,8 +187,11 @@ async function main(): Promise<number> {
     await sleep(repairWaitMs);
 
     mongo = await MongoClient.connect(db.uri);
+    for (const [name, server] of Object.entries(clusters)) {
+      clusterClients[name] = await MongoClient.connect(server.uri);
+    }
     await recreateDeletedNames(world, recorder, mongo, masterDb, databasePrefix, services.length);
-    const snapshot = await readSnapshot(mongo, masterDb, databasePrefix);
+    const snapshot = await readSnapshot(mongo, masterDb, databasePrefix, clusterClients);
     const history = recorder.entries;
     const result = check(history, snapshot);
     await recorder.close();
@@ -206,7 +226,9 @@ async function main(): Promise<number> {
     return result.violations.length > 0 || crashes > 0 ? 1 : 0;
   } finally {
     await mongo?.close();
+    await Promise.all(Object.values(clusterClients).map((client) => client.close()));
     await Promise.all(services.map((s) => s.stop()));
+    await Promise.all(Object.values(clusters).map((server) => server.stop()));
     await db?.stop();
   }
 }
@@ -298,7 +320,7 @@ function printReport(
     `repairs: ${repairs} (operation_fences with fence > 1: ${run.repairClaims}; operations the logs say were repaired: ${run.repairLines})`,
   );
   say(
-    `checked: ${checked.organizations} organizations, ${checked.acknowledgedWrites} acknowledged member/admin writes, ${checked.acknowledgedRenames} renames, ${checked.acknowledgedDeletes} deletes`,
+    `checked: ${checked.organizations} organizations, ${checked.acknowledgedWrites} acknowledged member/admin writes, ${checked.acknowledgedRenames} renames, ${checked.acknowledgedMoves} moves, ${checked.acknowledgedDeletes} deletes`,
   );
   const byViolation = new Map<string, number>();
   for (const v of violations) byViolation.set(v.kind, (byViolation.get(v.kind) ?? 0) + 1);

@@ -84,11 +84,14 @@ export interface ClientOptions {
   reachable: () => number[];
   leaseMs: number;
   maxOrgsPerClient: number;
+  /** The clusters organizations may be moved between, with the super admin who moves them. */
+  clusters?: { names: string[]; operator: { email: string; password: string } };
 }
 
 const ACTIONS = {
   createOrg: 12,
   renameOrg: 10,
+  moveOrg: 4,
   deleteOrg: 1.5,
   createMember: 22,
   updateMember: 22,
@@ -112,6 +115,7 @@ export class Client {
   private readonly adoptions: Adoption[] = [];
   private counter = 0;
   private readonly names: string[];
+  private operatorToken?: string;
 
   constructor(
     readonly index: number,
@@ -138,6 +142,8 @@ export class Client {
         return this.createOrg();
       case 'renameOrg':
         return this.renameOrg();
+      case 'moveOrg':
+        return this.moveOrg();
       case 'deleteOrg':
         return this.deleteOrg();
       case 'createMember':
@@ -245,6 +251,42 @@ export class Client {
     } else if (entry.status !== 409) {
       await this.resync(org);
     }
+  }
+
+  /**
+   * The super admin moves one of this client's organizations to a random
+   * cluster (perhaps the one it is on: 409 ALREADY_THERE). Members of it are
+   * written by other clients meanwhile; the checker finds every acknowledged
+   * one on the cluster the organization ends up on.
+   */
+  private async moveOrg(): Promise<void> {
+    const clusters = this.options.clusters;
+    const org = this.pickMyOrg();
+    if (!clusters || !org) return;
+    this.operatorToken ??= await this.operatorLogin(clusters.operator);
+    if (!this.operatorToken) return;
+    const cluster = this.rng.pick(clusters.names);
+    const { entry } = await this.send('org.move', 'POST', '/org/move', {
+      org: org.id,
+      value: cluster,
+      token: this.operatorToken,
+      body: { organization_name: org.name, cluster },
+    });
+    // Logged out under it (it expired): log in again next time.
+    if (entry.status === 401) this.operatorToken = undefined;
+  }
+
+  private async operatorLogin(operator: {
+    email: string;
+    password: string;
+  }): Promise<string | undefined> {
+    const { entry, body } = await this.send('login', 'POST', '/admin/login', {
+      subject: operator.email,
+      body: operator,
+    });
+    return entry.status === 200 && typeof body?.access_token === 'string'
+      ? body.access_token
+      : undefined;
   }
 
   private async deleteOrg(): Promise<void> {

@@ -6,6 +6,7 @@ import { MongoClient, ObjectId } from 'mongodb';
 import type { Response } from 'supertest';
 import { MoveOrganizationOperation } from '../src/organizations/lifecycle/move-organization.operation';
 import { OperationRepairService } from '../src/organizations/lifecycle/operation-repair.service';
+import { OrphanCollector } from '../src/organizations/lifecycle/orphan-collector';
 import { launchMongo, type LaunchedMongo } from '../tools/database/mongo-launcher';
 import { apiClient, expectProblem, type AdminSession } from './utils/api';
 import { compileService, PROJECT } from './utils/compiled-service';
@@ -204,6 +205,21 @@ describe('Moving an organization between clusters (e2e)', () => {
       const emails = new Set(stored.map((m) => m.email as string));
       expect(acknowledged.filter((email) => !emails.has(email))).toEqual([]);
       expect(await databasesOn('default')).not.toContain(tenantDbNameOf(org.name));
+    });
+  });
+
+  describe('the orphan collector after a move', () => {
+    it("drops an empty leftover of the organization's name on the cluster it left, never its live copy", async () => {
+      const org = await seededOrg(t);
+      await operator.moveOrg({ organization_name: org.name, cluster: 'eu-1' }).expect(200);
+      // What a member write that stalled past the move leaves on the old
+      // cluster once its stray insert is cleaned up: a collection, no documents.
+      const database = tenantDbNameOf(org.name);
+      await direct.default.db(database).createCollection('members');
+      expect(await databasesOn('default')).toContain(database);
+
+      await t.app.get(OrphanCollector).collect();
+      await expectOn(t, org, 'eu-1');
     });
   });
 

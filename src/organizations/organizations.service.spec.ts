@@ -245,7 +245,7 @@ describe('OrganizationsService: who may create, delete and move', () => {
 
     it('lets the super admin move, answers the owner view and audits from and to', async () => {
       const answer = await service.move(context('superadmin'), to('eu-1'));
-      expect(move).toHaveBeenCalledWith(ACME, 'eu-1', expect.anything());
+      expect(move).toHaveBeenCalledWith(ACME, 'eu-1', expect.anything(), undefined);
       expect(answer).toMatchObject({
         done: { cluster: 'eu-1', admin: { email: owner.email } },
       });

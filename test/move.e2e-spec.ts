@@ -208,6 +208,35 @@ describe('Moving an organization between clusters (e2e)', () => {
     });
   });
 
+  describe('as a long operation', () => {
+    it('answers 202 with the operation under Prefer: respond-async, which ends succeeded with the owner view', async () => {
+      const org = await seededOrg(t);
+      const accepted = await operator
+        .moveOrg({ organization_name: org.name, cluster: 'eu-2' })
+        .set('Prefer', 'respond-async');
+      expect(accepted.status).toBe(202);
+      expect(accepted.headers.location).toBe(`/org/operations/${accepted.body.id}`);
+      expect(accepted.body).toMatchObject({ type: 'move', organization_name: org.name });
+      let operation = accepted.body as { status: string; result?: unknown };
+      for (let i = 0; i < 100 && operation.status === 'running'; i += 1) {
+        await sleep(100);
+        operation = (
+          await t
+            .http()
+            .get(accepted.headers.location)
+            .set('Authorization', `Bearer ${operator.token}`)
+            .expect(200)
+        ).body;
+      }
+      expect(operation).toMatchObject({
+        status: 'succeeded',
+        result: { cluster: 'eu-2', admin: { email: org.email } },
+        progress: { documents_copied: 303, documents_total: 303 },
+      });
+      await expectOn(t, org, 'eu-2');
+    });
+  });
+
   describe('the orphan collector after a move', () => {
     it("drops an empty leftover of the organization's name on the cluster it left, never its live copy", async () => {
       const org = await seededOrg(t);

@@ -5,6 +5,8 @@ import type { FastifyRequest } from 'fastify';
 import { tooManyRequests } from '../common/errors/domain.error';
 import { isUnthrottled, routeOf } from './rate-limit.policy';
 
+const ALLOWED = Promise.resolve(true);
+
 /**
  * `@nestjs/throttler`'s guard with this service's conventions: health checks
  * are never counted, a limit is per client address across routes (not per
@@ -14,12 +16,20 @@ import { isUnthrottled, routeOf } from './rate-limit.policy';
  */
 @Injectable()
 export class RateLimitGuard extends ThrottlerGuard {
+  private limiting = false;
+
   override async onModuleInit(): Promise<void> {
     const throttlers = Array.isArray(this.options) ? this.options : this.options.throttlers;
     // Every limit switched off by configuration is a choice, not the
     // misconfiguration the base class warns about.
     if (throttlers.length === 0) this.throttlers = [];
     else await super.onModuleInit();
+    this.limiting = this.throttlers.length > 0;
+  }
+
+  /** With every limit off, a request costs this one check: no route lookup, no metadata, no storage. */
+  override canActivate(context: ExecutionContext): Promise<boolean> {
+    return this.limiting ? super.canActivate(context) : ALLOWED;
   }
 
   protected override shouldSkip(context: ExecutionContext): Promise<boolean> {

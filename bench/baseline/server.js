@@ -19,6 +19,7 @@ const {
   createHash,
   createHmac,
   createSecretKey,
+  hash,
   randomBytes,
   randomUUID,
   timingSafeEqual,
@@ -424,7 +425,7 @@ async function main() {
       reply.header('vary', 'Authorization');
       if (viewer) return view;
       // The service's conditional GET of the public view: strong ETag, revalidate, 304.
-      const etag = `"${createHash('sha256').update(JSON.stringify(view)).digest('base64url').slice(0, 27)}"`;
+      const etag = `"${hash('sha256', JSON.stringify(view), 'base64url').slice(0, 27)}"`;
       reply.header('etag', etag).header('cache-control', 'no-cache');
       const match = request.headers['if-none-match'];
       if (

@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 
 /**
@@ -12,8 +12,7 @@ export const NO_STORE = 'no-store';
 
 /** A strong validator of a JSON body: a hash of exactly what is sent. */
 export function etagOf(body: unknown): string {
-  const digest = createHash('sha256').update(JSON.stringify(body)).digest('base64url');
-  return `"${digest.slice(0, 27)}"`;
+  return `"${hash('sha256', JSON.stringify(body), 'base64url').slice(0, 27)}"`;
 }
 
 /** If-None-Match compares weakly (RFC 9110, section 13.1.2): `W/"x"` matches `"x"`. */

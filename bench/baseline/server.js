@@ -425,7 +425,11 @@ async function main() {
       reply.header('vary', 'Authorization');
       if (viewer) return view;
       // The service's conditional GET of the public view: strong ETag, revalidate, 304.
-      const etag = `"${hash('sha256', JSON.stringify(view), 'base64url').slice(0, 27)}"`;
+      let fields = '';
+      for (const [key, value] of Object.entries(view)) {
+        fields += `${key}=${value instanceof Date ? value.getTime() : String(value)}\n`;
+      }
+      const etag = `"${hash('sha256', fields, 'base64url').slice(0, 27)}"`;
       reply.header('etag', etag).header('cache-control', 'no-cache');
       const match = request.headers['if-none-match'];
       if (

@@ -136,11 +136,15 @@ export class OrganizationsController {
     @Req() request: FastifyRequest,
     @Res({ passthrough: true }) reply: FastifyReply,
   ): Promise<OrganizationPublicView | OrganizationOwnerView | undefined> {
-    const view = await this.organizations.get(query.organization_name, viewer);
     // One URL, two audiences: a cache must key this answer on the token.
     varyOn(reply, 'Authorization');
     // With a token the default no-store stands, whichever view it gets.
-    return viewer ? view : revalidatable(request, reply, view);
+    if (viewer) return this.organizations.get(query.organization_name, viewer);
+    return revalidatable(
+      request,
+      reply,
+      await this.organizations.get(query.organization_name, undefined),
+    );
   }
 
   @Put('update')

@@ -79,6 +79,12 @@ export class OrganizationsService {
     });
   }
 
+  /** Anyone gets the public view; the organization's own admins get the owner view. */
+  async get(name: string, viewer: undefined): Promise<OrganizationPublicView>;
+  async get(
+    name: string,
+    viewer: AuthenticatedAdmin | undefined,
+  ): Promise<OrganizationPublicView | OrganizationOwnerView>;
   async get(
     name: string,
     viewer: AuthenticatedAdmin | undefined,

@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import { Injectable, type ExecutionContext } from '@nestjs/common';
 import { ThrottlerGuard, type ThrottlerLimitDetail } from '@nestjs/throttler';
 import type { FastifyRequest } from 'fastify';
@@ -39,7 +39,7 @@ export class RateLimitGuard extends ThrottlerGuard {
 
   // Hashed: client addresses are personal data and need not sit in the database in clear.
   protected override generateKey(_context: ExecutionContext, tracker: string, name: string) {
-    return createHash('sha256').update(`${name}:${tracker}`).digest('hex');
+    return hash('sha256', `${name}:${tracker}`, 'hex');
   }
 
   protected override throwThrottlingException(

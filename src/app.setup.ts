@@ -50,7 +50,7 @@ export function configureApp(app: NestFastifyApplication): NestFastifyApplicatio
   if (config.corsOrigins.length > 0) {
     app.enableCors({
       origin: config.corsOrigins,
-      exposedHeaders: [REQUEST_ID_HEADER, 'Retry-After', ...RATE_LIMIT_RESPONSE_HEADERS],
+      exposedHeaders: [REQUEST_ID_HEADER, 'Retry-After', 'ETag', ...RATE_LIMIT_RESPONSE_HEADERS],
     });
   }
 

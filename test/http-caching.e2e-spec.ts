@@ -1,13 +1,15 @@
 import { bearer, createOrg, type OrgFixture } from './utils/fixtures';
 import { createTestApp, type TestApp } from './utils/test-app';
 
+const ORIGIN = 'https://app.example.test';
+
 describe('HTTP caching (e2e)', () => {
   let t: TestApp;
   let org: OrgFixture;
   const publicView = (name: string) => t.http().get('/org/get').query({ organization_name: name });
 
   beforeAll(async () => {
-    t = await createTestApp();
+    t = await createTestApp({ env: { CORS_ORIGINS: ORIGIN } });
     org = await createOrg(t, 'Cached');
   });
   afterAll(async () => {
@@ -106,6 +108,14 @@ describe('HTTP caching (e2e)', () => {
     const gone = await publicView(renamed).set('If-None-Match', after.headers.etag).expect(404);
     expect(gone.headers['cache-control']).toBe('no-store');
     expect(gone.headers.etag).toBeUndefined();
+  });
+
+  it('lets a browser app on another origin read the ETag, and varies on both Origin and Authorization', async () => {
+    const res = await publicView(org.name).set('Origin', ORIGIN).expect(200);
+    expect(res.headers['access-control-allow-origin']).toBe(ORIGIN);
+    expect(res.headers['access-control-expose-headers'].toLowerCase()).toContain('etag');
+    expect(res.headers.vary).toMatch(/\bOrigin\b/i);
+    expect(res.headers.vary).toMatch(/\bAuthorization\b/i);
   });
 
   it('leaves the docs their own caching', async () => {

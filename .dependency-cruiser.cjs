@@ -55,10 +55,9 @@ module.exports = {
     {
       name: 'src-imports-no-tooling-or-tests',
       severity: 'error',
-      comment:
-        'src/ is what runs in production: tools/, test/, bench/, soak/ and scripts/ are not shipped.',
+      comment: 'src/ is what runs in production: tools/, test/ and bench/ are not shipped.',
       from: { path: '^src/' },
-      to: { path: '^(tools|test|bench|soak|scripts)/' },
+      to: { path: '^(tools|test|bench)/' },
     },
     {
       name: 'not-to-unresolvable',

@@ -3,7 +3,7 @@
 # built by `npm run package:eb`), with production dependencies only, run as the
 # unprivileged `node` user. See DEPLOYMENT.md.
 
-# Matches "engines" in package.json; scripts/eb-smoke-test.js checks that it does.
+# Matches "engines" in package.json; tools/eb/eb-smoke-test.ts checks that it does.
 ARG NODE_VERSION=24.22.3
 
 FROM node:${NODE_VERSION}-bookworm-slim AS build

@@ -356,7 +356,7 @@ async function main() {
     .join(', ');
   mkdirSync(join(RESULTS, 'logs'), { recursive: true });
   if (!cli['no-build']) buildService();
-  const { launchMongo } = require(join(ROOT, 'dist', 'database', 'launcher', 'mongo-launcher'));
+  const { launchMongo } = require(join(ROOT, 'dist-tools', 'database', 'mongo-launcher'));
 
   const tag = randomBytes(3).toString('hex');
   const db = await launchMongo({ persistent: false, log: (m) => log(m) });

@@ -7,7 +7,6 @@ import { AuditModule } from './audit/audit.module';
 import { AuthModule } from './auth/auth.module';
 import { JwtAuthGuard } from './auth/jwt-auth.guard';
 import { configNamespaces } from './config/configuration';
-import { validateEnvironment } from './config/env.validation';
 import { DatabaseModule } from './database/database.module';
 import { HealthModule } from './health/health.module';
 import { MembersModule } from './members/members.module';
@@ -19,11 +18,13 @@ import { RateLimitModule } from './rate-limit/rate-limit.module';
 
 @Module({
   imports: [
+    // The environment and .env were read once, by processConfig(); the module only serves that.
     ConfigModule.forRoot({
       isGlobal: true,
-      cache: false,
+      ignoreEnvFile: true,
+      validatePredefined: false,
+      skipProcessEnv: true,
       load: configNamespaces,
-      validate: validateEnvironment,
     }),
     LoggingModule,
     DatabaseModule,

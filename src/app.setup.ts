@@ -3,7 +3,7 @@ import { fastifyTrustProxy } from './bootstrap/trust-proxy';
 import { ProblemDetailsFilter } from './common/filters/problem-details.filter';
 import { REQUEST_ID_HEADER, requestIdFor } from './common/http/request-id';
 import { createValidationPipe } from './common/http/validation.pipe';
-import { appConfig } from './config/configuration';
+import { appConfig, processConfig, type AppConfig } from './config/configuration';
 import { setUpApiDocs } from './docs/api-docs';
 import { AppLogger } from './logging/app-logger.service';
 import { RequestLogHooks } from './logging/request-log.hooks';
@@ -17,8 +17,10 @@ import { writeClientErrorProblem } from './http-hardening/request-hardening';
 /** The service's own body limit; NGINX's client_max_body_size is aligned with it. */
 export const BODY_LIMIT_BYTES = 100 * 1024;
 
-export function createFastifyAdapter(): FastifyAdapter {
-  const config = appConfig();
+/** `config`: the application's settings when they are not the process's (a test's overrides). */
+export function createFastifyAdapter(
+  config: Pick<AppConfig, 'trustProxy'> = processConfig().app,
+): FastifyAdapter {
   return new FastifyAdapter({
     bodyLimit: BODY_LIMIT_BYTES,
     // TRUST_PROXY: see bootstrap/trust-proxy.ts (hop counts, peer check).
@@ -41,7 +43,7 @@ export function createFastifyAdapter(): FastifyAdapter {
  * pipeline.
  */
 export function configureApp(app: NestFastifyApplication): NestFastifyApplication {
-  const config = appConfig();
+  const config = app.get<AppConfig>(appConfig.KEY);
   app.useLogger(app.get(AppLogger));
   app.useGlobalPipes(createValidationPipe());
   app.useGlobalFilters(new ProblemDetailsFilter());
@@ -64,6 +66,6 @@ export function configureApp(app: NestFastifyApplication): NestFastifyApplicatio
   app.get(RequestLogHooks).register(fastify);
 
   applyHttpSecurity(app);
-  setUpApiDocs(app);
+  setUpApiDocs(app, config);
   return app;
 }

@@ -5,10 +5,9 @@ import type { Logger } from 'pino';
 import { ClusterSupervisor, type SupervisedWorker } from './bootstrap/cluster-supervisor';
 import { assertDatabaseReachable } from './bootstrap/database-preflight';
 import { SHUTDOWN_SIGNALS } from './bootstrap/graceful-shutdown';
-import { appConfig, databaseConfig } from './config/configuration';
+import { processConfig } from './config/configuration';
 import { ConfigValidationError } from './config/env.validation';
 import { EXIT_CONFIG, StartupRefusedError } from './config/startup-refused.error';
-import { startEmbeddedDatabaseIfNeeded } from './database/embedded-database';
 import { createProcessLogger } from './logging/process-logger';
 
 type HttpServerModule = typeof import('./bootstrap/http-server');
@@ -23,20 +22,26 @@ const lazyRequire = createRequire(__filename);
  * drain in-flight requests and exit 0.
  */
 async function main(): Promise<void> {
-  const config = appConfig(); // validates the environment first
   if (cluster.isWorker) return serveHttp();
 
-  const logger = createProcessLogger(config, 'Bootstrap');
-  exitOnUncaughtErrors(logger);
   // Until the server exists there is nothing to drain: a stop signal just ends the start.
   const abortStart = () => process.exit(0);
   for (const signal of SHUTDOWN_SIGNALS) process.once(signal, abortStart);
+  // The environment and .env, validated once; workers inherit the environment and read the same .env.
+  const { app: config, database: db } = processConfig();
+  const logger = createProcessLogger(config, 'Bootstrap');
+  exitOnUncaughtErrors(logger);
+  // Production's config validation already requires it; elsewhere the embedded
+  // development database is the tools' job (`npm start`), never this process's.
+  if (!db.uri) {
+    throw new StartupRefusedError(
+      'MONGODB_URI is not set: point it at a MongoDB server, or run `npm start`, which starts an embedded development database and sets it',
+    );
+  }
 
-  await startEmbeddedDatabaseIfNeeded();
   if (config.isProduction) {
-    const db = databaseConfig();
     try {
-      await assertDatabaseReachable(db.uri!, db.startupTimeoutMs);
+      await assertDatabaseReachable(db.uri, db.startupTimeoutMs);
     } catch (error) {
       logger.fatal({ err: error }, (error as Error).message);
       process.exit(1);

@@ -1,11 +1,11 @@
-import { spawn, type ChildProcess } from 'node:child_process';
 import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { MongoClient, type Db } from 'mongodb';
 import { slugify } from '../src/organizations/organization-name';
 import { newOrgInput, PASSWORD } from './utils/fixtures';
-import { compileService, PROJECT } from './utils/compiled-service';
+import { buildService } from '../tools/lib/build';
+import { startService, type RunningService } from '../tools/lib/service';
 import { uniqueMasterDb } from './utils/test-app';
 
 // CRASH_LOG_LEVEL=warn shows the services' own logs (repairs at start-up) while debugging this file.
@@ -21,8 +21,8 @@ const SEEDED_COLLECTIONS = ['_tenant_meta', ...Object.keys(SEED)].sort();
  * so the test can SIGKILL the process exactly there. Production code is not
  * touched: the entry swaps the hooks on the running application.
  */
-function buildService(): { buildDir: string; entry: string } {
-  const buildDir = compileService();
+function buildCrashableService(): { buildDir: string; entry: string } {
+  const buildDir = buildService();
   const dist = join(buildDir, 'dist');
   const entry = join(dist, 'crash-entry.js');
   writeFileSync(
@@ -43,9 +43,8 @@ const [type, point] = (process.env.CRASH_AT || ':').split(':');
     process.stdout.write('REACHED ' + t + ':' + p + '\\n');
     return new Promise(() => undefined);
   };
-  await app.listen({ port: 0, host: '127.0.0.1' });
+  await app.listen({ port: Number(process.env.PORT), host: process.env.HOST });
   armed = true;
-  process.stdout.write('LISTENING ' + app.getHttpServer().address().port + '\\n');
 })().catch((error) => {
   console.error(error);
   process.exit(1);
@@ -55,30 +54,23 @@ const [type, point] = (process.env.CRASH_AT || ':').split(':');
   return { buildDir, entry };
 }
 
-interface Service {
-  child: ChildProcess;
-  base: string;
-  reached: Promise<string>;
-  kill: () => Promise<void>;
-}
-
 describe('Crash during a rename: SIGKILL of the real service process (e2e)', () => {
   let buildDir: string;
   let entry: string;
   let client: MongoClient;
   let masterDbName: string;
   let master: Db;
-  const running = new Set<ChildProcess>();
+  const running = new Set<RunningService>();
 
   beforeAll(() => {
-    ({ buildDir, entry } = buildService());
+    ({ buildDir, entry } = buildCrashableService());
     client = new MongoClient(process.env.MONGODB_URI!);
     masterDbName = uniqueMasterDb();
     master = client.db(masterDbName);
   });
 
   afterAll(async () => {
-    for (const child of running) child.kill('SIGKILL');
+    for (const service of running) service.kill('SIGKILL');
     const names = (await client.db().admin().listDatabases({ nameOnly: true })).databases.map(
       (d) => d.name,
     );
@@ -89,12 +81,12 @@ describe('Crash during a rename: SIGKILL of the real service process (e2e)', () 
     rmSync(buildDir, { recursive: true, force: true });
   });
 
-  async function startService(crashAt?: string): Promise<Service> {
-    const child = spawn(process.execPath, [entry], {
+  async function startCrashable(crashAt?: string): Promise<RunningService> {
+    const service = await startService({
+      entry,
+      mongodbUri: process.env.MONGODB_URI!,
       env: {
-        ...process.env,
         NODE_ENV: 'test',
-        NODE_PATH: join(PROJECT, 'node_modules'),
         MASTER_DB_NAME: masterDbName,
         OPERATION_LEASE_MS: String(LEASE_MS),
         TENANT_WRITE_DRAIN_MS: '500',
@@ -102,61 +94,26 @@ describe('Crash during a rename: SIGKILL of the real service process (e2e)', () 
         LOG_LEVEL: process.env.CRASH_LOG_LEVEL ?? 'silent',
         CRASH_AT: crashAt ?? '',
       },
-      stdio: ['ignore', 'pipe', 'pipe'],
+      onOutput: process.env.CRASH_LOG_LEVEL ? (chunk) => process.stderr.write(chunk) : undefined,
     });
-    running.add(child);
-    let stdout = '';
-    let stderr = '';
-    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-    if (process.env.CRASH_LOG_LEVEL)
-      child.stdout.on('data', (chunk: Buffer) => process.stderr.write(chunk));
-    const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-    const port = await new Promise<number>((resolve, reject) => {
-      const timer = setTimeout(
-        () => reject(new Error(`No LISTENING within 60 s:\n${stderr}`)),
-        60_000,
-      );
-      child.stdout.on('data', (chunk: Buffer) => {
-        stdout += chunk.toString();
-        const match = /LISTENING (\d+)/.exec(stdout);
-        if (match) {
-          clearTimeout(timer);
-          resolve(Number(match[1]));
-        }
-      });
-      child.once('exit', (code) => {
-        clearTimeout(timer);
-        reject(new Error(`The service exited (${code}) before listening:\n${stderr}`));
-      });
-    });
-    const reached = new Promise<string>((resolve) => {
-      const check = () => {
-        const match = /REACHED (\S+)/.exec(stdout);
-        if (match) resolve(match[1]);
-      };
-      child.stdout.on('data', check);
-      check();
-    });
-    return {
-      child,
-      base: `http://127.0.0.1:${port}`,
-      reached,
-      kill: async () => {
-        child.kill('SIGKILL');
-        await exited;
-        running.delete(child);
-      },
-    };
+    running.add(service);
+    return service;
+  }
+
+  async function kill(service: RunningService): Promise<void> {
+    service.kill('SIGKILL');
+    await service.exited;
+    running.delete(service);
   }
 
   const call = async (
-    service: Service,
+    service: RunningService,
     method: string,
     path: string,
     body?: unknown,
     token?: string,
   ) => {
-    const res = await fetch(`${service.base}${path}`, {
+    const res = await fetch(`${service.url}${path}`, {
       method,
       headers: {
         ...(body ? { 'content-type': 'application/json' } : {}),
@@ -189,7 +146,7 @@ describe('Crash during a rename: SIGKILL of the real service process (e2e)', () 
     oldName: string,
     newName: string,
     email: string,
-    service: Service,
+    service: RunningService,
   ) {
     const record = await master
       .collection('organizations')
@@ -244,7 +201,7 @@ describe('Crash during a rename: SIGKILL of the real service process (e2e)', () 
   }
 
   /** Creates a seeded organization, starts its rename and SIGKILLs the service at `point`. */
-  async function crashRenameAt(service: Service, point: string) {
+  async function crashRenameAt(service: RunningService, point: string) {
     const input = {
       ...newOrgInput('Crash'),
       organization_name: `Crash ${point} ${Date.now() % 100000}`,
@@ -277,9 +234,9 @@ describe('Crash during a rename: SIGKILL of the real service process (e2e)', () 
         await sleep(10);
       }
     } else {
-      expect(await service.reached).toBe(`rename:${point}`);
+      expect((await service.waitForOutput(/REACHED (\S+)/))[1]).toBe(`rename:${point}`);
     }
-    await service.kill();
+    await kill(service);
     const answer = await rename;
     expect(answer.status).toBe(0); // the client never got an answer
     return { oldName: input.organization_name, newName, email: input.email };
@@ -298,14 +255,14 @@ describe('Crash during a rename: SIGKILL of the real service process (e2e)', () 
   ];
 
   it('leaves exactly one complete database, agreeing with the master record, after a kill at each step', async () => {
-    let service = await startService(`rename:${points[0][0]}`);
+    let service = await startCrashable(`rename:${points[0][0]}`);
     for (let i = 0; i < points.length; i++) {
       const [point, expected] = points[i];
       if (process.env.CRASH_LOG_LEVEL) console.error('POINT', point);
       const crashed = await crashRenameAt(service, point);
       // Repair takes over an operation once its lease has run out.
       await sleep(LEASE_MS + 200);
-      service = await startService(points[i + 1] ? `rename:${points[i + 1][0]}` : undefined);
+      service = await startCrashable(points[i + 1] ? `rename:${points[i + 1][0]}` : undefined);
       const outcome = await expectOneCompleteDatabase(
         crashed.oldName,
         crashed.newName,
@@ -314,6 +271,6 @@ describe('Crash during a rename: SIGKILL of the real service process (e2e)', () 
       );
       expect(`${point}: ${outcome}`).toBe(`${point}: ${expected}`);
     }
-    await service.kill();
+    await kill(service);
   }, 300_000);
 });

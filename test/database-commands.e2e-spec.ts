@@ -43,7 +43,6 @@ describe('Database commands per request (e2e)', () => {
     org = await createOrg(t, 'Counted');
   });
   afterAll(async () => {
-    await t.master.db!.dropDatabase();
     await t.close();
   });
 

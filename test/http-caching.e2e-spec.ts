@@ -13,7 +13,6 @@ describe('HTTP caching (e2e)', () => {
     org = await createOrg(t, 'Cached');
   });
   afterAll(async () => {
-    await t.master.db!.dropDatabase();
     await t.close();
   });
 

@@ -1,3 +1,4 @@
+import { apiClient } from './utils/api';
 import { newOrgInput } from './utils/fixtures';
 import { createTestApp, type TestApp } from './utils/test-app';
 
@@ -51,7 +52,6 @@ describe('OpenAPI document (e2e)', () => {
     doc = (await t.http().get('/docs-json').expect(200)).body;
   });
   afterAll(async () => {
-    await t.master.db!.dropDatabase();
     await t.close();
   });
 
@@ -122,15 +122,12 @@ describe('OpenAPI document (e2e)', () => {
   });
 
   it('matches what the server really returns', async () => {
+    const api = apiClient(t);
     const input = newOrgInput('Docs');
-    const created = await t.http().post('/org/create').send(input).expect(201);
+    const created = await api.createOrg(input).expect(201);
     expectConforms(created.body, '/org/create', 'post', 201);
 
-    const login = await t
-      .http()
-      .post('/admin/login')
-      .send({ email: input.email, password: input.password })
-      .expect(200);
+    const login = await api.login(input.email, input.password).expect(200);
     expectConforms(login.body, '/admin/login', 'post', 200);
     const loginSchema = resolve(
       doc.paths['/admin/login'].post.responses['200'].content!['application/json'].schema,
@@ -139,18 +136,16 @@ describe('OpenAPI document (e2e)', () => {
       Object.keys(resolve(loginSchema.properties!.admin).properties!).sort(),
     );
 
-    const conflict = await t.http().post('/org/create').send(input).expect(409);
+    const conflict = await api.createOrg(input).expect(409);
     expectConforms(conflict.body, '/org/create', 'post', 409);
 
-    const invalid = await t.http().post('/org/create').send({}).expect(400);
+    const invalid = await api.createOrg({}).expect(400);
     const problem = doc.components.schemas.ProblemDetailsDto;
     expect(Object.keys(invalid.body).sort()).toEqual(Object.keys(problem.properties!).sort());
 
-    const deleted = await t
-      .http()
-      .delete('/org/delete')
-      .query({ organization_name: input.organization_name })
-      .set({ Authorization: `Bearer ${login.body.access_token}` })
+    const deleted = await api
+      .as(login.body.access_token as string)
+      .deleteOrg(input.organization_name)
       .expect(200);
     expectConforms(deleted.body, '/org/delete', 'delete', 200);
   });

@@ -1,5 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { launchMongo, type LaunchedMongo } from '../src/database/launcher/mongo-launcher';
+import { launchMongo, type LaunchedMongo } from '../tools/database/mongo-launcher';
 import { DatabaseAvailability } from '../src/database/database-availability.service';
 import { bearer, createOrg, newOrgInput, PASSWORD, type OrgFixture } from './utils/fixtures';
 import { createTestApp, type TestApp } from './utils/test-app';

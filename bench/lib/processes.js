@@ -1,34 +1,13 @@
 'use strict';
 /** Starting, watching and stopping the processes under test (only ones we started). */
-const { spawn } = require('node:child_process');
-const { openSync, closeSync, readFileSync } = require('node:fs');
-const { createServer } = require('node:net');
-const { setTimeout: sleep } = require('node:timers/promises');
+const { readFileSync } = require('node:fs');
+const { join } = require('node:path');
 
-const LOOPBACK = '127.0.0.1';
+// The shared starter, compiled by `npm run build:tools` (bench/run.js runs it).
+const { freePort, LOOPBACK, rssOf, startService } = require(
+  join(__dirname, '..', '..', 'dist-tools', 'lib', 'service.js'),
+);
 const CLOCK_TICKS_PER_SECOND = 100; // USER_HZ on Linux
-
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, LOOPBACK, () => {
-      const { port } = server.address();
-      server.close(() => resolve(port));
-    });
-  });
-}
-
-/** Resident set size in bytes, or undefined once the process is gone (or off Linux). */
-function rssOf(pid) {
-  try {
-    const status = readFileSync(`/proc/${pid}/status`, 'utf8');
-    const match = /VmRSS:\s+(\d+) kB/.exec(status);
-    return match ? Number(match[1]) * 1024 : undefined;
-  } catch {
-    return undefined;
-  }
-}
 
 /** User + system CPU time in milliseconds, or undefined (off Linux). */
 function cpuMsOf(pid) {
@@ -42,27 +21,11 @@ function cpuMsOf(pid) {
   }
 }
 
-/** Polls `url` until it answers 200, within `timeoutMs`. Resolves to the elapsed ms. */
-async function waitForOk(url, { timeoutMs = 60_000, intervalMs = 10, isAlive = () => true } = {}) {
-  const started = performance.now();
-  const deadline = started + timeoutMs;
-  while (performance.now() < deadline) {
-    if (!isAlive()) throw new Error(`The process exited before ${url} answered`);
-    try {
-      const response = await fetch(url, { signal: AbortSignal.timeout(2000) });
-      await response.arrayBuffer();
-      if (response.status === 200) return performance.now() - started;
-    } catch {
-      // Not listening yet.
-    }
-    await sleep(intervalMs);
-  }
-  throw new Error(`${url} did not answer 200 within ${timeoutMs} ms`);
-}
-
 /**
- * A server process with its output in `logFile`. `ready` resolves with the
- * milliseconds from spawn to the first 200 from `readyPath`.
+ * A server process (the service or the baseline) with its output in
+ * `logFile`, started the way every tool starts one (tools/lib/service.ts).
+ * `ready` resolves with the milliseconds from spawn to the first 200 from
+ * `readyPath`.
  */
 class ServerProcess {
   constructor({
@@ -78,61 +41,61 @@ class ServerProcess {
     this.name = name;
     this.port = port;
     this.url = `http://${LOOPBACK}:${port}`;
-    const fd = openSync(logFile, 'a');
-    const spawnedAt = performance.now();
-    this.child = spawn(process.execPath, [...nodeArgs, script], {
-      env: { ...env, PORT: String(port) },
-      stdio: ipc ? ['ignore', fd, fd, 'ipc'] : ['ignore', fd, fd],
-    });
-    closeSync(fd);
-    this.exited = new Promise((resolve) =>
-      this.child.once('exit', (code, signal) => resolve({ code, signal })),
-    );
-    this.alive = true;
-    void this.exited.then(() => (this.alive = false));
     this.logFile = logFile;
-    this.ready = waitForOk(`${this.url}${readyPath}`, { isAlive: () => this.alive }).then(
-      () => performance.now() - spawnedAt,
+    this.started = startService({
+      entry: script,
+      nodeArgs,
+      baseEnv: env,
+      port,
+      logFile,
+      ipc,
+      readyPath,
+      readyTimeoutMs: 60_000,
+      readyPollMs: 10,
+    }).then((service) => (this.service = service));
+    this.ready = this.started.then(
+      (service) => service.readyMs,
       (error) => {
-        throw new Error(`${name}: ${error.message} (see ${logFile})`);
+        throw new Error(`${name}: ${error.message.split('\n')[0]} (see ${logFile})`);
       },
+    );
+    this.exited = this.started.then(
+      (service) => service.exited,
+      () => ({ code: null, signal: null }),
     );
   }
 
   get pid() {
-    return this.child.pid;
+    return this.service?.pid;
   }
 
   rss() {
-    return rssOf(this.child.pid);
+    return rssOf(this.pid);
   }
 
   cpuMs() {
-    return cpuMsOf(this.child.pid);
+    return cpuMsOf(this.pid);
   }
 
   /** Asks the preloaded profiler (lib/profiler.js) for `type` and waits for its answer. */
   profiler(type, file) {
+    const child = this.service.child;
     return new Promise((resolve) => {
       const onMessage = (message) => {
         if (message?.type === `${type}:done`) {
-          this.child.off('message', onMessage);
+          child.off('message', onMessage);
           resolve();
         }
       };
-      this.child.on('message', onMessage);
-      this.child.send({ type, file });
+      child.on('message', onMessage);
+      child.send({ type, file });
     });
   }
 
   /** SIGTERM, then SIGKILL after `graceMs`. */
   async stop(graceMs = 10_000) {
-    if (!this.alive) return this.exited;
-    this.child.kill('SIGTERM');
-    const timer = setTimeout(() => this.alive && this.child.kill('SIGKILL'), graceMs);
-    const result = await this.exited;
-    clearTimeout(timer);
-    return result;
+    const service = await this.started.catch(() => undefined);
+    return service ? service.stop(graceMs) : this.exited;
   }
 }
 
@@ -153,4 +116,4 @@ function sampleRss(pid, everyMs = 200) {
   };
 }
 
-module.exports = { LOOPBACK, freePort, rssOf, cpuMsOf, waitForOk, ServerProcess, sampleRss };
+module.exports = { LOOPBACK, freePort, rssOf, cpuMsOf, ServerProcess, sampleRss };

@@ -10,7 +10,7 @@ import { TenantAccess } from '../organizations/tenant-access.service';
 import { LoginLockoutService } from './login-lockout.service';
 import type { AccessTokenClaims, AuthenticatedAdmin } from './authenticated-admin';
 import type { LoginResponseView } from './dto/login-response.view';
-import { durationToSeconds } from './duration';
+import { durationToSeconds } from '../config/duration';
 import { TokenRevocationService } from './token-revocation.service';
 
 const invalidCredentials = () =>

@@ -4,7 +4,7 @@ import { NestFactory } from '@nestjs/core';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { AppModule } from '../app.module';
 import { configureApp, createFastifyAdapter } from '../app.setup';
-import { appConfig } from '../config/configuration';
+import { processConfig } from '../config/configuration';
 import { createGracefulShutdown, onShutdownSignals } from './graceful-shutdown';
 
 /**
@@ -13,10 +13,14 @@ import { createGracefulShutdown, onShutdownSignals } from './graceful-shutdown';
  * primary never loads Nest at all.
  */
 export async function runHttpServer(): Promise<void> {
-  const config = appConfig();
-  const app = await NestFactory.create<NestFastifyApplication>(AppModule, createFastifyAdapter(), {
-    bufferLogs: true,
-  });
+  const config = processConfig().app;
+  const app = await NestFactory.create<NestFastifyApplication>(
+    AppModule,
+    createFastifyAdapter(config),
+    {
+      bufferLogs: true,
+    },
+  );
   configureApp(app);
 
   const shutdown = createGracefulShutdown(app, {

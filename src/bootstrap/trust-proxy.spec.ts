@@ -2,7 +2,8 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import Fastify from 'fastify';
 import { parse } from 'yaml';
-import { fastifyTrustProxy, isProxyPeer, trustProxyListProblem } from './trust-proxy';
+import { trustProxyListProblem } from '../config/trust-proxy-setting';
+import { fastifyTrustProxy, isProxyPeer } from './trust-proxy';
 
 /** TRUST_PROXY as the Elastic Beanstalk bundle ships it (.ebextensions), read as configuration reads it. */
 function shippedEbSetting(): string | number {

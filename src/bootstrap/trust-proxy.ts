@@ -1,27 +1,5 @@
 import { BlockList, isIP } from 'node:net';
-
-/** proxy-addr's names for address ranges, accepted in a TRUST_PROXY list. */
-const RANGE_NAMES = new Set(['loopback', 'linklocal', 'uniquelocal']);
-
-/**
- * Why a TRUST_PROXY address list is unusable, or undefined when every entry
- * is an address, a CIDR range or one of proxy-addr's names. Checked at boot,
- * so a typo names the variable instead of failing inside Fastify.
- */
-export function trustProxyListProblem(list: string): string | undefined {
-  for (const raw of list.split(',')) {
-    const entry = raw.trim();
-    if (RANGE_NAMES.has(entry)) continue;
-    const [address, bits, extra] = entry.split('/');
-    const family = isIP(address);
-    const maxBits = family === 4 ? 32 : 128;
-    const validBits = bits === undefined || (/^\d{1,3}$/.test(bits) && Number(bits) <= maxBits);
-    if (family === 0 || !validBits || extra !== undefined) {
-      return `TRUST_PROXY entry "${entry.slice(0, 60)}" is not an address, a CIDR range or one of loopback, linklocal, uniquelocal`;
-    }
-  }
-  return undefined;
-}
+import type { TrustProxySetting } from '../config/trust-proxy-setting';
 
 /** Which peers may be a reverse proxy of ours when TRUST_PROXY is a hop count. */
 const PROXY_PEERS = new BlockList();
@@ -59,9 +37,7 @@ export type TrustProxyFn = (address: string, hop: number) => boolean;
  *   since NGINX and the ALB are on loopback and in the VPC and clients are
  *   not, whereas a hop count must match the number of proxies exactly.
  */
-export function fastifyTrustProxy(
-  setting: boolean | number | string,
-): false | string | TrustProxyFn {
+export function fastifyTrustProxy(setting: TrustProxySetting): false | string | TrustProxyFn {
   if (setting === false) return false;
   if (setting === true) throw new Error('TRUST_PROXY=true trusts every client; use a hop count');
   if (typeof setting === 'string') return setting;

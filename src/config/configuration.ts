@@ -1,25 +1,14 @@
 import { randomBytes } from 'node:crypto';
+import { existsSync, readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
-import { ConfigType, registerAs } from '@nestjs/config';
-import { parseRateLimit } from '../security/rate-limit';
-import { validateEnvironment } from './env.validation';
+import { resolve } from 'node:path';
+import { registerAs } from '@nestjs/config';
+import { parse as parseDotenv } from 'dotenv';
+import { type EnvironmentVariables, validateEnvironment } from './env.validation';
+import { parseRateLimit } from './rate-limit';
+import { parseTrustProxy } from './trust-proxy-setting';
 
-/**
- * Typed configuration namespaces. Each factory re-reads the validated
- * environment, so code never touches `process.env` and never sees an
- * unvalidated or untransformed value.
- */
-const env = () => validateEnvironment(process.env);
-
-function parseTrustProxy(value: string): boolean | number | string {
-  if (value === 'true') return true;
-  if (value === 'false') return false;
-  if (/^\d+$/.test(value)) return Number(value);
-  return value;
-}
-
-export const appConfig = registerAs('app', () => {
-  const e = env();
+function appSettings(e: EnvironmentVariables) {
   return {
     nodeEnv: e.NODE_ENV,
     isProduction: e.NODE_ENV === 'production',
@@ -34,10 +23,9 @@ export const appConfig = registerAs('app', () => {
     webConcurrency: e.WEB_CONCURRENCY ?? (e.NODE_ENV === 'production' ? availableParallelism() : 1),
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
   };
-});
+}
 
-export const databaseConfig = registerAs('database', () => {
-  const e = env();
+function databaseSettings(e: EnvironmentVariables) {
   return {
     uri: e.MONGODB_URI,
     startupTimeoutMs: e.DB_STARTUP_TIMEOUT_MS,
@@ -49,14 +37,15 @@ export const databaseConfig = registerAs('database', () => {
     migrateOnStart: e.MIGRATE_ON_START === 'true',
     auditRetentionDays: e.AUDIT_RETENTION_DAYS,
   };
-});
+}
 
+// Development without JWT_SECRET gets a random secret for the process (tokens
+// die with it), the same for every configuration the process loads, so two
+// test apps in one process accept each other's tokens; production refuses to
+// start without one, see env.validation.ts.
 let generatedSecret: string | undefined;
 
-export const authConfig = registerAs('auth', () => {
-  const e = env();
-  // Development without JWT_SECRET gets a random per-process secret (tokens die
-  // with the process); production refuses to start, see env.validation.ts.
+function authSettings(e: EnvironmentVariables) {
   const secretFromEnv = e.JWT_SECRET;
   generatedSecret ??= randomBytes(48).toString('base64');
   return {
@@ -72,10 +61,9 @@ export const authConfig = registerAs('auth', () => {
         : null,
     orgCreatePolicy: e.ORG_CREATE_POLICY,
   };
-});
+}
 
-export const securityConfig = registerAs('security', () => {
-  const e = env();
+function securitySettings(e: EnvironmentVariables) {
   return {
     rateLimits: {
       global: parseRateLimit(e.RATE_LIMIT_GLOBAL),
@@ -85,11 +73,105 @@ export const securityConfig = registerAs('security', () => {
     ipv6Prefix: e.RATE_LIMIT_IPV6_PREFIX,
     loginLockout: parseRateLimit(e.LOGIN_LOCKOUT),
   };
-});
+}
 
-export type AppConfig = ConfigType<typeof appConfig>;
-export type DatabaseConfig = ConfigType<typeof databaseConfig>;
-export type AuthConfig = ConfigType<typeof authConfig>;
-export type SecurityConfig = ConfigType<typeof securityConfig>;
+export type AppConfig = Readonly<ReturnType<typeof appSettings>>;
+export type DatabaseConfig = Readonly<ReturnType<typeof databaseSettings>>;
+export type AuthConfig = Readonly<ReturnType<typeof authSettings>>;
+export type SecurityConfig = Readonly<ReturnType<typeof securitySettings>>;
 
-export const configNamespaces = [appConfig, databaseConfig, authConfig, securityConfig];
+/** The whole configuration, one frozen object per namespace. */
+export interface Config {
+  readonly app: AppConfig;
+  readonly database: DatabaseConfig;
+  readonly auth: AuthConfig;
+  readonly security: SecurityConfig;
+}
+
+/** Where a configuration is read from, each source winning over the one before. */
+export interface ConfigSources {
+  /**
+   * A dotenv file whose variables fill in what the environment leaves unset
+   * (dotenv's and Nest's ConfigModule's rule). Default `.env` in the working
+   * directory when it exists; `false` reads no file.
+   */
+  envFile?: string | false;
+  /** Default `process.env`. */
+  env?: Readonly<Record<string, string | undefined>>;
+  /** Variables that win over the file and the environment: what a test sets. */
+  overrides?: Readonly<Record<string, string>>;
+}
+
+function readEnvFile(path: string | false | undefined): Record<string, string> {
+  const file = path === undefined ? resolve(process.cwd(), '.env') : path;
+  if (file === false || !existsSync(file)) return {};
+  return parseDotenv(readFileSync(file));
+}
+
+function deepFreeze<T>(value: T): T {
+  if (value !== null && typeof value === 'object' && !Object.isFrozen(value)) {
+    Object.freeze(value);
+    for (const child of Object.values(value)) deepFreeze(child);
+  }
+  return value;
+}
+
+/**
+ * Reads and validates the environment into a frozen {@link Config}; throws a
+ * ConfigValidationError naming every bad variable. Pure apart from reading
+ * the file: it never writes `process.env`.
+ */
+export function loadConfig(sources: ConfigSources = {}): Config {
+  const env = validateEnvironment({
+    ...readEnvFile(sources.envFile),
+    ...(sources.env ?? process.env),
+    ...sources.overrides,
+  });
+  return deepFreeze({
+    app: appSettings(env),
+    database: databaseSettings(env),
+    auth: authSettings(env),
+    security: securitySettings(env),
+  });
+}
+
+let processWide: Config | undefined;
+
+/**
+ * This process's configuration: read and validated on first use (main.ts's
+ * first line, or Nest building the application), then the same object for
+ * every reader, inside Nest or not.
+ */
+export function processConfig(): Config {
+  return (processWide ??= loadConfig());
+}
+
+/**
+ * The namespaces Nest injects (`@Inject(appConfig.KEY) config: AppConfig`),
+ * each serving its part of {@link processConfig}. Code outside Nest reads
+ * `processConfig()` instead of calling these.
+ */
+export const appConfig = registerAs('app', () => processConfig().app);
+export const databaseConfig = registerAs('database', () => processConfig().database);
+export const authConfig = registerAs('auth', () => processConfig().auth);
+export const securityConfig = registerAs('security', () => processConfig().security);
+
+const NAMESPACES = {
+  app: appConfig,
+  database: databaseConfig,
+  auth: authConfig,
+  security: securityConfig,
+} as const;
+
+export const configNamespaces = Object.values(NAMESPACES);
+
+/**
+ * Providers serving `config` under the namespaces' tokens, for an application
+ * that must not use the process's configuration (a test's overrides).
+ */
+export function configProviders(config: Config): Array<{ provide: string; useValue: unknown }> {
+  return (Object.keys(NAMESPACES) as Array<keyof Config>).map((name) => ({
+    provide: NAMESPACES[name].KEY as string,
+    useValue: config[name],
+  }));
+}

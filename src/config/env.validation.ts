@@ -12,8 +12,8 @@ import {
   MinLength,
   validateSync,
 } from 'class-validator';
-import { trustProxyListProblem } from '../bootstrap/trust-proxy';
-import { RATE_LIMIT_PATTERN } from '../security/rate-limit';
+import { RATE_LIMIT_PATTERN } from './rate-limit';
+import { trustProxyListProblem } from './trust-proxy-setting';
 
 export const NODE_ENVS = ['development', 'test', 'production'] as const;
 export type NodeEnv = (typeof NODE_ENVS)[number];
@@ -27,12 +27,20 @@ const toInt = ({ value }: { value: unknown }) =>
 /**
  * Every environment variable the service reads. Validated once at boot so a
  * typo fails the start with the variable's name instead of a runtime surprise.
+ *
+ * This class is also the variables' documentation: `npm run env:docs` writes
+ * README.md's table and .env.example from it (the first paragraph of each
+ * comment is the README's meaning, the whole comment the .env.example note;
+ * `@default` describes a default that is not a literal, `@example` fills a
+ * commented-out line). CI checks that they agree.
  */
 export class EnvironmentVariables {
+  /** `development`, `test` or `production`. */
   @IsOptional()
   @IsIn(NODE_ENVS)
   NODE_ENV: NodeEnv = 'development';
 
+  /** HTTP port (Elastic Beanstalk sets it). */
   @IsOptional()
   @Transform(toInt)
   @IsInt()
@@ -40,31 +48,60 @@ export class EnvironmentVariables {
   @Max(65535)
   PORT = 8000;
 
-  /** 127.0.0.1 behind a proxy on the same host (Elastic Beanstalk); 0.0.0.0 in a container. */
+  /**
+   * Interface to listen on: `0.0.0.0` (all; containers) or `127.0.0.1` (only a
+   * proxy on this host reaches Node, as on Elastic Beanstalk).
+   */
   @IsOptional()
   @IsIP(undefined, { message: 'HOST must be an IP address such as 0.0.0.0 or 127.0.0.1' })
   HOST = '0.0.0.0';
 
+  /**
+   * MongoDB connection string; **required in production**.
+   *
+   * Unset in development = an embedded database is started (mongod on PATH,
+   * else FerretDB built into .tools/).
+   * @default (embedded database)
+   * @example mongodb+srv://USER:PASSWORD@cluster0.example.mongodb.net/?retryWrites=true&w=majority
+   */
   @IsOptional()
   @Matches(/^mongodb(\+srv)?:\/\/\S+$/, {
     message: 'MONGODB_URI must be a mongodb:// or mongodb+srv:// connection string',
   })
   MONGODB_URI?: string;
 
+  /** The database holding organizations, admins and slug reservations. */
   @IsOptional()
   @Matches(/^[A-Za-z0-9_-]{1,38}$/, {
     message: 'MASTER_DB_NAME must be 1-38 characters of letters, digits, "_" or "-"',
   })
   MASTER_DB_NAME = 'master_db';
 
+  /**
+   * HS256 signing secret of at least 32 bytes (`openssl rand -base64 48`);
+   * **required in production**, placeholders refused. Idempotency records
+   * are keyed with a secret derived from it (HKDF).
+   *
+   * Unset in development = a random per-process secret (tokens die on
+   * restart). Changing it also forgets the stored idempotent answers.
+   * @default random per process (development only)
+   */
   @IsOptional()
   @IsString()
   JWT_SECRET?: string;
 
+  /** Access token lifetime: seconds or `30m`, `12h`, `1d`. */
   @IsOptional()
   @Matches(/^\d+[smhd]?$/, { message: 'JWT_EXPIRES_IN must look like 1800, 30m, 12h or 1d' })
   JWT_EXPIRES_IN = '30m';
 
+  /**
+   * bcrypt cost factor, 10 to 15 (lower only with `NODE_ENV=test`). Stored
+   * hashes move to it at their owner's next login.
+   *
+   * Until then every password check costs as much as the most expensive hash
+   * in use, so timing reveals nothing.
+   */
   @IsOptional()
   @Transform(toInt)
   @IsInt()
@@ -72,28 +109,63 @@ export class EnvironmentVariables {
   @Max(15)
   BCRYPT_COST = 12;
 
+  /** Comma-separated browser origins allowed by CORS; empty = CORS off. */
   @IsOptional()
   @IsString()
   CORS_ORIGINS = '';
 
-  /** Requests per client address to all but the health endpoints: `<count>/<duration>` or `off`. */
+  /**
+   * The operator (super admin) account, bootstrapped at start-up: set both
+   * SUPERADMIN_ variables or neither. A new email retires the previous operator.
+   *
+   * Its tokens stop working and it can no longer log in. Start-up refuses an
+   * email that belongs to an organization admin.
+   * @default (none)
+   */
+  @IsOptional()
+  @IsEmail({}, { message: 'SUPERADMIN_EMAIL must be an email address' })
+  SUPERADMIN_EMAIL?: string;
+
+  /**
+   * The operator's password, 12 to 72 bytes, stored only as a bcrypt hash;
+   * changing it rotates it.
+   * @default (none)
+   */
+  @IsOptional()
+  @IsString()
+  SUPERADMIN_PASSWORD?: string;
+
+  /** Who may create organizations: `public` (anyone) or `superadmin`. */
+  @IsOptional()
+  @IsIn(['public', 'superadmin'])
+  ORG_CREATE_POLICY: 'public' | 'superadmin' = 'public';
+
+  /**
+   * Requests per client address to every route but /health/*:
+   * `<count>/<duration>` (s, m, h, d) or `off`.
+   *
+   * Counted in the master database, so all workers and instances share the
+   * rate limits.
+   */
   @IsOptional()
   @Matches(RATE_LIMIT_PATTERN, { message: RATE_LIMIT_MESSAGE('RATE_LIMIT_GLOBAL') })
   RATE_LIMIT_GLOBAL = '1000/1m';
 
-  /** Login attempts per client address. */
+  /** Login attempts per client address, on top of the global limit. */
   @IsOptional()
   @Matches(RATE_LIMIT_PATTERN, { message: RATE_LIMIT_MESSAGE('RATE_LIMIT_LOGIN') })
   RATE_LIMIT_LOGIN = '30/1m';
 
-  /** Organization creations per client address. */
+  /** Organization creations per client address, on top of the global limit. */
   @IsOptional()
   @Matches(RATE_LIMIT_PATTERN, { message: RATE_LIMIT_MESSAGE('RATE_LIMIT_CREATE') })
   RATE_LIMIT_CREATE = '20/1h';
 
   /**
-   * Per-address limits count an IPv6 client by its network of this many
-   * bits: one subscriber usually holds a whole /64 (or /56, /48).
+   * IPv6 clients count against per-address limits by their network of this
+   * many bits (16 to 128).
+   *
+   * One subscriber usually holds a whole /64 (or /56, /48).
    */
   @IsOptional()
   @Transform(toInt)
@@ -102,16 +174,24 @@ export class EnvironmentVariables {
   @Max(128)
   RATE_LIMIT_IPV6_PREFIX = 64;
 
-  /** Login attempts per account before it is locked until the window has room again. */
+  /**
+   * Password checks per account (logins and the `current_password` of
+   * PUT /org/update together) before it answers 429 with Retry-After, even
+   * for the right password, until the window has room again.
+   */
   @IsOptional()
   @Matches(RATE_LIMIT_PATTERN, { message: RATE_LIMIT_MESSAGE('LOGIN_LOCKOUT') })
   LOGIN_LOCKOUT = '10/15m';
 
+  /** pino level: fatal, error, warn, info, debug, trace or silent. */
   @IsOptional()
   @IsIn(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
   LOG_LEVEL = 'info';
 
-  /** Worker processes sharing the port; unset = one per CPU in production, 1 elsewhere. */
+  /**
+   * Worker processes sharing the port; a crashed worker is replaced.
+   * @default one per CPU in production, 1 otherwise
+   */
   @IsOptional()
   @Transform(toInt)
   @IsInt()
@@ -119,7 +199,10 @@ export class EnvironmentVariables {
   @Max(64)
   WEB_CONCURRENCY?: number;
 
-  /** Upper bound for draining in-flight requests on SIGTERM/SIGINT before connections are cut. */
+  /**
+   * On SIGTERM/SIGINT, how long in-flight requests may finish before
+   * connections are cut (exit 1).
+   */
   @IsOptional()
   @Transform(toInt)
   @IsInt()
@@ -127,7 +210,10 @@ export class EnvironmentVariables {
   @Max(120_000)
   SHUTDOWN_TIMEOUT_MS = 8000;
 
-  /** How long a production start waits for the database before it gives up (exit 1). */
+  /**
+   * Production start: how long to wait for the database before exiting 1
+   * with a clear message.
+   */
   @IsOptional()
   @Transform(toInt)
   @IsInt()
@@ -135,6 +221,7 @@ export class EnvironmentVariables {
   @Max(120_000)
   DB_STARTUP_TIMEOUT_MS = 10_000;
 
+  /** Tenant database handles kept in the LRU cache. */
   @IsOptional()
   @Transform(toInt)
   @IsInt()
@@ -142,12 +229,17 @@ export class EnvironmentVariables {
   @Max(100_000)
   TENANT_CACHE_SIZE = 1000;
 
+  /**
+   * How long a create, rename or delete may run without renewing its lease
+   * before repair takes it over.
+   */
   @IsOptional()
   @Transform(toInt)
   @IsInt()
   @Min(1000)
   OPERATION_LEASE_MS = 30_000;
 
+  /** Documents per batch when a rename copies a tenant database. */
   @IsOptional()
   @Transform(toInt)
   @IsInt()
@@ -155,6 +247,26 @@ export class EnvironmentVariables {
   @Max(10_000)
   COPY_BATCH_SIZE = 1000;
 
+  /**
+   * How long an in-flight member or admin write holds off a rename or delete
+   * (the per-write fence); shorter than OPERATION_LEASE_MS.
+   *
+   * A writer stalled longer loses its write's acknowledgement.
+   */
+  @IsOptional()
+  @Transform(toInt)
+  @IsInt()
+  @Min(50)
+  @Max(60_000)
+  TENANT_WRITE_DRAIN_MS = 5000;
+
+  /**
+   * Proxies whose X-Forwarded-For entries are believed: `false` (direct), a
+   * hop count (`1` = NGINX alone, as in docker compose; trusted only from
+   * loopback or private peers), or proxy address ranges walked from the right
+   * (Elastic Beanstalk ships `loopback` plus the private ranges). `true` is
+   * refused.
+   */
   @IsOptional()
   @IsString()
   @MinLength(1)
@@ -164,20 +276,7 @@ export class EnvironmentVariables {
   })
   TRUST_PROXY = 'false';
 
-  /** Bootstraps the operator account at start-up (both or neither). */
-  @IsOptional()
-  @IsEmail({}, { message: 'SUPERADMIN_EMAIL must be an email address' })
-  SUPERADMIN_EMAIL?: string;
-
-  @IsOptional()
-  @IsString()
-  SUPERADMIN_PASSWORD?: string;
-
-  /** Who may create organizations: anyone, or only the super admin. */
-  @IsOptional()
-  @IsIn(['public', 'superadmin'])
-  ORG_CREATE_POLICY: 'public' | 'superadmin' = 'public';
-
+  /** How long audit events are kept, in days. */
   @IsOptional()
   @Transform(toInt)
   @IsInt()
@@ -185,21 +284,10 @@ export class EnvironmentVariables {
   @Max(3650)
   AUDIT_RETENTION_DAYS = 90;
 
+  /** Apply pending migrations at start-up (`true` or `false`; else `npm run migrate`). */
   @IsOptional()
   @IsIn(['true', 'false'])
   MIGRATE_ON_START = 'false';
-
-  /**
-   * How long a tenant write's intent holds off a rename or delete (the
-   * per-write fence); a writer stalled longer loses its write's
-   * acknowledgement. Must be shorter than OPERATION_LEASE_MS.
-   */
-  @IsOptional()
-  @Transform(toInt)
-  @IsInt()
-  @Min(50)
-  @Max(60_000)
-  TENANT_WRITE_DRAIN_MS = 5000;
 }
 
 const PLACEHOLDER_SECRET = /change[-_ ]?me|secret|example|placeholder|your[-_]/i;

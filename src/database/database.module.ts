@@ -14,6 +14,16 @@ import { TenantWriteFence } from './tenant-write-fence';
 mongoose.set('sanitizeFilter', true);
 mongoose.set('strictQuery', 'throw');
 
+/** Every feature module may use these; they are the database layer's whole surface. */
+const DATABASE_SERVICES = [
+  TenantConnectionFactory,
+  MutexService,
+  TenantWriteFence,
+  TenantOwnership,
+  ExpiringCollections,
+  DatabaseAvailability,
+];
+
 @Global()
 @Module({
   imports: [
@@ -21,7 +31,9 @@ mongoose.set('strictQuery', 'throw');
       inject: [databaseConfig.KEY],
       useFactory: (db: DatabaseConfig) => {
         if (!db.uri) {
-          throw new Error('MONGODB_URI is not set and no embedded database was started');
+          throw new Error(
+            'MONGODB_URI is not set (`npm start` sets it to an embedded development database)',
+          );
         }
         return {
           uri: db.uri,
@@ -39,21 +51,7 @@ mongoose.set('strictQuery', 'throw');
       },
     }),
   ],
-  providers: [
-    TenantConnectionFactory,
-    MutexService,
-    TenantWriteFence,
-    TenantOwnership,
-    ExpiringCollections,
-    DatabaseAvailability,
-  ],
-  exports: [
-    TenantConnectionFactory,
-    MutexService,
-    TenantWriteFence,
-    TenantOwnership,
-    ExpiringCollections,
-    DatabaseAvailability,
-  ],
+  providers: DATABASE_SERVICES,
+  exports: DATABASE_SERVICES,
 })
 export class DatabaseModule {}

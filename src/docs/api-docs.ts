@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { DocumentBuilder, SwaggerModule, type OpenAPIObject } from '@nestjs/swagger';
 import { ProblemDetailsDto } from '../common/http/problem-details.dto';
-import { appConfig } from '../config/configuration';
+import type { AppConfig } from '../config/configuration';
 import { documentClosedRequestBodies } from '../common/http/validation.pipe';
 import { documentHttpSecurity } from './openapi-security';
 import { SERVICE_NAME, SERVICE_VERSION } from '../service-info';
@@ -39,7 +39,10 @@ export function buildOpenApiDocument(app: NestFastifyApplication): OpenAPIObject
  * Swagger UI at /docs, the OpenAPI JSON at /docs-json and ReDoc at /redoc,
  * all served from installed packages so the docs work without a CDN.
  */
-export function setUpApiDocs(app: NestFastifyApplication): void {
+export function setUpApiDocs(
+  app: NestFastifyApplication,
+  config: Pick<AppConfig, 'isProduction'>,
+): void {
   const document = buildOpenApiDocument(app);
   SwaggerModule.setup(DOCS_PATH, app, document, {
     jsonDocumentUrl: `${DOCS_PATH}-json`,
@@ -47,7 +50,7 @@ export function setUpApiDocs(app: NestFastifyApplication): void {
     // Persisting keeps the bearer token in the browser's localStorage, where it
     // outlives a logout and is readable by any script on the origin: a
     // convenience for development only.
-    swaggerOptions: { persistAuthorization: !appConfig().isProduction },
+    swaggerOptions: { persistAuthorization: !config.isProduction },
   });
 
   // ReDoc's sidebar footer loads Redocly's logo from its CDN, which the docs'

@@ -1,16 +1,16 @@
 /**
  * `npm run migrate`: applies pending master and tenant migrations, with a
- * progress bar over tenants. Safe to interrupt and run again.
+ * progress bar over tenants. Safe to interrupt and run again. Needs
+ * MONGODB_URI; the npm script sets it to the embedded development database
+ * when it is unset, as `npm start` does.
  */
 import 'reflect-metadata';
 import { NestFactory } from '@nestjs/core';
 import { SingleBar, Presets } from 'cli-progress';
 import { AppModule } from '../app.module';
-import { startEmbeddedDatabaseIfNeeded } from '../database/embedded-database';
 import { MigrationsService } from './migrations.service';
 
 async function main(): Promise<void> {
-  await startEmbeddedDatabaseIfNeeded();
   const app = await NestFactory.createApplicationContext(AppModule, { logger: ['error', 'warn'] });
   try {
     const bar = new SingleBar(

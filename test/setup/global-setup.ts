@@ -1,4 +1,4 @@
-import { launchMongo } from '../../src/database/launcher/mongo-launcher';
+import { launchMongo } from '../../tools/database/mongo-launcher';
 
 /**
  * One real MongoDB wire-protocol server for the whole run (MONGODB_URI, a

@@ -16,14 +16,12 @@
  */
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { chromium, type BrowserContext, type Locator, type Page } from 'playwright-core';
 import { check, checksPassed } from '../lib/check';
-
-const ROOT = resolve(__dirname, '..', '..');
+import { startServiceWithDatabase } from '../lib/service';
 
 const { values: args } = parseArgs({
   options: {
@@ -43,11 +41,6 @@ const CHROMIUM_FLAGS = [
   '--disable-component-update',
   '--disable-sync',
 ];
-
-interface RunningService {
-  base: string;
-  stop(): Promise<void>;
-}
 
 /** Everything the page said or asked for that a docs page must not. */
 class PageWatch {
@@ -180,11 +173,7 @@ async function redoc(page: Page, base: string, shots?: string): Promise<void> {
 }
 
 async function main(): Promise<void> {
-  const load = createRequire(__filename);
-  const soak = load(join(ROOT, 'soak', 'service.js')) as {
-    startService(options: { env?: Record<string, string> }): Promise<RunningService>;
-  };
-  const service = await soak.startService({ env: { LOG_LEVEL: 'warn' } });
+  const service = await startServiceWithDatabase({ log: (m) => console.log(`[db] ${m}`) });
   const profile = mkdtempSync(join(tmpdir(), 'docs-browser-'));
   const shots = args.screenshots ? resolve(args.screenshots) : undefined;
   if (shots) mkdirSync(shots, { recursive: true });
@@ -196,13 +185,13 @@ async function main(): Promise<void> {
       headless: true,
       args: CHROMIUM_FLAGS,
     });
-    const watch = new PageWatch(context, service.base);
+    const watch = new PageWatch(context, service.url);
     const page = context.pages()[0] ?? (await context.newPage());
     watch.attach(page);
-    console.log(`Chromium ${context.browser()?.version() ?? ''} on ${service.base}`);
+    console.log(`Chromium ${context.browser()?.version() ?? ''} on ${service.url}`);
 
-    await swaggerUi(page, service.base, shots);
-    await redoc(page, service.base, shots);
+    await swaggerUi(page, service.url, shots);
+    await redoc(page, service.url, shots);
 
     check(
       watch.consoleErrors.length === 0,

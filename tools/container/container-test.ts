@@ -21,13 +21,14 @@
  */
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parse as parseYaml } from 'yaml';
 import { ensureBaseImage } from './base-image';
 import { imageExists, imageInspect, inspect, LIMITS, podman } from './podman';
 import { check, checksPassed } from '../lib/check';
+import { locateFerretDb } from '../database/ferretdb.installer';
+import { ferretDbArgs } from '../database/ferretdb.server';
 
 const ROOT = resolve(__dirname, '..', '..');
 const WORK = join(ROOT, '.tools', 'container');
@@ -69,20 +70,11 @@ function dockerfileBase(): { name: string; nodeVersion: string } {
   };
 }
 
-interface FerretDbModules {
-  locateFerretDb(projectRoot: string): Promise<string | undefined>;
-  ferretDbArgs(dataDir: string, port: number, host?: string): string[];
-}
-
-/** The FerretDB binary and command line the project's launcher uses (from the build in dist/). */
+/** The FerretDB binary and command line the project's launcher uses. */
 async function ferretDb(): Promise<{ binary: string; args: (dir: string) => string[] }> {
-  const load = createRequire(__filename);
-  const launcher = join(ROOT, 'dist', 'database', 'launcher');
-  const installer = load(join(launcher, 'ferretdb.installer.js')) as FerretDbModules;
-  const server = load(join(launcher, 'ferretdb.server.js')) as FerretDbModules;
-  const binary = await installer.locateFerretDb(ROOT);
+  const binary = await locateFerretDb(ROOT);
   if (!binary) throw new Error('no FerretDB 1.x (npm run db:install builds one into .tools/)');
-  return { binary, args: (dir) => server.ferretDbArgs(dir, 27017, '0.0.0.0') };
+  return { binary, args: (dir) => ferretDbArgs(dir, 27017, '0.0.0.0') };
 }
 
 /** A one-off client container on the network (traffic stays on the network). */

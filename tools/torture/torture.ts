@@ -23,14 +23,9 @@ import type { RequestEntry } from './history';
 import { Nemesis } from './nemesis';
 import { Random } from './random';
 import { Recorder } from './recorder';
-import {
-  freePort,
-  launchDatabase,
-  LOOPBACK,
-  serviceEntry,
-  ServiceProcess,
-  type LaunchedDatabase,
-} from './services';
+import { freePort, LOOPBACK, serviceEntry } from '../lib/service';
+import { launchDatabase, ServiceProcess } from './services';
+import type { LaunchedMongo } from '../database/mongo-launcher';
 import { Client, PASSWORD, slugOf, World } from './workload';
 
 const PROJECT = resolve(__dirname, '..', '..');
@@ -90,7 +85,7 @@ async function main(): Promise<number> {
   const requestTimeoutMs = 3 * options.leaseMs;
 
   const services: ServiceProcess[] = [];
-  let db: LaunchedDatabase | undefined;
+  let db: LaunchedMongo | undefined;
   let mongo: MongoClient | undefined;
   const killAll = () => services.forEach((s) => s.killNow());
   process.once('exit', killAll);
@@ -100,7 +95,7 @@ async function main(): Promise<number> {
   });
 
   try {
-    db = await launchDatabase(PROJECT, options.dist, (message) => say(`[db] ${message}`));
+    db = await launchDatabase(PROJECT, (message) => say(`[db] ${message}`));
     const env: NodeJS.ProcessEnv = {
       ...process.env,
       NODE_ENV: 'test',

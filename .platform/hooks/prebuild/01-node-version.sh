@@ -4,7 +4,7 @@
 # to an environment on the wrong platform branch (say Node.js 22) with a clear
 # line in eb-engine.log, instead of an app that crashes in a restart loop.
 # The platform runs a hook only if the zip kept its execute bit
-# (scripts/lib/zip.js does; npm run smoke:eb runs this file as the platform does).
+# (tools/eb/zip.ts does; npm run smoke:eb runs this file as the platform does).
 set -euo pipefail
 exec node -e '
   const engines = require("./package.json").engines.node;

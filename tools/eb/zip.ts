@@ -4,8 +4,7 @@
 // entry says 0755) and no extra fields, so the same files always give
 // byte-identical archives. The Unix mode goes in the central directory's
 // external attributes, where unzip and Elastic Beanstalk read it.
-'use strict';
-const { deflateRawSync } = require('node:zlib');
+import { deflateRawSync } from 'node:zlib';
 
 const CRC_TABLE = new Uint32Array(256).map((_, n) => {
   let c = n;
@@ -13,7 +12,7 @@ const CRC_TABLE = new Uint32Array(256).map((_, n) => {
   return c >>> 0;
 });
 
-function crc32(buffer) {
+export function crc32(buffer: Buffer): number {
   let crc = 0xffffffff;
   for (const byte of buffer) crc = CRC_TABLE[(crc ^ byte) & 0xff] ^ (crc >>> 8);
   return (crc ^ 0xffffffff) >>> 0;
@@ -27,14 +26,18 @@ const MADE_BY_UNIX = (3 << 8) | VERSION_NEEDED;
 const REGULAR_FILE = 0o100000;
 const MODES = new Set([0o644, 0o755]);
 
-/**
- * @param {{ name: string, data: Buffer, mode?: number }[]} entries paths with
- *   forward slashes; mode 0o644 (the default) or 0o755 (executable)
- * @returns {Buffer} the archive
- */
-function createZip(entries) {
-  const locals = [];
-  const centrals = [];
+export interface ZipEntry {
+  /** Path with forward slashes. */
+  name: string;
+  data: Buffer;
+  /** 0o644 (the default) or 0o755 (executable). */
+  mode?: number;
+}
+
+/** The archive of `entries`, in the order given. */
+export function createZip(entries: readonly ZipEntry[]): Buffer {
+  const locals: Buffer[] = [];
+  const centrals: Buffer[] = [];
   let offset = 0;
   for (const { name, data, mode = 0o644 } of entries) {
     if (!MODES.has(mode))
@@ -93,5 +96,3 @@ function createZip(entries) {
   end.writeUInt32LE(offset, 16);
   return Buffer.concat([...locals, ...centrals, end]);
 }
-
-module.exports = { crc32, createZip };

@@ -2,7 +2,8 @@ import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { LaunchedMongo, StartContext } from './launcher.types';
-import { launchedFromProcess, LOOPBACK, ManagedProcess } from './managed-process.util';
+import { LOOPBACK } from '../lib/port';
+import { launchedFromProcess, ManagedProcess } from './managed-process.util';
 import { dataRootDir } from './project-root.util';
 
 export function mongodArgs(dataDir: string, port: number): string[] {

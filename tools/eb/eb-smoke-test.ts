@@ -1,4 +1,3 @@
-#!/usr/bin/env node
 // Proves the Elastic Beanstalk bundle the way the platform runs it, on loopback:
 //
 //  1. builds the bundle twice (`npm run package:eb`) and compares the archives;
@@ -22,13 +21,15 @@
 //     problem+json once the service is gone);
 //  7. starts the bundle against an unreachable database (exit 1, fast, clear).
 //
-// Usage: node scripts/eb-smoke-test.js [--skip-build] [--keep]
+// Also checks that no development tooling ships: no tools/, no database
+// launcher or FerretDB installer, no mongodb-memory-server.
+//
+// Usage: npm run smoke:eb -- [--skip-build] [--keep]
 // Needs: nginx and unzip on PATH (.ci/run installs them), a MongoDB-compatible
 // server (MONGODB_URI, mongod, or the FerretDB that .ci/run provides).
-'use strict';
-const { execFileSync, spawn, spawnSync } = require('node:child_process');
-const { createHash, randomBytes } = require('node:crypto');
-const {
+import { execFileSync, spawnSync, type ExecFileSyncOptions } from 'node:child_process';
+import { createHash, randomBytes } from 'node:crypto';
+import {
   cpSync,
   existsSync,
   mkdirSync,
@@ -37,17 +38,19 @@ const {
   readdirSync,
   rmSync,
   writeFileSync,
-} = require('node:fs');
-const { request: httpRequest, Agent } = require('node:http');
-const { createRequire } = require('node:module');
-const { createServer, connect } = require('node:net');
-const { tmpdir } = require('node:os');
-const { dirname, join } = require('node:path');
-const { setTimeout: sleep } = require('node:timers/promises');
-const { gunzipSync } = require('node:zlib');
-const YAML = require('yaml');
+} from 'node:fs';
+import { request as httpRequest, Agent, type IncomingHttpHeaders } from 'node:http';
+import { createRequire } from 'node:module';
+import { createServer, connect, type AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { gunzipSync } from 'node:zlib';
+import YAML from 'yaml';
+import { launchMongo } from '../database/mongo-launcher';
+import { freePort, PROJECT_ROOT, startService, type RunningService } from '../lib/service';
 
-const root = join(__dirname, '..');
+const root = PROJECT_ROOT;
 const args = new Set(process.argv.slice(2));
 const started = Date.now();
 
@@ -56,16 +59,17 @@ const WATCHDOG_MS = 6 * 60_000;
 const watchdog = setTimeout(() => fail(`smoke test exceeded ${WATCHDOG_MS / 1000} s`), WATCHDOG_MS);
 watchdog.unref();
 
-const children = new Set();
-const cleanups = [];
+/** Process groups started here: the last-resort kill reaches all of them. */
+const children = new Set<RunningService>();
+const cleanups: (() => Promise<void>)[] = [];
 let checks = 0;
 const work = mkdtempSync(join(tmpdir(), 'eb-smoke-'));
 
-function log(message) {
+function log(message: string): void {
   console.log(`[eb-smoke +${((Date.now() - started) / 1000).toFixed(1)}s] ${message}`);
 }
 
-function check(condition, what, details) {
+function check(condition: unknown, what: string, details?: unknown): void {
   if (!condition) {
     throw new Error(
       `FAILED: ${what}${details === undefined ? '' : `\n  got: ${typeof details === 'string' ? details : JSON.stringify(details)}`}`,
@@ -75,46 +79,36 @@ function check(condition, what, details) {
   log(`ok  ${what}`);
 }
 
-function fail(message) {
+function fail(message: string): void {
   console.error(`\n[eb-smoke] ${message}`);
   void shutdownAll().finally(() => process.exit(1));
 }
 
-async function shutdownAll() {
-  for (const child of children) {
-    try {
-      process.kill(-child.pid, 'SIGKILL');
-    } catch {
-      /* already gone */
-    }
-  }
+async function shutdownAll(): Promise<void> {
+  for (const child of children) child.kill('SIGKILL');
   for (const cleanup of cleanups.reverse()) await cleanup().catch(() => undefined);
 }
 
-function run(command, argv, options = {}) {
+function run(command: string, argv: string[], options: ExecFileSyncOptions = {}): string {
   return execFileSync(command, argv, {
     encoding: 'utf8',
     stdio: ['ignore', 'pipe', 'inherit'],
     timeout: 5 * 60_000,
     ...options,
-  });
+  }) as string;
 }
 
-async function freePort() {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.on('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address();
-      server.close(() => resolve(port));
-    });
-  });
-}
-
-async function waitFor(what, condition, timeoutMs, intervalMs = 200) {
+async function waitFor<T>(
+  what: string,
+  condition: () => T | undefined | false | Promise<T | undefined | false>,
+  timeoutMs: number,
+  intervalMs = 200,
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    const value = await condition().catch(() => undefined);
+    const value = await Promise.resolve()
+      .then(condition)
+      .catch(() => undefined);
     if (value) return value;
     if (Date.now() > deadline)
       throw new Error(`Timed out after ${timeoutMs} ms waiting for ${what}`);
@@ -122,33 +116,86 @@ async function waitFor(what, condition, timeoutMs, intervalMs = 200) {
   }
 }
 
-/** Starts a process in its own process group, output to a file; resolves its exit. */
-function startProcess(name, command, argv, options) {
-  const logFile = join(work, `${name}.log`);
-  const out = [];
-  const child = spawn(command, argv, {
-    ...options,
-    detached: true,
-    stdio: ['ignore', 'pipe', 'pipe'],
+/** NGINX in the foreground, in its own process group, output to `<work>/<name>.log`. */
+async function startNginx(name: string, conf: string, port: number): Promise<RunningService> {
+  const nginx = await startService({
+    command: {
+      file: findNginx(),
+      args: ['-c', conf, '-p', `${work}/${name}/`, '-g', 'daemon off;'],
+    },
+    port,
+    processGroup: true,
+    logFile: join(work, `${name}.log`),
+    readyPath: false,
   });
-  children.add(child);
-  const append = (chunk) => {
-    out.push(chunk.toString());
-    writeFileSync(logFile, out.join(''));
-  };
-  child.stdout.on('data', append);
-  child.stderr.on('data', append);
-  const exited = new Promise((resolve) =>
-    child.on('exit', (code, signal) => {
-      children.delete(child);
-      resolve({ code, signal });
-    }),
-  );
-  return { child, exited, output: () => out.join(''), logFile };
+  children.add(nginx);
+  void nginx.exited.then(() => children.delete(nginx));
+  return nginx;
+}
+
+interface ProcfileWebOptions {
+  app: string;
+  env: Record<string, string | undefined>;
+  web: string;
+  port: number;
+  ready?: boolean;
+}
+
+/**
+ * The Procfile's web command as the platform runs it: through a shell in the
+ * app directory (AL2023's /bin/sh is bash, which execs a lone command: `exec`
+ * does that under dash too), in its own process group, which is what systemd
+ * signals on stop. Resolves once it is ready unless `ready` is false.
+ */
+async function startProcfileWeb(
+  name: string,
+  { app, env, web, port, ready = true }: ProcfileWebOptions,
+): Promise<RunningService> {
+  const service = await startService({
+    command: { file: '/bin/sh', args: ['-c', `exec ${web}`] },
+    cwd: app,
+    baseEnv: env,
+    port,
+    host: env.HOST,
+    processGroup: true,
+    logFile: join(work, `${name}.log`),
+    readyPath: ready ? '/health/ready' : false,
+    readyTimeoutMs: 60_000,
+  });
+  children.add(service);
+  void service.exited.then(() => children.delete(service));
+  return service;
+}
+
+/**
+ * A parsed JSON answer or YAML file, read field by field by the checks (as the
+ * e2e tests read supertest's bodies): its shape is what is being checked, so
+ * it is not typed.
+ */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+type Parsed = any;
+
+interface HttpAnswer {
+  status: number;
+  headers: IncomingHttpHeaders;
+  raw: Buffer;
+  json: Parsed;
+}
+
+interface HttpOptions {
+  headers?: Record<string, string | number>;
+  body?: unknown;
+  agent?: Agent;
+  timeoutMs?: number;
 }
 
 /** One HTTP request with a hard timeout; the body is returned raw (no decompression). */
-function http(port, method, path, { headers = {}, body, agent, timeoutMs = 15_000 } = {}) {
+function http(
+  port: number,
+  method: string,
+  path: string,
+  { headers = {}, body, agent, timeoutMs = 15_000 }: HttpOptions = {},
+): Promise<HttpAnswer> {
   return new Promise((resolve, reject) => {
     const payload =
       body === undefined
@@ -172,11 +219,11 @@ function http(port, method, path, { headers = {}, body, agent, timeoutMs = 15_00
         timeout: timeoutMs,
       },
       (res) => {
-        const chunks = [];
-        res.on('data', (c) => chunks.push(c));
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
         res.on('end', () => {
           const raw = Buffer.concat(chunks);
-          let json;
+          let json: Parsed;
           try {
             const text =
               res.headers['content-encoding'] === 'gzip'
@@ -186,7 +233,7 @@ function http(port, method, path, { headers = {}, body, agent, timeoutMs = 15_00
           } catch {
             json = undefined;
           }
-          resolve({ status: res.statusCode, headers: res.headers, raw, json });
+          resolve({ status: res.statusCode ?? 0, headers: res.headers, raw, json });
         });
       },
     );
@@ -196,13 +243,14 @@ function http(port, method, path, { headers = {}, body, agent, timeoutMs = 15_00
   });
 }
 
-const isProblem = (res) => /^application\/problem\+json/.test(res.headers['content-type'] ?? '');
+const isProblem = (res: HttpAnswer) =>
+  /^application\/problem\+json/.test(res.headers['content-type'] ?? '');
 
-function sha256(file) {
+function sha256(file: string): string {
   return createHash('sha256').update(readFileSync(file)).digest('hex');
 }
 
-function findNginx() {
+function findNginx(): string {
   for (const dir of [...(process.env.PATH ?? '').split(':'), '/usr/sbin', '/usr/local/sbin']) {
     if (dir && existsSync(join(dir, 'nginx'))) return join(dir, 'nginx');
   }
@@ -210,17 +258,19 @@ function findNginx() {
 }
 
 /** The `KEY: value` pairs of one option namespace in an .ebextensions file. */
-function ebOptionSettings(configFile, namespace) {
-  const parsed = YAML.parse(readFileSync(configFile, 'utf8'));
+function ebOptionSettings(configFile: string, namespace: string): Record<string, string> {
+  const parsed = YAML.parse(readFileSync(configFile, 'utf8')) as {
+    option_settings?: Record<string, unknown>;
+  } | null;
   const settings = parsed?.option_settings?.[namespace];
   if (!settings || typeof settings !== 'object') throw new Error(`${configFile}: no ${namespace}`);
   return Object.fromEntries(Object.entries(settings).map(([k, v]) => [k, String(v)]));
 }
 
 /** Socket states on a local TCP port, from /proc/net/tcp (hex port, state 06 = TIME_WAIT). */
-function tcpStates(port) {
+function tcpStates(port: number): Record<string, number> {
   const hexPort = port.toString(16).toUpperCase().padStart(4, '0');
-  const counts = {};
+  const counts: Record<string, number> = {};
   for (const table of ['/proc/net/tcp', '/proc/net/tcp6']) {
     if (!existsSync(table)) continue;
     for (const line of readFileSync(table, 'utf8').split('\n').slice(1)) {
@@ -232,18 +282,26 @@ function tcpStates(port) {
   return counts;
 }
 
-function jsonLines(text) {
+/** A line of the service's JSON log. */
+interface LogLine {
+  msg?: string;
+  pid?: number;
+  worker_pid?: number;
+  code?: number;
+  [key: string]: unknown;
+}
+
+function jsonLines(text: string): LogLine[] {
   return text
     .split('\n')
     .filter((l) => l.startsWith('{'))
-    .map((l) => {
+    .flatMap((l) => {
       try {
-        return JSON.parse(l);
+        return [JSON.parse(l) as LogLine];
       } catch {
-        return undefined;
+        return [];
       }
-    })
-    .filter(Boolean);
+    });
 }
 
 // ---------------------------------------------------------------------------
@@ -311,14 +369,34 @@ async function main() {
     'no sources, tests, maps, .env, tools or database files in the zip',
     forbidden,
   );
+  // Development tooling never ships: the embedded-database launcher, the
+  // FerretDB installer and the test harnesses live in tools/, compiled apart.
+  const tooling = files.filter((f) =>
+    /(^|\/)(tools|dist-tools|launcher)\/|mongo-launcher|ferretdb|memory-server|install-database/i.test(
+      f,
+    ),
+  );
+  check(
+    tooling.length === 0,
+    'no tooling in the zip (tools/, the database launcher, the FerretDB installer)',
+    tooling,
+  );
+  const bundledPackage = JSON.parse(run('unzip', ['-p', zip, 'package.json']));
+  const productionDependencies = Object.keys(bundledPackage.dependencies ?? {});
+  check(
+    !productionDependencies.some((name) => /mongodb-memory-server|ferretdb/.test(name)),
+    "the bundle's production dependencies hold no development database (mongodb-memory-server)",
+    productionDependencies,
+  );
 
   // Modes as zipinfo lists them: hooks are executable, nothing else is.
   const modes = Object.fromEntries(
     run('unzip', ['-Z', '-l', zip])
       .split('\n')
-      .map((line) => /^([-rwx]{10})\s.*\s(\S+)$/.exec(line))
-      .filter(Boolean)
-      .map(([, mode, name]) => [name, mode]),
+      .flatMap((line) => {
+        const match = /^([-rwx]{10})\s.*\s(\S+)$/.exec(line);
+        return match ? [[match[2], match[1]] as const] : [];
+      }),
   );
   const hooks = files.filter((f) => /^\.platform\/(hooks|confighooks)\//.test(f));
   check(
@@ -332,6 +410,16 @@ async function main() {
   const app = join(work, 'app');
   mkdirSync(app);
   run('unzip', ['-q', zip, '-d', app]);
+  const launcherCode = walkFiles(join(app, 'dist')).filter((file) =>
+    /mongodb-memory-server|launchMongo|installFerretDb|\.tools\/bin/.test(
+      readFileSync(file, 'utf8'),
+    ),
+  );
+  check(
+    launcherCode.length === 0,
+    'no compiled file of the bundle refers to the database launcher or mongodb-memory-server',
+    launcherCode,
+  );
   runPlatformHooks(app);
   const procfile = readFileSync(join(app, 'Procfile'), 'utf8').split('\n').filter(Boolean);
   // The platform's rule for every Procfile line (EB docs, "Buildfile and Procfile").
@@ -378,20 +466,21 @@ async function main() {
   );
   check(
     !existsSync(join(app, 'node_modules', 'jest')) &&
-      !existsSync(join(app, 'node_modules', 'pino-pretty')),
+      !existsSync(join(app, 'node_modules', 'pino-pretty')) &&
+      !existsSync(join(app, 'node_modules', 'mongodb-memory-server-core')),
     'no devDependencies installed',
   );
   const bundleRequire = createRequire(join(app, 'package.json'));
-  const { BODY_LIMIT_BYTES } = bundleRequire('./dist/app.setup.js');
+  const { BODY_LIMIT_BYTES } = bundleRequire('./dist/app.setup.js') as { BODY_LIMIT_BYTES: number };
   check(BODY_LIMIT_BYTES === 100 * 1024, `the service's body limit is ${BODY_LIMIT_BYTES} bytes`);
 
   // 4. Database, service and NGINX.
-  const db = await startDatabase(bundleRequire);
+  const db = await startDatabase();
   const appPort = await freePort();
   const nginxPort = await freePort();
   const password = `Smoke-${randomBytes(6).toString('hex')}-pw`;
   const jwtSecret = randomBytes(48).toString('base64');
-  const env = {
+  const env: Record<string, string | undefined> = {
     PATH: process.env.PATH,
     HOME: process.env.HOME ?? work,
     ...ebEnv, // what the bundle's .ebextensions sets on the environment
@@ -407,7 +496,7 @@ async function main() {
     env.NODE_ENV === 'production' &&
       env.HOST === '127.0.0.1' &&
       env.TRUST_PROXY?.split(',')[0] === 'loopback' &&
-      !/^\d+$/.test(env.TRUST_PROXY),
+      !/^\d+$/.test(env.TRUST_PROXY ?? ''),
     'the bundle configures production, loopback-only and trusted proxy ranges (not a hop count)',
     ebEnv,
   );
@@ -423,24 +512,13 @@ async function main() {
     "nginx -t accepts the bundle's .platform configuration",
     tested.stderr,
   );
-  const nginxProc = startProcess(
-    'nginx',
-    nginx,
-    ['-c', nginxConf, '-p', `${work}/nginx/`, '-g', 'daemon off;'],
-    {},
-  );
+  const nginxProc = await startNginx('nginx', nginxConf, nginxPort);
   cleanups.push(async () => {
-    try {
-      process.kill(-nginxProc.child.pid, 'SIGTERM');
-    } catch {
-      /* gone */
-    }
+    nginxProc.kill('SIGTERM');
     await Promise.race([nginxProc.exited, sleep(5000)]);
   });
 
-  // The platform runs the Procfile command through a shell in the app directory;
-  // AL2023's /bin/sh is bash, which execs a lone command: `exec` does that under dash too.
-  const service = startProcess('service', '/bin/sh', ['-c', `exec ${web}`], { cwd: app, env });
+  const service = await startProcfileWeb('service', { app, env, web: web!, port: appPort });
   const output = () => service.output();
   await waitFor(
     'the service to be ready through NGINX',
@@ -463,12 +541,18 @@ async function main() {
   await drainOnSigterm({ nginxPort, appPort, service, output });
 
   // 7. Fail fast without a database.
-  await failsFastWithoutDatabase({ app, env, web });
+  await failsFastWithoutDatabase({ app, env, web: web! });
 
   await db.stop();
 }
 
-function readFileSafe(path) {
+function walkFiles(dir: string): string[] {
+  return readdirSync(dir, { withFileTypes: true }).flatMap((entry) =>
+    entry.isDirectory() ? walkFiles(join(dir, entry.name)) : [join(dir, entry.name)],
+  );
+}
+
+function readFileSafe(path: string): string {
   try {
     return readFileSync(path, 'utf8');
   } catch {
@@ -476,10 +560,10 @@ function readFileSafe(path) {
   }
 }
 
-async function startDatabase(bundleRequire) {
-  if (process.env.MONGODB_URI) return { uri: process.env.MONGODB_URI, stop: async () => undefined };
-  // The launcher ships in the bundle (development fallback); FerretDB comes from the repo's .tools/.
-  const { launchMongo } = bundleRequire('./dist/database/launcher/mongo-launcher.js');
+async function startDatabase(): Promise<{ uri: string; stop(): Promise<void> }> {
+  if (process.env.MONGODB_URI)
+    return { uri: process.env.MONGODB_URI, stop: () => Promise.resolve() };
+  // The launcher is tooling, never in the bundle; FerretDB comes from the repo's .tools/.
   const server = await launchMongo({
     persistent: false,
     kinds: ['mongod', 'ferretdb'],
@@ -496,7 +580,12 @@ async function startDatabase(bundleRequire) {
  * next to the directives the platform's server block sets itself, so a
  * duplicate directive in our files fails here as it would on EB.
  */
-function writeNginxConfig(app, nginxPort, appPort, { name = 'nginx', edit } = {}) {
+function writeNginxConfig(
+  app: string,
+  nginxPort: number,
+  appPort: number,
+  { name = 'nginx', edit }: { name?: string; edit?: (confD: string) => void } = {},
+): string {
   const prefix = join(work, name);
   const confD = join(prefix, 'conf.d');
   mkdirSync(prefix, { recursive: true });
@@ -557,7 +646,7 @@ http {
  * Then the Node version hook once more against an engines range this Node
  * does not satisfy: it must stop the deploy.
  */
-function runPlatformHooks(app) {
+function runPlatformHooks(app: string): void {
   const dir = join(app, '.platform', 'hooks', 'prebuild');
   const hooks = readdirSync(dir).sort();
   const env = { ...process.env, PATH: `${dirname(process.execPath)}:${process.env.PATH}` };
@@ -594,13 +683,13 @@ function runPlatformHooks(app) {
 }
 
 /** Seconds in an NGINX time value of the given directive ("75s", "60"), in one file. */
-function nginxSeconds(text, directive) {
+function nginxSeconds(text: string, directive: string): number {
   const match = new RegExp(`^\\s*${directive}\\s+(\\d+)s?;`, 'm').exec(text);
-  return match ? Number(match[1]) : undefined;
+  return match ? Number(match[1]) : NaN;
 }
 
 /** Deploy policy, HTTPS redirect, timeouts and the EB CLI's artifact. */
-function checkEbOptions(app) {
+function checkEbOptions(app: string): void {
   const config = join(app, '.ebextensions', '01-environment.config');
   const command = ebOptionSettings(config, 'aws:elasticbeanstalk:command');
   check(
@@ -649,11 +738,11 @@ function checkEbOptions(app) {
  * accepts connections and never answers, its proxy_read_timeout cut to 1 s:
  * the client gets NGINX's own 504, as problem+json with the request id.
  */
-async function slowAnswerGets504(app) {
+async function slowAnswerGets504(app: string): Promise<void> {
   const silent = createServer(() => undefined);
-  await new Promise((resolve) => silent.listen(0, '127.0.0.1', resolve));
+  await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
   const port = await freePort();
-  const conf = writeNginxConfig(app, port, silent.address().port, {
+  const conf = writeNginxConfig(app, port, (silent.address() as AddressInfo).port, {
     name: 'nginx-504',
     edit: (confD) => {
       const file = join(confD, 'elasticbeanstalk', '00_application.conf');
@@ -663,12 +752,7 @@ async function slowAnswerGets504(app) {
       );
     },
   });
-  const proc = startProcess(
-    'nginx-504',
-    findNginx(),
-    ['-c', conf, '-p', `${work}/nginx-504/`, '-g', 'daemon off;'],
-    {},
-  );
+  const proc = await startNginx('nginx-504', conf, port);
   try {
     await waitFor('the second NGINX', () => refused(port).then((r) => !r), 10_000, 100);
     const res = await http(port, 'GET', '/org/list', { headers: { 'x-request-id': 'smoke-504' } });
@@ -681,7 +765,7 @@ async function slowAnswerGets504(app) {
       { status: res.status, body: res.raw.toString().slice(0, 200) },
     );
   } finally {
-    process.kill(-proc.child.pid, 'SIGTERM');
+    proc.kill('SIGTERM');
     await Promise.race([proc.exited, sleep(5000)]);
     silent.close();
   }
@@ -691,9 +775,11 @@ function checkCompose() {
   const compose = YAML.parse(readFileSync(join(root, 'docker-compose.yml'), 'utf8'));
   const { mongo, app, nginx } = compose.services ?? {};
   check(/^mongo:7(\.|$)/.test(mongo?.image ?? ''), 'docker-compose: MongoDB 7', mongo?.image);
-  const volume = (mongo?.volumes ?? []).map(String).find((v) => v.endsWith(':/data/db'));
+  const volume = ((mongo?.volumes ?? []) as unknown[])
+    .map(String)
+    .find((v) => v.endsWith(':/data/db'));
   check(
-    Boolean(volume) && Object.hasOwn(compose.volumes ?? {}, volume.split(':')[0]),
+    volume !== undefined && Object.hasOwn(compose.volumes ?? {}, volume.split(':')[0]),
     'docker-compose: MongoDB data on a named volume',
     mongo?.volumes,
   );
@@ -713,11 +799,13 @@ function checkCompose() {
   const composeText = readFileSync(join(root, 'docker-compose.yml'), 'utf8');
   check(
     !/\$\{[A-Z_]+:?\?/.test(composeText) &&
-      (app?.env_file ?? []).some((f) => f?.path === './secrets.env' && f?.required === false),
+      ((app?.env_file ?? []) as Parsed[]).some(
+        (f) => f?.path === './secrets.env' && f?.required === false,
+      ),
     'docker-compose: secrets from an optional env file, no required variable (ps, logs, down work without it)',
     app?.env_file,
   );
-  const mounts = (nginx?.volumes ?? []).map((v) => String(v).split(':')[0]);
+  const mounts = ((nginx?.volumes ?? []) as unknown[]).map((v) => String(v).split(':')[0]);
   for (const path of [
     './.platform/nginx/conf.d/org-service.conf',
     './.platform/nginx/conf.d/elasticbeanstalk',
@@ -731,7 +819,8 @@ function checkCompose() {
   }
   // One instruction per line: join backslash continuations.
   const dockerfile = readFileSync(join(root, 'Dockerfile'), 'utf8').replace(/\\\n/g, ' ');
-  const engines = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')).engines.node;
+  const engines = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')).engines
+    .node as string;
   const nodeVersion = /^ARG NODE_VERSION=(\d+)\.(\d+)\.(\d+)/m.exec(dockerfile);
   const range = /^>=(\d+)\.(\d+)\.(\d+) <(\d+)$/.exec(engines);
   check(
@@ -739,8 +828,8 @@ function checkCompose() {
     'Dockerfile pins NODE_VERSION and package.json engines is ">=x.y.z <N"',
     [nodeVersion?.[0], engines],
   );
-  const [major, minor, patch] = nodeVersion.slice(1).map(Number);
-  const [lo1, lo2, lo3, hi] = range.slice(1).map(Number);
+  const [major, minor, patch] = nodeVersion!.slice(1).map(Number);
+  const [lo1, lo2, lo3, hi] = range!.slice(1).map(Number);
   const atLeast = major !== lo1 ? major > lo1 : minor !== lo2 ? minor > lo2 : patch >= lo3;
   check(
     atLeast && major < hi,
@@ -749,7 +838,7 @@ function checkCompose() {
   const user = /^USER (\S+)$/gm;
   const users = [...dockerfile.matchAll(user)].map((m) => m[1]);
   check(
-    users.length > 0 && !/^(0|root)(:|$)/.test(users.at(-1)),
+    users.length > 0 && !/^(0|root)(:|$)/.test(users.at(-1)!),
     'Dockerfile runs as a non-root user',
     users,
   );
@@ -763,7 +852,16 @@ function checkCompose() {
   );
 }
 
-async function driveRequests({ nginxPort, appPort, password, jwtSecret, output, nginxLog }) {
+interface Drive {
+  nginxPort: number;
+  appPort: number;
+  password: string;
+  jwtSecret: string;
+  output: () => string;
+  nginxLog: () => string;
+}
+
+async function driveRequests({ nginxPort, appPort, password, jwtSecret, output, nginxLog }: Drive) {
   const tag = randomBytes(3).toString('hex');
   const live = await http(nginxPort, 'GET', '/health/live');
   check(
@@ -838,7 +936,7 @@ async function driveRequests({ nginxPort, appPort, password, jwtSecret, output, 
 
   // Body limits: NGINX and the service agree on 100 kB.
   const limit = 100 * 1024;
-  const padded = (size) => {
+  const padded = (size: number) => {
     const head = '{"organization_name":"';
     const tail = '","email":"x@example.test","password":"irrelevant"}';
     return head + 'a'.repeat(size - head.length - tail.length) + tail;
@@ -890,13 +988,13 @@ async function driveRequests({ nginxPort, appPort, password, jwtSecret, output, 
   // Request ids NGINX generates, and unsafe ones it replaces.
   const generated = await http(nginxPort, 'GET', '/');
   check(
-    /^[0-9a-f]{32}$/.test(generated.headers['x-request-id'] ?? ''),
+    /^[0-9a-f]{32}$/.test(String(generated.headers['x-request-id'] ?? '')),
     'without X-Request-Id, NGINX generates one and the service uses it',
     generated.headers['x-request-id'],
   );
   const unsafe = await http(nginxPort, 'GET', '/', { headers: { 'x-request-id': 'bad"id' } });
   check(
-    /^[0-9a-f]{32}$/.test(unsafe.headers['x-request-id'] ?? ''),
+    /^[0-9a-f]{32}$/.test(String(unsafe.headers['x-request-id'] ?? '')),
     'an unsafe X-Request-Id is replaced by NGINX',
     unsafe.headers['x-request-id'],
   );
@@ -944,14 +1042,14 @@ async function driveRequests({ nginxPort, appPort, password, jwtSecret, output, 
   );
 }
 
-async function crashAWorker({ nginxPort, output }) {
+async function crashAWorker({ nginxPort, output }: Pick<Drive, 'nginxPort' | 'output'>) {
   const listening = () =>
     jsonLines(output())
       .filter((l) => l.msg === 'Worker listening')
-      .map((l) => l.worker_pid);
+      .flatMap((l) => (l.worker_pid === undefined ? [] : [l.worker_pid]));
   const workers = await waitFor(
     'two workers to listen',
-    async () => (new Set(listening()).size >= 2 ? [...new Set(listening())] : undefined),
+    () => (new Set(listening()).size >= 2 ? [...new Set(listening())] : undefined),
     20_000,
   );
   check(workers.length === 2, `WEB_CONCURRENCY=2 started two workers (pids ${workers.join(', ')})`);
@@ -959,7 +1057,7 @@ async function crashAWorker({ nginxPort, output }) {
   process.kill(victim, 'SIGKILL');
   const replacement = await waitFor(
     'a replacement worker',
-    async () => listening().find((pid) => !workers.includes(pid)),
+    () => listening().find((pid) => !workers.includes(pid)),
     30_000,
   );
   const died = jsonLines(output()).some(
@@ -973,13 +1071,18 @@ async function crashAWorker({ nginxPort, output }) {
   check(health.status === 200, 'the service still answers after the crash');
 }
 
-async function drainOnSigterm({ nginxPort, appPort, service, output }) {
+async function drainOnSigterm({
+  nginxPort,
+  appPort,
+  service,
+  output,
+}: Pick<Drive, 'nginxPort' | 'appPort' | 'output'> & { service: RunningService }) {
   // A login whose body arrives slowly: in flight on a worker when SIGTERM lands.
   // (Sent to the service directly: NGINX would buffer the body and hide the delay.)
   const body = Buffer.from(
     JSON.stringify({ email: 'nobody@example.test', password: 'not the password' }),
   );
-  const slow = new Promise((resolve, reject) => {
+  const slow = new Promise<{ status?: number; body: string }>((resolve, reject) => {
     const req = httpRequest(
       {
         host: '127.0.0.1',
@@ -991,8 +1094,8 @@ async function drainOnSigterm({ nginxPort, appPort, service, output }) {
         timeout: 30_000,
       },
       (res) => {
-        const chunks = [];
-        res.on('data', (c) => chunks.push(c));
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
         res.on('end', () =>
           resolve({ status: res.statusCode, body: Buffer.concat(chunks).toString() }),
         );
@@ -1004,9 +1107,11 @@ async function drainOnSigterm({ nginxPort, appPort, service, output }) {
     setTimeout(() => req.end(body.subarray(5)), 2500);
   });
   await sleep(500);
-  const pids = [...new Set(jsonLines(output()).map((l) => l.pid))];
+  const pids = [
+    ...new Set(jsonLines(output()).flatMap((l) => (l.pid === undefined ? [] : [l.pid]))),
+  ];
   // systemd stops the web service by signalling its whole control group; so do we.
-  process.kill(-service.child.pid, 'SIGTERM');
+  service.kill('SIGTERM');
   const sigtermAt = Date.now();
 
   await waitFor('the service port to refuse new connections', () => refused(appPort), 5000, 100);
@@ -1032,7 +1137,7 @@ async function drainOnSigterm({ nginxPort, appPort, service, output }) {
 
   const { code, signal } = await Promise.race([
     service.exited,
-    sleep(20_000).then(() => ({ code: 'timeout' })),
+    sleep(20_000).then(() => ({ code: 'timeout', signal: null })),
   ]);
   check(code === 0 && signal === null, 'the service drained and exited 0', { code, signal });
   const alive = pids.filter((pid) => {
@@ -1056,28 +1161,34 @@ async function drainOnSigterm({ nginxPort, appPort, service, output }) {
   );
 }
 
-async function refused(port) {
+async function refused(port: number): Promise<boolean> {
   return new Promise((resolve) => {
     const socket = connect({ host: '127.0.0.1', port });
     socket.on('connect', () => {
       socket.destroy();
       resolve(false);
     });
-    socket.on('error', (error) => resolve(error.code === 'ECONNREFUSED'));
+    socket.on('error', (error: NodeJS.ErrnoException) => resolve(error.code === 'ECONNREFUSED'));
   });
 }
 
-async function failsFastWithoutDatabase({ app, env, web }) {
+async function failsFastWithoutDatabase({
+  app,
+  env,
+  web,
+}: Pick<ProcfileWebOptions, 'app' | 'env' | 'web'>) {
   const closedPort = await freePort();
   const dbPassword = `db-pw-${randomBytes(4).toString('hex')}`;
-  const proc = startProcess('no-database', '/bin/sh', ['-c', `exec ${web}`], {
-    cwd: app,
+  const proc = await startProcfileWeb('no-database', {
+    app,
     env: {
       ...env,
-      PORT: String(await freePort()),
       MONGODB_URI: `mongodb://app:${dbPassword}@127.0.0.1:${closedPort}/`,
       DB_STARTUP_TIMEOUT_MS: '1500',
     },
+    web,
+    port: await freePort(),
+    ready: false,
   });
   const t0 = Date.now();
   const { code } = await Promise.race([

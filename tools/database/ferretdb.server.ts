@@ -5,7 +5,8 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { pathToFileURL } from 'node:url';
 import type { LaunchedMongo, LauncherLog, StartContext } from './launcher.types';
-import { isPidAlive, launchedFromProcess, LOOPBACK, ManagedProcess } from './managed-process.util';
+import { LOOPBACK } from '../lib/port';
+import { isPidAlive, launchedFromProcess, ManagedProcess } from './managed-process.util';
 import { dataRootDir } from './project-root.util';
 
 /**

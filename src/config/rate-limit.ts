@@ -1,4 +1,4 @@
-import { durationToSeconds } from '../auth/duration';
+import { durationToSeconds } from './duration';
 
 /** A limit of `limit` events per `windowMs`, or null when the limit is switched off. */
 export interface RateLimit {

@@ -1,4 +1,3 @@
-#!/usr/bin/env node
 // Soak test: many concurrent clients drive mixed traffic (create, login, get,
 // rename, delete, logout, bad input) against the built service, running as in
 // production (cluster workers, NODE_ENV=production) on loopback. Then it checks:
@@ -6,13 +5,42 @@
 // left behind, worker memory stable, and readiness probes answering promptly.
 //
 //   npm run soak -- [--duration 60] [--clients 50] [--dist dist]
-'use strict';
+import { randomBytes } from 'node:crypto';
+import { resolve } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { parseArgs } from 'node:util';
+import { MongoClient } from 'mongodb';
+import {
+  PROJECT_ROOT,
+  serviceEntry,
+  startServiceWithDatabase,
+  type ServiceWithDatabase,
+} from '../lib/service';
 
-const { randomBytes } = require('node:crypto');
-const { parseArgs } = require('node:util');
-const { setTimeout: sleep } = require('node:timers/promises');
-const { MongoClient } = require('mongodb');
-const { startService } = require('./service');
+/** The fields of an answer this soak reads. */
+interface Answer {
+  database_name?: string;
+  access_token?: string;
+  [key: string]: unknown;
+}
+
+interface CallOptions {
+  body?: unknown;
+  token?: string | null;
+  raw?: string;
+  contentType?: string;
+  expect: number[];
+  timeoutMs?: number;
+}
+
+interface SoakClient {
+  index: number;
+  name: string;
+  email: string;
+  token: string | null;
+  database: string | undefined;
+  deletedNames: string[];
+}
 
 const { values: args } = parseArgs({
   options: {
@@ -37,21 +65,21 @@ if (!(DURATION_MS > 0) || !(CLIENTS > 0))
 
 const stats = {
   requests: 0,
-  byStatus: new Map(),
-  byAction: new Map(),
-  latency: new Map(),
-  unexpected: new Map(),
+  byStatus: new Map<number, number>(),
+  byAction: new Map<string, number>(),
+  latency: new Map<string, number[]>(),
+  unexpected: new Map<string, { count: number; expected: number[]; example: string }>(),
   serverErrors: 0,
 };
 
-function record(action, status, expected, ms, detail) {
+function record(action: string, status: number, expected: number[], ms: number, detail: string) {
   stats.requests++;
   stats.byStatus.set(status, (stats.byStatus.get(status) ?? 0) + 1);
   const key = `${action} ${status}`;
   stats.byAction.set(key, (stats.byAction.get(key) ?? 0) + 1);
   const group = action.startsWith('bad:') ? 'bad-input' : action;
   if (!stats.latency.has(group)) stats.latency.set(group, []);
-  stats.latency.get(group).push(ms);
+  stats.latency.get(group)!.push(ms);
   if (status >= 500 || status === 0) stats.serverErrors++;
   if (!expected.includes(status)) {
     const entry = stats.unexpected.get(key) ?? { count: 0, expected, example: detail };
@@ -64,8 +92,9 @@ const unique = () => randomBytes(5).toString('hex');
 
 async function main() {
   const masterDb = `soak_${unique()}`;
-  const service = await startService({
-    distDir: args.dist,
+  const service = await startServiceWithDatabase({
+    entry: args.dist ? serviceEntry(resolve(args.dist)) : undefined,
+    cwd: PROJECT_ROOT,
     env: {
       MASTER_DB_NAME: masterDb,
       // One client address sends everything; limits are covered by test/security.
@@ -95,16 +124,21 @@ async function main() {
   process.exitCode = failed ? 1 : 0;
 }
 
-async function soak(service, mongo, masterDb) {
-  const base = service.base;
+async function soak(service: ServiceWithDatabase, mongo: MongoClient, masterDb: string) {
+  const base = service.url;
 
-  async function call(action, method, path, { body, token, raw, contentType, expect, timeoutMs }) {
-    const headers = {};
+  async function call(
+    action: string,
+    method: string,
+    path: string,
+    { body, token, raw, contentType, expect, timeoutMs }: CallOptions,
+  ): Promise<{ status: number; body: Answer | null }> {
+    const headers: Record<string, string> = {};
     if (token) headers.authorization = `Bearer ${token}`;
     if (body !== undefined || raw !== undefined)
       headers['content-type'] = contentType ?? 'application/json';
-    let status;
-    let json;
+    let status: number;
+    let json: Answer | null;
     const sent = Date.now();
     try {
       const res = await fetch(`${base}${path}`, {
@@ -114,7 +148,7 @@ async function soak(service, mongo, masterDb) {
         signal: AbortSignal.timeout(timeoutMs ?? REQUEST_TIMEOUT_MS),
       });
       status = res.status;
-      json = await res.json().catch(() => null);
+      json = (await res.json().catch(() => null)) as Answer | null;
     } catch (error) {
       // A timeout or a dropped connection: as bad as a 5xx.
       status = 0;
@@ -125,19 +159,19 @@ async function soak(service, mongo, masterDb) {
       status,
       expect,
       Date.now() - sent,
-      status >= 400 || status === 0 ? JSON.stringify(json)?.slice(0, 200) : '',
+      status >= 400 || status === 0 ? (JSON.stringify(json)?.slice(0, 200) ?? '') : '',
     );
     return { status, body: json };
   }
 
   /** One client: its own organization, seeded tenant data, and a token. */
-  async function newClient(index) {
-    const client = {
+  async function newClient(index: number): Promise<SoakClient> {
+    const client: SoakClient = {
       index,
       name: `Soak ${index} ${unique()}`,
       email: `soak-${index}-${unique()}@example.test`,
       token: null,
-      database: null,
+      database: undefined,
       deletedNames: [],
     };
     const created = await call('create', 'POST', '/org/create', {
@@ -149,7 +183,7 @@ async function soak(service, mongo, masterDb) {
         `Client ${index} could not create its organization: ${created.status} ${JSON.stringify(created.body)}`,
       );
     }
-    client.database = created.body.database_name;
+    client.database = created.body?.database_name;
     const db = mongo.db(client.database);
     for (const [collection, count] of Object.entries(SEEDED)) {
       await db
@@ -163,7 +197,7 @@ async function soak(service, mongo, masterDb) {
   }
 
   /** After a rename whose answer was lost, wait for it to settle and adopt its outcome. */
-  async function resolveName(client, newName) {
+  async function resolveName(client: SoakClient, newName: string) {
     const deadline = Date.now() + RENAME_TIMEOUT_MS;
     while (Date.now() < deadline) {
       const org = await mongo
@@ -171,23 +205,23 @@ async function soak(service, mongo, masterDb) {
         .collection('organizations')
         .findOne({ name: { $in: [client.name, newName] } });
       if (org && !org.pending) {
-        client.name = org.name;
-        client.database = org.database_name;
+        client.name = org.name as string;
+        client.database = org.database_name as string;
         return;
       }
       await sleep(500);
     }
   }
 
-  async function login(client) {
+  async function login(client: SoakClient) {
     const res = await call('login', 'POST', '/admin/login', {
       body: { email: client.email, password: PASSWORD },
       expect: [200],
     });
-    if (res.status === 200) client.token = res.body.access_token;
+    if (res.status === 200) client.token = res.body?.access_token ?? null;
   }
 
-  const HOSTILE = [
+  const HOSTILE: [string, CallOptions][] = [
     ['bad-json', { raw: '{"organization_name": ', expect: [400] }],
     ['too-large', { raw: JSON.stringify({ pad: 'x'.repeat(110 * 1024) }), expect: [413] }],
     ['deep-json', { raw: '['.repeat(5000) + ']'.repeat(5000), expect: [400] }],
@@ -218,7 +252,7 @@ async function soak(service, mongo, masterDb) {
     ['text-plain', { raw: 'hello', contentType: 'text/plain', expect: [415] }],
   ];
 
-  async function badInput(client) {
+  async function badInput(client: SoakClient) {
     const pick = Math.floor(Math.random() * (HOSTILE.length + 5));
     if (pick < HOSTILE.length) {
       const [label, spec] = HOSTILE[pick];
@@ -249,7 +283,7 @@ async function soak(service, mongo, masterDb) {
     }
   }
 
-  async function step(client) {
+  async function step(client: SoakClient) {
     const roll = Math.random();
     if (roll < 0.25) {
       await call(
@@ -270,13 +304,13 @@ async function soak(service, mongo, masterDb) {
           expect: [200],
         },
       );
-      if (res.status === 200 && res.body.database_name !== client.database) {
+      if (res.status === 200 && res.body?.database_name !== client.database) {
         record(
           'get-owner:database',
           -1,
           [200],
           0,
-          `${res.body.database_name} != ${client.database}`,
+          `${res.body?.database_name} != ${client.database}`,
         );
       }
     } else if (roll < 0.55) {
@@ -291,7 +325,7 @@ async function soak(service, mongo, masterDb) {
       });
       if (res.status === 200) {
         client.name = newName;
-        client.database = res.body.database_name;
+        client.database = res.body?.database_name;
       } else {
         // Counted above; now find out which name the organization ended up with.
         await resolveName(client, newName);
@@ -345,7 +379,7 @@ async function soak(service, mongo, masterDb) {
   // Clients start together, as a burst of sign-ups would.
   const clients = await Promise.all(Array.from({ length: CLIENTS }, (_, i) => newClient(i)));
 
-  const memory = [];
+  const memory: { at: number; rss: number }[] = [];
   const started = Date.now();
   const deadline = started + DURATION_MS;
   const sampler = (async () => {
@@ -358,7 +392,7 @@ async function soak(service, mongo, masterDb) {
   // Readiness is probed as a load balancer would, every two seconds. Under
   // overload it may say "not ready" (503: the database took over 1.5 s to
   // answer a ping), which is its job; it must never take long to say so.
-  const readiness = { probes: 0, notReady: 0, slowest: 0 };
+  const readiness = { probes: 0, notReady: 0, slowest: 0, broken: 0 };
   const prober = (async () => {
     while (Date.now() < deadline) {
       const sent = Date.now();
@@ -368,7 +402,7 @@ async function soak(service, mongo, masterDb) {
       readiness.probes++;
       readiness.slowest = Math.max(readiness.slowest, Date.now() - sent);
       if (status !== 200) readiness.notReady++;
-      if (status !== 200 && status !== 503) readiness.broken = (readiness.broken ?? 0) + 1;
+      if (status !== 200 && status !== 503) readiness.broken++;
       await sleep(2000);
     }
   })();
@@ -383,8 +417,8 @@ async function soak(service, mongo, masterDb) {
   const elapsed = (Date.now() - started) / 1000;
 
   // ---- verification, straight from the database and through the API
-  const lines = [];
-  const problems = [];
+  const lines: string[] = [];
+  const problems: string[] = [];
   await sleep(500);
   const master = mongo.db(masterDb);
   // Operations the deadline interrupted finish (or are repaired) first.
@@ -394,7 +428,7 @@ async function soak(service, mongo, masterDb) {
     await sleep(500);
   }
   const records = await master.collection('organizations').find({}).toArray();
-  const live = new Map(records.map((org) => [org.name, org]));
+  const live = new Map(records.map((org) => [org.name as string, org]));
   let documentsInPlace = 0;
   for (const client of clients) {
     const org = live.get(client.name);
@@ -408,7 +442,7 @@ async function soak(service, mongo, masterDb) {
       problems.push(
         `${client.name}: master says ${org.database_name}, client saw ${client.database}`,
       );
-    const db = mongo.db(org.database_name);
+    const db = mongo.db(org.database_name as string);
     for (const [collection, count] of Object.entries(SEEDED)) {
       const found = await db.collection(collection).countDocuments({});
       documentsInPlace += Math.min(found, count);
@@ -431,7 +465,7 @@ async function soak(service, mongo, masterDb) {
   for (const name of deleted) {
     if (live.has(name)) problems.push(`deleted organization still there: ${name}`);
   }
-  const expectedDatabases = new Set(records.map((org) => org.database_name));
+  const expectedDatabases = new Set(records.map((org) => org.database_name as string));
   const tenantDatabases = (await mongo.db().admin().listDatabases({ nameOnly: true })).databases
     .map((d) => d.name)
     .filter((name) => name.startsWith('org_'));
@@ -445,8 +479,8 @@ async function soak(service, mongo, masterDb) {
     );
 
   // Memory: after a warm-up fifth, the last quarter may not sit far above the first.
-  const mb = (bytes) => `${Math.round(bytes / 1024 / 1024)} MB`;
-  const mean = (xs) => xs.reduce((a, b) => a + b, 0) / Math.max(1, xs.length);
+  const mb = (bytes: number) => `${Math.round(bytes / 1024 / 1024)} MB`;
+  const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / Math.max(1, xs.length);
   const warm = memory.filter((s) => s.at >= DURATION_MS * 0.2).map((s) => s.rss);
   const quarter = Math.max(1, Math.floor(warm.length / 4));
   const early = mean(warm.slice(0, quarter));
@@ -456,7 +490,7 @@ async function soak(service, mongo, masterDb) {
   if (!memoryStable) problems.push(`memory grew from ${mb(early)} to ${mb(late)}`);
   if (readiness.broken || readiness.slowest > 2500) {
     problems.push(
-      `readiness: ${readiness.broken ?? 0} probes failed outright, slowest ${readiness.slowest} ms`,
+      `readiness: ${readiness.broken} probes failed outright, slowest ${readiness.slowest} ms`,
     );
   }
 
@@ -465,7 +499,8 @@ async function soak(service, mongo, masterDb) {
     .sort((a, b) => a[0] - b[0])
     .map(([status, n]) => `${status}: ${n}`)
     .join(', ');
-  const percentile = (xs, p) => xs[Math.min(xs.length - 1, Math.floor((xs.length * p) / 100))];
+  const percentile = (xs: number[], p: number) =>
+    xs[Math.min(xs.length - 1, Math.floor((xs.length * p) / 100))];
   const latency = [...stats.latency.entries()]
     .map(([action, xs]) => {
       const sorted = [...xs].sort((a, b) => a - b);
@@ -480,7 +515,7 @@ async function soak(service, mongo, masterDb) {
       .slice(0, 10)
       .map(
         ([key, e]) =>
-          `  unexpected: ${key} ×${e.count} (expected ${e.expected.join('/')}) ${e.example ?? ''}`,
+          `  unexpected: ${key} ×${e.count} (expected ${e.expected.join('/')}) ${e.example}`,
       ),
     `soak: organizations: ${clients.length} kept (renamed ${stats.byAction.get('rename 200') ?? 0} times), ${deleted.length} created and deleted; lost: ${clients.filter((c) => !live.has(c.name)).length}; tenant documents in place: ${documentsInPlace}/${clients.length * SEEDED_TOTAL}; databases left behind: ${orphans.length}, missing: ${missing.length}`,
     `soak: readiness: ${readiness.probes} probes, ${readiness.notReady} answered "not ready", slowest ${readiness.slowest} ms`,
@@ -492,7 +527,7 @@ async function soak(service, mongo, masterDb) {
   return { lines, failed };
 }
 
-main().catch((error) => {
+main().catch((error: unknown) => {
   console.error(error);
   process.exitCode = 1;
 });

@@ -1,25 +1,17 @@
 import { spawn, spawnSync } from 'node:child_process';
-import {
-  existsSync,
-  mkdirSync,
-  mkdtempSync,
-  readdirSync,
-  readFileSync,
-  rmSync,
-  writeFileSync,
-} from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer as createHttpServer } from 'node:http';
 import { createServer as createTcpServer, type AddressInfo, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { MongoClient } from 'mongodb';
-import * as ts from 'typescript';
+import { compileProject } from '../lib/build';
 import { ferretDbArgs } from './ferretdb.server';
 import { installFerretDb, locateFerretDb } from './ferretdb.installer';
 import type { LaunchedMongo, MongoKind, StartContext } from './launcher.types';
 import { isPidAlive, pingMongo } from './managed-process.util';
 import { launchMongo, type LauncherDeps } from './mongo-launcher';
-import { findProjectRoot, toolsDir } from './project-root.util';
+import { findProjectRoot } from './project-root.util';
 import { checkReachable } from './reachability.util';
 
 const quiet = (): void => undefined;
@@ -204,7 +196,7 @@ describe('launchMongo: which source is picked', () => {
 });
 
 describe('helpers', () => {
-  it('finds the project root from src/ and refuses a tree without package.json', () => {
+  it('finds the project root from tools/ and refuses a tree without package.json', () => {
     const root = findProjectRoot();
     expect(existsSync(join(root, 'package.json'))).toBe(true);
     expect(__dirname.startsWith(root)).toBe(true);
@@ -485,14 +477,15 @@ describe('FerretDB (real process)', () => {
   describe('when the owning process goes away without stop()', () => {
     let buildDir: string;
     beforeAll(() => {
-      buildDir = transpileLauncher(join(toolsDir(projectRoot), `spec-build-${process.pid}`));
+      // The launcher as plain CommonJS, for a child process that must run it without Jest.
+      buildDir = compileProject('tools/tsconfig.json', 'tools');
     });
     afterAll(() => rmSync(buildDir, { recursive: true, force: true }));
 
     /** Runs the launcher in a plain node child; resolves with the server it started and how the child ended. */
     function ownerProcess(then: 'exit' | NodeJS.Signals) {
       const script = [
-        `const { launchMongo } = require(${JSON.stringify(join(buildDir, 'mongo-launcher.js'))});`,
+        `const { launchMongo } = require(${JSON.stringify(join(buildDir, 'database', 'mongo-launcher.js'))});`,
         `launchMongo({ kinds: ['ferretdb'], allowBuild: false, log: () => {} }).then((s) => {`,
         '  console.log(JSON.stringify({ pid: s.pid, dataDir: s.dataDir }));',
         // Stay alive until signalled, like a server would.
@@ -576,21 +569,4 @@ function hasPackageJsonAbove(dir: string): boolean {
     if (existsSync(join(d, 'package.json'))) return true;
     if (dirname(d) === d) return false;
   }
-}
-
-/** The launcher as plain CommonJS, for a child process that must run it without Jest. */
-function transpileLauncher(outDir: string): string {
-  mkdirSync(outDir, { recursive: true });
-  for (const file of readdirSync(__dirname)) {
-    if (!file.endsWith('.ts') || file.endsWith('.spec.ts')) continue;
-    const { outputText } = ts.transpileModule(readFileSync(join(__dirname, file), 'utf8'), {
-      compilerOptions: {
-        module: ts.ModuleKind.CommonJS,
-        target: ts.ScriptTarget.ES2022,
-        esModuleInterop: true,
-      },
-    });
-    writeFileSync(join(outDir, file.replace(/\.ts$/, '.js')), outputText);
-  }
-  return outDir;
 }

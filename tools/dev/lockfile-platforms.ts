@@ -1,4 +1,3 @@
-#!/usr/bin/env node
 // Adds the package-lock.json entries of optional, platform-specific packages
 // (e.g. @swc/core-darwin-arm64) that npm left out because the registry mirror
 // it used does not carry them. Without those entries `npm ci` refuses the lock
@@ -6,16 +5,25 @@
 // packages for other platforms without fetching them, and later `npm install`
 // runs keep the entries. Run it after adding a dependency if `npm ci` says so:
 //
-//   node scripts/lockfile-platforms.js [package-lock.json]
-'use strict';
-const { readFileSync, writeFileSync } = require('node:fs');
+//   npm run build:tools && node dist-tools/dev/lockfile-platforms.js [package-lock.json]
+import { readFileSync, writeFileSync } from 'node:fs';
+
+interface LockPackage {
+  version?: string;
+  dev?: boolean;
+  optional?: boolean;
+  cpu?: string[];
+  os?: string[];
+  libc?: string[];
+  optionalDependencies?: Record<string, string>;
+}
 
 const file = process.argv[2] ?? 'package-lock.json';
-const lock = JSON.parse(readFileSync(file, 'utf8'));
+const lock = JSON.parse(readFileSync(file, 'utf8')) as { packages: Record<string, LockPackage> };
 const PLATFORM =
   /-(android|darwin|freebsd|linux|win32|openharmony|sunos|aix|netbsd|openbsd)-(arm64|x64|ia32|arm|ppc64|s390x|loong64|riscv64)(?:-(gnu|musl|msvc|gnueabihf|musleabihf|eabi))?$/;
 
-const added = [];
+const added: string[] = [];
 for (const [path, pkg] of Object.entries(lock.packages)) {
   for (const [name, version] of Object.entries(pkg.optionalDependencies ?? {})) {
     const nested = `${path === '' ? '' : `${path}/`}node_modules/${name}`;
@@ -26,7 +34,7 @@ for (const [path, pkg] of Object.entries(lock.packages)) {
       continue;
     }
     const [, os, cpu, abi] = match;
-    const entry = { version, cpu: [cpu] };
+    const entry: LockPackage = { version, cpu: [cpu] };
     if (pkg.dev) entry.dev = true;
     if (abi === 'gnu' || abi === 'gnueabihf') entry.libc = ['glibc'];
     if (abi === 'musl' || abi === 'musleabihf') entry.libc = ['musl'];

@@ -11,13 +11,12 @@ import {
   rmSync,
   statSync,
 } from 'node:fs';
-import { connect, createServer } from 'node:net';
+import { connect } from 'node:net';
 import { delimiter, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { MongoClient } from 'mongodb';
+import { freePort, LOOPBACK } from '../lib/port';
 import type { LaunchedMongo, LauncherLog, MongoKind, StopProcessOptions } from './launcher.types';
-
-export const LOOPBACK = '127.0.0.1';
 
 /** Like `which`: the first executable file called `name` on PATH. */
 export function findExecutable(
@@ -70,25 +69,6 @@ function isZombie(pid: number): boolean {
   } catch {
     return false;
   }
-}
-
-/**
- * A port that was free a moment ago. Another process may still take it before
- * the server binds, hence {@link ManagedProcess.startOnFreePort}'s retries.
- */
-export function getFreePort(host: string = LOOPBACK): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.unref();
-    server.once('error', reject);
-    server.listen(0, host, () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address !== null ? address.port : 0;
-      server.close(() =>
-        port > 0 ? resolve(port) : reject(new Error('Could not allocate a free port.')),
-      );
-    });
-  });
 }
 
 function canConnect(host: string, port: number, timeoutMs: number): Promise<boolean> {
@@ -281,7 +261,7 @@ export class ManagedProcess {
   async startOnFreePort(attempts = 3): Promise<void> {
     if (this.options.port !== undefined) return this.start();
     for (let attempt = 1; ; attempt++) {
-      this.currentPort = await getFreePort();
+      this.currentPort = await freePort();
       try {
         await this.start();
         return;
@@ -305,6 +285,10 @@ export class ManagedProcess {
         env: this.options.env ?? process.env,
         stdio: ['ignore', logFd, logFd],
         windowsHide: true,
+        // Its own process group: a terminal's Ctrl-C reaches the owner only,
+        // which stops the server once whatever uses it has finished
+        // (`npm start` drains the service first).
+        detached: true,
       });
     } finally {
       // The child has its own copy of the descriptor.

@@ -2,7 +2,8 @@ import { mkdirSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import type { LaunchedMongo, StartContext, StopProcessOptions } from './launcher.types';
-import { LOOPBACK, pingMongo } from './managed-process.util';
+import { LOOPBACK } from '../lib/port';
+import { pingMongo } from './managed-process.util';
 import { dataRootDir } from './project-root.util';
 import { checkReachable } from './reachability.util';
 

@@ -6,7 +6,7 @@ let cachedRoot: string | undefined;
 /**
  * The repository root: the nearest directory above this file holding a
  * package.json. Walking up (instead of a fixed `../../..`) keeps it right for
- * both `src/` under ts-jest and the compiled `dist/`.
+ * both `tools/` under ts-jest and the compiled `dist-tools/`.
  */
 export function findProjectRoot(startDir: string = __dirname): string {
   if (startDir === __dirname && cachedRoot !== undefined) return cachedRoot;

@@ -1,10 +1,10 @@
-"""Schemathesis hooks for fuzzing this service; loaded by soak/fuzz.js.
+"""Schemathesis hooks for fuzzing this service; loaded by tools/soak/fuzz.ts.
 
 Authentication: every protected operation is fuzzed with a valid principal
 so that its handler, not only its guard, meets the
 generated input:
 
-- GET /org/list: the super admin, whom soak/fuzz.js bootstraps from
+- GET /org/list: the super admin, whom tools/soak/fuzz.ts bootstraps from
   FUZZ_SUPERADMIN_EMAIL / FUZZ_SUPERADMIN_PASSWORD;
 - DELETE /org/delete: the owner of an organization made for that one case,
   and schema-valid cases name that organization, so deletes really happen;
@@ -13,7 +13,7 @@ generated input:
   any moment; Schemathesis then calls get() again (it re-authenticates on
   401) and a new organization is made.
 
-soak/fuzz.js fails the run when an operation never got a 2xx answer, so a
+tools/soak/fuzz.ts fails the run when an operation never got a 2xx answer, so a
 principal that cannot reach an operation shows up as a failure.
 """
 

@@ -1,4 +1,3 @@
-#!/usr/bin/env node
 // Builds the Elastic Beanstalk source bundle: `npm run package:eb`.
 //
 //   release/bundle/                    the bundle unpacked (what Docker copies too)
@@ -6,17 +5,18 @@
 //
 // Contents, and nothing else: the compiled service (dist/, no source maps),
 // package.json, package-lock.json (EB runs `npm install --production` against it),
-// Procfile, .platform/ and .ebextensions/. The archive is reproducible: same
+// Procfile, .platform/ and .ebextensions/. Never tooling: the database launcher
+// and the test harnesses live in tools/, which is compiled apart (dist-tools/).
+// The archive is reproducible: same
 // sources, same bytes (sorted entries, fixed timestamps and modes). Platform
 // hooks (.platform/hooks/**, .platform/confighooks/**) are 0755, because
 // Elastic Beanstalk runs only executable hooks; everything else is 0644.
 //
 // Options: --skip-compile  reuse release/bundle/dist from an earlier run
 //          --list          print every file in the archive
-'use strict';
-const { execFileSync } = require('node:child_process');
-const { createHash } = require('node:crypto');
-const {
+import { execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import {
   cpSync,
   existsSync,
   mkdirSync,
@@ -25,11 +25,12 @@ const {
   rmSync,
   statSync,
   writeFileSync,
-} = require('node:fs');
-const { join, relative, sep } = require('node:path');
-const { createZip } = require('./lib/zip');
+} from 'node:fs';
+import { join, relative, sep } from 'node:path';
+import { findProjectRoot } from '../database/project-root.util';
+import { createZip } from './zip';
 
-const root = join(__dirname, '..');
+const root = findProjectRoot(__dirname);
 const releaseDir = join(root, 'release');
 const bundleDir = join(releaseDir, 'bundle');
 const zipPath = join(releaseDir, 'org-management-service.zip');
@@ -45,7 +46,7 @@ const BUNDLE_ROOTS = [
   'package.json',
 ];
 
-function walk(dir) {
+function walk(dir: string): string[] {
   return readdirSync(dir, { withFileTypes: true }).flatMap((entry) => {
     const path = join(dir, entry.name);
     if (entry.isDirectory()) return walk(path);
@@ -59,7 +60,7 @@ if (!args.has('--skip-compile')) {
   // nest build (not plain tsc) so the Swagger plugin shapes the API docs as in dist/.
   execFileSync(
     join(root, 'node_modules', '.bin', 'nest'),
-    ['build', '-p', 'scripts/eb/tsconfig.bundle.json'],
+    ['build', '-p', 'tools/eb/tsconfig.bundle.json'],
     {
       cwd: root,
       stdio: 'inherit',
@@ -84,7 +85,7 @@ const strays = files.filter((f) => f.startsWith('dist/') && !f.endsWith('.js'));
 if (strays.length > 0) throw new Error(`Not compiled output: ${strays.join(', ')}`);
 
 /** Files Elastic Beanstalk executes: platform hooks, for deployments and configuration changes. */
-const isHook = (name) => /^\.platform\/(hooks|confighooks)\/[^/]+\/[^/]+$/.test(name);
+const isHook = (name: string) => /^\.platform\/(hooks|confighooks)\/[^/]+\/[^/]+$/.test(name);
 const entries = files.map((name) => {
   const data = readFileSync(join(bundleDir, name));
   if (isHook(name) && !data.subarray(0, 2).equals(Buffer.from('#!')))
@@ -97,7 +98,7 @@ writeFileSync(zipPath, zip);
 
 const sha256 = createHash('sha256').update(zip).digest('hex');
 const unpacked = files.reduce((n, f) => n + statSync(join(bundleDir, f)).size, 0);
-const groups = new Map();
+const groups = new Map<string, number>();
 for (const f of files) {
   const top = f.split('/')[0];
   groups.set(top, (groups.get(top) ?? 0) + 1);

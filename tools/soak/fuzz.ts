@@ -1,8 +1,7 @@
-#!/usr/bin/env node
 // Fuzzes the running service against its own OpenAPI document with
-// Schemathesis (every check), authenticated through soak/schemathesis_hooks.py.
+// Schemathesis (every check), authenticated through tools/soak/schemathesis_hooks.py.
 //
-//   node soak/fuzz.js [--max-examples 25] [--seed 20261122 | --seed random] [--dist dist]
+//   npm run fuzz -- [--max-examples 25] [--seed 20261122 | --seed random] [--dist dist]
 //
 // Needs the service built (npm run fuzz builds it first). Schemathesis is
 // installed from PyPI into .tools/schemathesis-venv on first use. Exits
@@ -12,21 +11,19 @@
 // report, whose closing "=== ... in 28.95s ===" banner a CI log reader takes
 // for a test runner's), the installer's and the service's errors go to
 // .tools/fuzz-report/console.log.
-'use strict';
+import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { appendFileSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { join, relative, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { PROJECT_ROOT as PROJECT, serviceEntry, startServiceWithDatabase } from '../lib/service';
 
-const { spawn } = require('node:child_process');
-const { randomBytes } = require('node:crypto');
-const {
-  appendFileSync,
-  existsSync,
-  mkdirSync,
-  readdirSync,
-  readFileSync,
-  rmSync,
-} = require('node:fs');
-const { join, relative } = require('node:path');
-const { parseArgs } = require('node:util');
-const { startService, PROJECT } = require('./service');
+/** Where schemathesis_hooks.py is: the sources, not the compiled tools. */
+const HOOKS_DIR = join(PROJECT, 'tools', 'soak');
+
+interface OpenApiDocument {
+  paths: Record<string, Record<string, unknown>>;
+}
 
 const SCHEMATHESIS_VERSION = '4.32.5';
 const VENV = join(PROJECT, '.tools', 'schemathesis-venv');
@@ -43,40 +40,52 @@ const { values: args } = parseArgs({
 });
 
 /** Appends to the console log (created with the report directory). */
-function record(text) {
+function record(text: string): void {
   mkdirSync(REPORT_DIR, { recursive: true });
   appendFileSync(CONSOLE_LOG, text.endsWith('\n') ? text : `${text}\n`);
 }
 
 /** Runs a command; its stdout and stderr go to the console log, stdout is also returned. */
-function run(command, argv, env) {
+function run(
+  command: string,
+  argv: string[],
+  env: NodeJS.ProcessEnv,
+): Promise<{ code: number; out: string }> {
   return new Promise((done) => {
     const child = spawn(command, argv, { env, stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
-    child.stdout.on('data', (chunk) => {
+    child.stdout.on('data', (chunk: Buffer) => {
       out += chunk.toString();
       record(chunk.toString());
     });
-    child.stderr.on('data', (chunk) => record(chunk.toString()));
+    child.stderr.on('data', (chunk: Buffer) => record(chunk.toString()));
     child.on('error', () => done({ code: 127, out }));
     child.on('exit', (code) => done({ code: code ?? 1, out }));
   });
 }
 
 /** Check names, case counts and each operation's answers from Schemathesis's NDJSON event stream. */
-function summarize(reportFile) {
-  const checks = new Set();
+interface ScenarioFinished {
+  recorder?: {
+    cases?: Record<string, { value?: { method: string; path: string } }>;
+    interactions?: Record<string, { response?: { status_code?: unknown } }>;
+  };
+}
+
+function summarize(reportFile: string) {
+  const checks = new Set<string>();
   /** `METHOD /path` -> status codes received. */
-  const answers = new Map();
+  const answers = new Map<string, Set<number>>();
   let cases = 0;
-  const visit = (value) => {
+  const visit = (value: unknown): void => {
     if (Array.isArray(value)) return value.forEach(visit);
     if (value === null || typeof value !== 'object') return;
     // ScenarioFinished carries `checks: { <case id>: [{ name, status }] }`.
-    if (value.checks !== null && typeof value.checks === 'object') {
-      for (const results of Object.values(value.checks)) {
-        if (!Array.isArray(results)) continue;
-        for (const check of results)
+    const { checks: results } = value as { checks?: unknown };
+    if (results !== null && typeof results === 'object') {
+      for (const list of Object.values(results)) {
+        if (!Array.isArray(list)) continue;
+        for (const check of list as ({ name?: string; status?: string } | null)[])
           if (check?.name && check.status !== 'skip') checks.add(check.name);
       }
     }
@@ -84,17 +93,17 @@ function summarize(reportFile) {
   };
   for (const line of readFileSync(reportFile, 'utf8').split('\n')) {
     if (!line.trim()) continue;
-    const event = JSON.parse(line);
+    const event = JSON.parse(line) as { ScenarioFinished?: ScenarioFinished };
     visit(event);
-    const finished = event.ScenarioFinished;
-    if (finished?.recorder?.cases) cases += Object.keys(finished.recorder.cases).length;
-    for (const [id, interaction] of Object.entries(finished?.recorder?.interactions ?? {})) {
-      const request = finished.recorder.cases[id]?.value;
+    const recorder = event.ScenarioFinished?.recorder;
+    if (recorder?.cases) cases += Object.keys(recorder.cases).length;
+    for (const [id, interaction] of Object.entries(recorder?.interactions ?? {})) {
+      const request = recorder?.cases?.[id]?.value;
       const status = interaction?.response?.status_code;
       if (!request || typeof status !== 'number') continue;
       const operation = `${request.method} ${request.path}`;
       if (!answers.has(operation)) answers.set(operation, new Set());
-      answers.get(operation).add(status);
+      answers.get(operation)!.add(status);
     }
   }
   return { checks: [...checks].sort(), cases, answers };
@@ -104,8 +113,11 @@ function summarize(reportFile) {
  * Documented operations that never answered 2xx: the fuzzer reached only
  * their guards (a missing principal, a role it lacked), never their handlers.
  */
-function unreachedOperations(document, answers) {
-  const unreached = [];
+function unreachedOperations(
+  document: OpenApiDocument,
+  answers: Map<string, Set<number>>,
+): string[] {
+  const unreached: string[] = [];
   for (const [path, item] of Object.entries(document.paths)) {
     for (const method of Object.keys(item)) {
       const operation = `${method.toUpperCase()} ${path}`;
@@ -124,7 +136,7 @@ async function ensureSchemathesis() {
   const installed = existsSync(st) && (await run(st, ['--version'], process.env)).out;
   if (installed && installed.includes(SCHEMATHESIS_VERSION)) return st;
   record(`Installing schemathesis==${SCHEMATHESIS_VERSION} into ${VENV}`);
-  for (const [command, argv] of [
+  for (const [command, argv] of <[string, string[]][]>[
     ['python3', ['-m', 'venv', VENV]],
     [
       join(VENV, 'bin', 'pip'),
@@ -151,8 +163,9 @@ async function main() {
     email: `fuzz-operator-${randomBytes(4).toString('hex')}@example.test`,
     password: `fuzz operator ${randomBytes(12).toString('hex')}`,
   };
-  const service = await startService({
-    distDir: args.dist,
+  const service = await startServiceWithDatabase({
+    entry: args.dist ? serviceEntry(resolve(args.dist)) : undefined,
+    cwd: PROJECT,
     log: record,
     env: {
       WEB_CONCURRENCY: '1',
@@ -165,15 +178,15 @@ async function main() {
       RATE_LIMIT_CREATE: '1000000/1m',
     },
   });
-  let result;
-  let document;
+  let result: { code: number; out: string } | undefined;
+  let document: OpenApiDocument;
   try {
-    document = await (await fetch(`${service.base}/docs-json`)).json();
+    document = (await (await fetch(`${service.url}/docs-json`)).json()) as OpenApiDocument;
     result = await run(
       st,
       [
         'run',
-        `${service.base}/docs-json`,
+        `${service.url}/docs-json`,
         '--checks',
         'all',
         '--max-examples',
@@ -198,10 +211,10 @@ async function main() {
       ],
       {
         ...process.env,
-        FUZZ_BASE_URL: service.base,
+        FUZZ_BASE_URL: service.url,
         FUZZ_SUPERADMIN_EMAIL: superadmin.email,
         FUZZ_SUPERADMIN_PASSWORD: superadmin.password,
-        PYTHONPATH: __dirname,
+        PYTHONPATH: HOOKS_DIR,
         SCHEMATHESIS_HOOKS: 'schemathesis_hooks',
       },
     );
@@ -221,13 +234,13 @@ async function main() {
   const report = readdirSync(REPORT_DIR).find((name) => name.endsWith('.ndjson'));
   const { checks, cases, answers } = report
     ? summarize(join(REPORT_DIR, report))
-    : { checks: [], cases: 0, answers: new Map() };
+    : { checks: [], cases: 0, answers: new Map<string, Set<number>>() };
   const unreached = unreachedOperations(document, answers);
   const generated = /(?<!\d)(\d+) generated/.exec(result.out)?.[1] ?? String(cases);
   // Schemathesis's closing line: "=== 2 failures, 1 error, 1 warning in 61.2s ===".
   const closing =
     result.out.split('\n').findLast((line) => /^=+ .* in [\d.]+s =+$/.test(line)) ?? '';
-  const count = (what) => Number(new RegExp(`(\\d+) ${what}`).exec(closing)?.[1] ?? 0);
+  const count = (what: string) => Number(new RegExp(`(\\d+) ${what}`).exec(closing)?.[1] ?? 0);
   console.log(
     `schemathesis: ${generated} test cases generated, ${count('failure')} failures, ${count('error')} errors, exit ${result.code}; checks run: ${checks.join(', ') || '(none recorded)'}; console output in ${relative(PROJECT, CONSOLE_LOG)}`,
   );
@@ -235,16 +248,16 @@ async function main() {
     console.log('schemathesis: every documented operation answered 2xx at least once');
   } else {
     console.log(
-      `schemathesis: ${unreached.length} operation(s) never answered 2xx, so their handlers were not fuzzed with a valid principal (see soak/schemathesis_hooks.py):\n  ${unreached.join('\n  ')}`,
+      `schemathesis: ${unreached.length} operation(s) never answered 2xx, so their handlers were not fuzzed with a valid principal (see tools/soak/schemathesis_hooks.py):\n  ${unreached.join('\n  ')}`,
     );
   }
   process.exitCode = result.code !== 0 ? result.code : unreached.length > 0 ? 1 : 0;
 }
 
-main().catch((error) => {
-  record(String(error?.stack ?? error));
+main().catch((error: unknown) => {
+  record(error instanceof Error ? (error.stack ?? error.message) : String(error));
   console.error(
-    `schemathesis: did not run (${error?.message ?? error}); console output in ${relative(PROJECT, CONSOLE_LOG)}`,
+    `schemathesis: did not run (${error instanceof Error ? error.message : String(error)}); console output in ${relative(PROJECT, CONSOLE_LOG)}`,
   );
   process.exitCode = 1;
 });

@@ -41,19 +41,10 @@ describe('Several database clusters (e2e)', () => {
 
   /** Creates an organization as the super admin, on `cluster`. */
   async function createOn(cluster: string): Promise<OrgFixture> {
-    const input = newOrgInput('Cell');
-    const created = await operator.createOrg({ ...input, cluster }).expect(201);
-    expect(created.body.cluster).toBe(cluster);
-    const owner = await apiClient(t).loginAs(input.email, input.password);
-    return {
-      name: input.organization_name,
-      email: input.email,
-      password: input.password,
-      id: created.body.id as string,
-      adminId: created.body.admin.id as string,
-      token: owner.token,
-      owner,
-    };
+    const org = await createOrg(t, 'Cell', { by: operator, extra: { cluster } });
+    const view = await org.owner.getOrg(org.name).expect(200);
+    expect(view.body.cluster).toBe(cluster);
+    return org;
   }
 
   /** Tenant databases on each server. */

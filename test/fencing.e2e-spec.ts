@@ -8,7 +8,10 @@ import { createOrg, newOrgInput, tenantDbNameOf as dbNameOf } from './utils/fixt
 import { PausingHooks } from './utils/pausing-hooks';
 import { createTestApp, tenantDatabases, uniqueMasterDb, type TestApp } from './utils/test-app';
 
-const LEASE_MS = 1000;
+// Short, so the tests wait little; not shorter, so that on a loaded two-core
+// CI machine a live operation can still renew in time and repairers do not
+// keep taking it from each other (each claim needs the previous lease to lapse).
+const LEASE_MS = 2000;
 // The paused worker's own answer is under test: it must stay synchronous
 // however long the pause (no 202 once the operation budget is spent).
 const env = {
@@ -57,6 +60,7 @@ async function repairedBy(t: TestApp, organizationId: string) {
  * frozen VM do). Fencing must make everything it does after that a no-op.
  */
 describe('Fencing: a paused operation that resumes changes nothing (e2e)', () => {
+  jest.setTimeout(120_000);
   let masterDbName: string;
   let repairer: TestApp;
   const opened: TestApp[] = [];

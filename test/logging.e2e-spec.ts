@@ -1,47 +1,16 @@
-import { Writable } from 'node:stream';
-import type { NestFastifyApplication } from '@nestjs/platform-fastify';
-import { Test } from '@nestjs/testing';
-import request from 'supertest';
-import { AppModule } from '../src/app.module';
-import { configureApp, createFastifyAdapter } from '../src/app.setup';
-import { LOG_DESTINATION } from '../src/logging/logging.constants';
 import { apiClient } from './utils/api';
 import { bearer, createOrg, PASSWORD } from './utils/fixtures';
-import { uniqueMasterDb, uniqueSuffix } from './utils/test-app';
-
-type LogLine = Record<string, unknown>;
+import { captureLogs } from './utils/log-capture';
+import { createTestApp, uniqueSuffix } from './utils/test-app';
 
 /**
  * The real application with its log destination swapped for a buffer, so the
- * lines it writes can be read back. One app per file: nestjs-pino keeps one
- * root logger per process (per test file under Jest).
+ * lines it writes can be read back.
  */
 async function createLoggedApp(env: Record<string, string>) {
-  process.env.MASTER_DB_NAME = uniqueMasterDb();
-  Object.assign(process.env, env);
-  const raw: string[] = [];
-  const sink = new Writable({
-    write(chunk: Buffer, _encoding, callback) {
-      raw.push(chunk.toString());
-      callback();
-    },
-  });
-  const moduleRef = await Test.createTestingModule({ imports: [AppModule] })
-    .overrideProvider(LOG_DESTINATION)
-    .useValue(sink)
-    .compile();
-  const app = configureApp(
-    moduleRef.createNestApplication<NestFastifyApplication>(createFastifyAdapter()),
-  );
-  await app.init();
-  await app.getHttpAdapter().getInstance().ready();
-  const text = () => raw.join('');
-  const lines = (): LogLine[] =>
-    text()
-      .split('\n')
-      .filter(Boolean)
-      .map((line) => JSON.parse(line) as LogLine);
-  return { app, text, lines, http: () => request(app.getHttpServer()) };
+  const logs = captureLogs();
+  const app = await createTestApp({ env, logSink: logs.sink });
+  return { ...app, text: logs.text, lines: logs.lines };
 }
 
 describe('Structured logs (e2e)', () => {
@@ -53,7 +22,7 @@ describe('Structured logs (e2e)', () => {
   });
 
   afterAll(async () => {
-    await t.app.close();
+    await t.close();
   });
 
   const requestLines = (requestId: string) =>

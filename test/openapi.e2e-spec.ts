@@ -124,6 +124,12 @@ describe('OpenAPI document (e2e)', () => {
       'password',
     ]);
     expect(create.required?.sort()).toEqual(['email', 'organization_name', 'password']);
+    // The fuzzer generates from these: a documented value must be an accepted one.
+    expect(create.properties!.cluster).toMatchObject({
+      type: 'string',
+      pattern: '^[a-z0-9-]{1,32}$',
+      maxLength: 32,
+    });
   });
 
   it('matches what the server really returns', async () => {

@@ -9,9 +9,10 @@ import {
   Post,
   Put,
   Query,
+  Req,
   Res,
 } from '@nestjs/common';
-import type { FastifyReply } from 'fastify';
+import type { FastifyReply, FastifyRequest } from 'fastify';
 import {
   ApiAcceptedResponse,
   ApiBearerAuth,
@@ -21,6 +22,7 @@ import {
   ApiHeader,
   ApiOkResponse,
   ApiOperation,
+  ApiResponse,
   ApiTags,
   getSchemaPath,
 } from '@nestjs/swagger';
@@ -30,6 +32,7 @@ import { type RequestContext, ReqContext } from '../auth/request-context';
 import { IdempotencyKey } from '../idempotency/idempotency-key.decorator';
 import { IdempotencyService } from '../idempotency/idempotency.service';
 import { ApiProblems } from '../common/decorators/api-problems.decorator';
+import { revalidatable, varyOn } from '../common/http/conditional-get';
 import { DomainError } from '../common/errors/domain.error';
 import { ErrorCode } from '../common/errors/error-codes';
 import { prefersRespondAsync } from '../common/http/prefer';
@@ -166,7 +169,12 @@ export class OrganizationsController {
   @ApiOperation({
     summary: 'Get an organization by name',
     description:
-      "Anyone gets the public view. With a token of one of the organization's own admins, the owner view (adds `database_name` and `admin`). A token that is sent must be valid.",
+      "Anyone gets the public view. With a token of one of the organization's own admins, the owner view (adds `database_name` and `admin`). A token that is sent must be valid. Without a token the answer carries an `ETag` and `Cache-Control: no-cache` (keep it, revalidate every time); with a token it is `no-store` and never a 304.",
+  })
+  @ApiHeader({
+    name: 'If-None-Match',
+    required: false,
+    description: 'The ETag of a public view you hold: 304 with no body while it is current.',
   })
   @ApiExtraModels(OrganizationPublicView, OrganizationOwnerView)
   @ApiOkResponse({
@@ -177,12 +185,23 @@ export class OrganizationsController {
       ],
     },
   })
+  @ApiResponse({ status: 304, description: 'Not modified: the public view you hold is current.' })
   @ApiProblems(400, 401, 404)
-  get(
+  async get(
     @Query() query: OrganizationNameQueryDto,
     @CurrentAdmin() viewer: AuthenticatedAdmin | undefined,
-  ): Promise<OrganizationPublicView | OrganizationOwnerView> {
-    return this.organizations.get(query.organization_name, viewer);
+    @Req() request: FastifyRequest,
+    @Res({ passthrough: true }) reply: FastifyReply,
+  ): Promise<OrganizationPublicView | OrganizationOwnerView | undefined> {
+    // One URL, two audiences: a cache must key this answer on the token.
+    varyOn(reply, 'Authorization');
+    // With a token the default no-store stands, whichever view it gets.
+    if (viewer) return this.organizations.get(query.organization_name, viewer);
+    return revalidatable(
+      request,
+      reply,
+      await this.organizations.get(query.organization_name, undefined),
+    );
   }
 
   @Put('update')

@@ -31,12 +31,16 @@ export class OrganizationsRepository implements OnModuleInit {
     await Promise.all([this.organizations.createIndexes(), this.slugs.createIndexes()]);
   }
 
+  // The two reads on every authenticated request and every public view go
+  // straight to the driver: a lean Mongoose query returns the same document
+  // but first builds, casts and hooks a Query, a cost paid per request. The
+  // filters are typed values (an ObjectId, a validated slug), nothing to cast.
   findById(id: Types.ObjectId): Promise<OrganizationRecord | null> {
-    return this.organizations.findById(id).lean<OrganizationRecord>().exec();
+    return this.organizations.collection.findOne<OrganizationRecord>({ _id: id });
   }
 
   findBySlug(slug: string): Promise<OrganizationRecord | null> {
-    return this.organizations.findOne({ slug }).lean<OrganizationRecord>().exec();
+    return this.organizations.collection.findOne<OrganizationRecord>({ slug });
   }
 
   /** Whether a record exists, in any state (half created and being deleted included). */

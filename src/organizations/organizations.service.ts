@@ -118,11 +118,18 @@ export class OrganizationsService {
     });
   }
 
+  /** Anyone gets the public view; the organization's own admins get the owner view. */
+  async get(name: string, viewer: undefined): Promise<OrganizationPublicView>;
+  async get(
+    name: string,
+    viewer: AuthenticatedAdmin | undefined,
+  ): Promise<OrganizationPublicView | OrganizationOwnerView>;
   async get(
     name: string,
     viewer: AuthenticatedAdmin | undefined,
   ): Promise<OrganizationPublicView | OrganizationOwnerView> {
-    const org = await this.findVisible(name);
+    // The owner view of one's own organization costs no read beyond the token check's.
+    const org = await this.findVisible(name, viewer);
     if (viewer?.organizationId && org._id.equals(viewer.organizationId)) {
       return OrganizationOwnerView.fromOwner(org, { _id: viewer.adminId, email: viewer.email });
     }
@@ -294,8 +301,13 @@ export class OrganizationsService {
     return moved;
   }
 
-  private async findVisible(name: string): Promise<OrganizationRecord> {
-    const org = await this.access.findLiveBySlug(slugify(name));
+  private async findVisible(
+    name: string,
+    viewer?: AuthenticatedAdmin,
+  ): Promise<OrganizationRecord> {
+    const org = viewer
+      ? await this.access.findLiveBySlugFor(slugify(name), viewer)
+      : await this.access.findLiveBySlug(slugify(name));
     if (!org) throw orgNotFound(name);
     return org;
   }

@@ -1,6 +1,6 @@
 import { slugify } from '../../src/organizations/organization-name';
 import { TENANT_DB_PREFIX } from '../../src/database/database.constants';
-import { apiClient, type AdminSession } from './api';
+import { apiClient, type AdminSession, type ApiClient } from './api';
 import type { TestApp } from './test-app';
 import { uniqueSuffix } from './test-app';
 
@@ -30,11 +30,18 @@ export function newOrgInput(prefix = 'Org') {
 export const tenantDbNameOf = (organizationName: string) =>
   `${TENANT_DB_PREFIX}${slugify(organizationName)}`;
 
-/** Creates an organization over HTTP and logs its owner in. */
-export async function createOrg(t: Pick<TestApp, 'http'>, prefix = 'Org'): Promise<OrgFixture> {
+/**
+ * Creates an organization over HTTP and logs its owner in. `by`: the caller
+ * that creates it (anonymous by default); `extra`: more body fields.
+ */
+export async function createOrg(
+  t: Pick<TestApp, 'http'>,
+  prefix = 'Org',
+  { by, extra }: { by?: ApiClient; extra?: Record<string, unknown> } = {},
+): Promise<OrgFixture> {
   const input = newOrgInput(prefix);
   const api = apiClient(t);
-  const created = await api.createOrg(input).expect(201);
+  const created = await (by ?? api).createOrg({ ...input, ...extra }).expect(201);
   const owner = await api.loginAs(input.email, input.password);
   return {
     name: input.organization_name,

@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import type { Writable } from 'node:stream';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { getConnectionToken } from '@nestjs/mongoose';
 import { Test } from '@nestjs/testing';
@@ -11,6 +12,7 @@ import { JWT_STRATEGY } from '../../src/auth/auth.constants';
 import { JwtStrategy } from '../../src/auth/jwt.strategy';
 import { configProviders, loadConfig } from '../../src/config/configuration';
 import { TENANT_DB_PREFIX } from '../../src/database/database.constants';
+import { LOG_DESTINATION } from '../../src/logging/logging.constants';
 import { OperationHooks } from '../../src/organizations/lifecycle/operation-hooks';
 import { recordMaster, recordSuffix, TEST_MASTER_PREFIX, trackOpenApp } from './test-databases';
 
@@ -26,6 +28,8 @@ export interface TestAppOptions {
   masterDbName?: string;
   env?: Record<string, string>;
   hooks?: OperationHooks;
+  /** Where the application's log lines go instead of stdout, to read them back. */
+  logSink?: Writable;
 }
 
 /**
@@ -73,6 +77,9 @@ export async function createTestApp(options: TestAppOptions = {}): Promise<TestA
     builder = builder.overrideProvider(provide).useValue(useValue);
   }
   if (options.hooks) builder = builder.overrideProvider(OperationHooks).useValue(options.hooks);
+  if (options.logSink) {
+    builder = builder.overrideProvider(LOG_DESTINATION).useValue(options.logSink);
+  }
   let app: NestFastifyApplication | undefined;
   try {
     const moduleRef = await builder.compile();

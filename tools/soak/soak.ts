@@ -196,6 +196,36 @@ async function soak(service: ServiceWithDatabase, mongo: MongoClient, masterDb: 
     return client;
   }
 
+  /**
+   * A rename or delete that outlived the service's sync budget answered 202:
+   * poll its operation (with the caller's token) until it ends. Returns the
+   * operation's `result`, or null if it failed or did not end in time.
+   */
+  async function awaitOperation(id: unknown, token: string | null): Promise<Answer | null> {
+    const deadline = Date.now() + RENAME_TIMEOUT_MS;
+    while (Date.now() < deadline) {
+      const res = await call('operation', 'GET', `/org/operations/${String(id)}`, {
+        token,
+        expect: [200],
+      });
+      const status = res.body?.status;
+      if (res.status !== 200 || status === 'failed') return null;
+      if (status === 'succeeded') return (res.body?.result as Answer | undefined) ?? null;
+      await sleep(500);
+    }
+    return null;
+  }
+
+  /** After a delete answered 202, wait until its organization record is gone. */
+  async function awaitDeleted(name: string): Promise<boolean> {
+    const deadline = Date.now() + RENAME_TIMEOUT_MS;
+    while (Date.now() < deadline) {
+      if (!(await mongo.db(masterDb).collection('organizations').findOne({ name }))) return true;
+      await sleep(500);
+    }
+    return false;
+  }
+
   /** After a rename whose answer was lost, wait for it to settle and adopt its outcome. */
   async function resolveName(client: SoakClient, newName: string) {
     const deadline = Date.now() + RENAME_TIMEOUT_MS;
@@ -320,12 +350,15 @@ async function soak(service: ServiceWithDatabase, mongo: MongoClient, masterDb: 
       const res = await call('rename', 'PUT', '/org/update', {
         token: client.token,
         body: { new_organization_name: newName },
-        expect: [200],
+        // 202: it outlived the service's sync budget and goes on; poll it.
+        expect: [200, 202],
         timeoutMs: RENAME_TIMEOUT_MS,
       });
-      if (res.status === 200) {
+      const renamed =
+        res.status === 202 ? await awaitOperation(res.body?.id, client.token) : res.body;
+      if ((res.status === 200 || res.status === 202) && renamed) {
         client.name = newName;
-        client.database = res.body?.database_name;
+        client.database = renamed.database_name;
       } else {
         // Counted above; now find out which name the organization ended up with.
         await resolveName(client, newName);
@@ -356,10 +389,14 @@ async function soak(service: ServiceWithDatabase, mongo: MongoClient, masterDb: 
         `/org/delete?organization_name=${encodeURIComponent(input.organization_name)}`,
         {
           token,
-          expect: [200],
+          expect: [200, 202],
         },
       );
-      if (deleted.status === 200) client.deletedNames.push(input.organization_name);
+      // 202: the delete goes on; the owner's token died with the organization, so watch the record.
+      const gone =
+        deleted.status === 200 ||
+        (deleted.status === 202 && (await awaitDeleted(input.organization_name)));
+      if (gone) client.deletedNames.push(input.organization_name);
     } else {
       const old = client.token;
       await call('logout', 'POST', '/admin/logout', { token: old, expect: [204] });
@@ -517,7 +554,7 @@ async function soak(service: ServiceWithDatabase, mongo: MongoClient, masterDb: 
         ([key, e]) =>
           `  unexpected: ${key} ×${e.count} (expected ${e.expected.join('/')}) ${e.example}`,
       ),
-    `soak: organizations: ${clients.length} kept (renamed ${stats.byAction.get('rename 200') ?? 0} times), ${deleted.length} created and deleted; lost: ${clients.filter((c) => !live.has(c.name)).length}; tenant documents in place: ${documentsInPlace}/${clients.length * SEEDED_TOTAL}; databases left behind: ${orphans.length}, missing: ${missing.length}`,
+    `soak: organizations: ${clients.length} kept (renamed ${(stats.byAction.get('rename 200') ?? 0) + (stats.byAction.get('rename 202') ?? 0)} times), ${deleted.length} created and deleted; lost: ${clients.filter((c) => !live.has(c.name)).length}; tenant documents in place: ${documentsInPlace}/${clients.length * SEEDED_TOTAL}; databases left behind: ${orphans.length}, missing: ${missing.length}`,
     `soak: readiness: ${readiness.probes} probes, ${readiness.notReady} answered "not ready", slowest ${readiness.slowest} ms`,
     `soak: worker memory (RSS): after warm-up ${mb(early)}, at the end ${mb(late)}, peak ${mb(peak)} -> ${memoryStable ? 'stable' : 'GROWING'}`,
     ...problems.slice(0, 20).map((p) => `  problem: ${p}`),

@@ -1,4 +1,5 @@
-import { IsOptional, Matches } from 'class-validator';
+import { ApiPropertyOptional } from '@nestjs/swagger';
+import { IsOptional, IsString, Matches } from 'class-validator';
 import { IsAdminEmail, IsPassword } from '../../common/decorators/validation.decorators';
 import { CLUSTER_NAME_PATTERN } from '../../config/tenant-clusters';
 import { IsOrganizationName } from './organization-name.decorator';
@@ -33,7 +34,9 @@ export class CreateOrganizationDto {
    * Without it, TENANT_PLACEMENT decides.
    * @example "eu-2"
    */
+  @ApiPropertyOptional({ pattern: CLUSTER_NAME_PATTERN.source, minLength: 1, maxLength: 32 })
   @IsOptional()
+  @IsString()
   @Matches(CLUSTER_NAME_PATTERN, {
     message: 'cluster must be 1-32 characters of lower-case letters, digits or "-"',
   })

@@ -1,45 +1,87 @@
-'use strict';
 /** Medians, ratios against the targets, and the BENCHMARKS.md table. */
-const { existsSync, readFileSync, writeFileSync } = require('node:fs');
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import type { HttpRun } from './load';
+import type { BenchResults } from './results';
+
+/** One line of the table; `met` is true, false, or undefined where no target is set. */
+export interface Row {
+  scenario: string;
+  metric: string;
+  service: string;
+  baseline?: string;
+  ratio?: number;
+  ratioLabel?: string;
+  target?: string;
+  met?: boolean;
+}
 
 const START = '<!-- bench:results:start -->';
 const END = '<!-- bench:results:end -->';
 
-function median(values) {
+export function median(values: readonly (number | undefined)[]): number | undefined {
   const sorted = values
-    .filter((v) => typeof v === 'number' && Number.isFinite(v))
+    .filter((v): v is number => typeof v === 'number' && Number.isFinite(v))
     .sort((a, b) => a - b);
   if (sorted.length === 0) return undefined;
   const mid = Math.floor(sorted.length / 2);
   return sorted.length % 2 === 1 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
 }
 
-const pick = (runs, key) => median(runs.map((run) => run[key]));
+type Numeric<T> = { [K in keyof T]-?: T[K] extends number | undefined ? K : never }[keyof T];
 
-function fmt(value, digits = 0) {
+function pick<T extends object>(runs: readonly T[], key: Numeric<T>): number | undefined {
+  return median(runs.map((run) => run[key] as number | undefined));
+}
+
+export function fmt(value: number | undefined, digits = 0): string {
   if (value === undefined || Number.isNaN(value)) return 'n/a';
   return value.toLocaleString('en-US', {
     minimumFractionDigits: digits,
     maximumFractionDigits: digits,
   });
 }
-const mb = (bytes) => (bytes === undefined ? 'n/a' : `${fmt(bytes / (1024 * 1024), 0)} MB`);
-const ratio = (a, b) => (a === undefined || b === undefined || b === 0 ? undefined : a / b);
+export const mb = (bytes: number | undefined): string =>
+  bytes === undefined ? 'n/a' : `${fmt(bytes / (1024 * 1024), 0)} MB`;
+/** Process plus database CPU per request; undefined while the process's is unknown. */
+const cpuWithDb = (run: {
+  cpuUsPerRequest: number | undefined;
+  dbCpuUsPerRequest: number | undefined;
+}): number | undefined =>
+  run.cpuUsPerRequest === undefined
+    ? undefined
+    : run.cpuUsPerRequest + (run.dbCpuUsPerRequest ?? 0);
+const per = (value: number | undefined, unit: number): number | undefined =>
+  value === undefined ? undefined : value / unit;
+export const ratio = (a: number | undefined, b: number | undefined): number | undefined =>
+  a === undefined || b === undefined || b === 0 ? undefined : a / b;
 
 /**
  * The median over rounds of each round's own ratio. A round's two runs are
  * back to back, so load from other processes hits both alike; the ratio of
  * the two medians would mix rounds measured under different loads.
  */
-const pairedRatio = (a, b, keyA, keyB = keyA) =>
-  median(a.map((run, i) => ratio(run[keyA], b[i]?.[keyB])).filter((r) => r !== undefined));
+export function pairedRatio<A extends object, B extends object>(
+  a: readonly A[],
+  b: readonly B[],
+  keyA: Numeric<A>,
+  keyB: Numeric<B> = keyA as unknown as Numeric<B>,
+): number | undefined {
+  return median(
+    a.map((run, i) => {
+      const other = b[i];
+      return other === undefined
+        ? undefined
+        : ratio(run[keyA] as number | undefined, other[keyB] as number | undefined);
+    }),
+  );
+}
 
 /**
  * Turns the raw rounds into rows: { scenario, metric, service, baseline, ratio, target, met }.
  * `met` is true, false, or undefined where the issue sets no target.
  */
-function summarize(results) {
-  const rows = [];
+export function summarize(results: BenchResults): Row[] {
+  const rows: Row[] = [];
   for (const scenario of results.http) {
     const s = scenario.runs.service;
     const b = scenario.runs.baseline;
@@ -76,12 +118,11 @@ function summarize(results) {
     // only limit: steadier than req/s while other processes share the cores.
     const capacity = median(
       s.map((run, i) => {
-        const mine = run.cpuUsPerRequest + (run.dbCpuUsPerRequest ?? 0);
-        const theirs = b[i] ? b[i].cpuUsPerRequest + (b[i].dbCpuUsPerRequest ?? 0) : undefined;
-        return ratio(theirs, mine);
+        const other = b[i];
+        return ratio(other === undefined ? undefined : cpuWithDb(other), cpuWithDb(run));
       }),
     );
-    if (pick(b, 'dbCpuUsPerRequest') > 1) {
+    if ((pick(b, 'dbCpuUsPerRequest') ?? 0) > 1) {
       rows.push({
         scenario: '',
         metric: 'database CPU per request (µs)',
@@ -122,20 +163,14 @@ function summarize(results) {
     // login's CPU (process and database) that is the compare itself.
     const capacity = median(
       service.map((run, i) => {
-        const perLogin = run.cpuUsPerRequest + (run.dbCpuUsPerRequest ?? 0);
-        return raw[i]?.cpuMsPerCompare ? (raw[i].cpuMsPerCompare * 1000) / perLogin : undefined;
+        const compare = raw[i]?.cpuMsPerCompare;
+        return compare ? ratio(compare * 1000, cpuWithDb(run)) : undefined;
       }),
     );
     rows.push({
       scenario: '',
       metric: 'CPU per login (process + database) vs per raw compare, ms',
-      service: fmt(
-        pick(
-          service.map((r) => ({ v: r.cpuUsPerRequest + (r.dbCpuUsPerRequest ?? 0) })),
-          'v',
-        ) / 1000,
-        1,
-      ),
+      service: fmt(per(median(service.map(cpuWithDb)), 1000), 1),
       baseline: `${fmt(pick(raw, 'cpuMsPerCompare'), 1)} (raw compare)`,
       ratio: capacity,
       ratioLabel: 'capacity',
@@ -179,8 +214,8 @@ function summarize(results) {
     rows.push({
       scenario: '',
       metric: 'CPU seconds per move: Node / database',
-      service: `${fmt(pick(service, 'nodeCpuMs') / 1000, 1)} / ${fmt(pick(service, 'dbCpuMs') / 1000, 1)}`,
-      baseline: `${fmt(pick(baseline, 'nodeCpuMs') / 1000, 1)} / ${fmt(pick(baseline, 'dbCpuMs') / 1000, 1)}`,
+      service: `${fmt(per(pick(service, 'nodeCpuMs'), 1000), 1)} / ${fmt(per(pick(service, 'dbCpuMs'), 1000), 1)}`,
+      baseline: `${fmt(per(pick(baseline, 'nodeCpuMs'), 1000), 1)} / ${fmt(per(pick(baseline, 'dbCpuMs'), 1000), 1)}`,
     });
     rows.push({
       scenario: '',
@@ -249,7 +284,7 @@ function summarize(results) {
   return rows;
 }
 
-function renderTable(rows) {
+function renderTable(rows: readonly Row[]): string {
   const lines = [
     '| Scenario | Metric | Service | Baseline | Ratio | Target | Met |',
     '| --- | --- | ---: | ---: | ---: | --- | --- |',
@@ -267,10 +302,11 @@ function renderTable(rows) {
   return lines.join('\n');
 }
 
-function renderRounds(results) {
+function renderRounds(results: BenchResults): string {
   const lines = ['Per round (service / baseline), in run order:', ''];
   for (const scenario of results.http) {
-    const fmtRun = (run) => `${fmt(run.rps)} req/s p99 ${fmt(run.p99, 1)} ms`;
+    const fmtRun = (run: HttpRun | undefined) =>
+      `${fmt(run?.rps)} req/s p99 ${fmt(run?.p99, 1)} ms`;
     const rounds = scenario.runs.service.map(
       (run, i) => `${fmtRun(run)} / ${fmtRun(scenario.runs.baseline[i])}`,
     );
@@ -301,8 +337,8 @@ function renderRounds(results) {
   return lines.join('\n');
 }
 
-function renderSection(results, rows) {
-  const env = results.environment;
+export function renderSection(results: BenchResults, rows: readonly Row[]): string {
+  const env = results.environment!;
   return [
     START,
     `Run ${env.date} on ${env.cpu} (${env.cores} cores, ${env.memoryGiB} GiB), ${env.platform}, Node ${env.node}, ` +
@@ -317,7 +353,7 @@ function renderSection(results, rows) {
 }
 
 /** Replaces the generated section of `file`, keeping everything written by hand around it. */
-function writeReport(file, section, intro) {
+export function writeReport(file: string, section: string, intro: string): void {
   let text = existsSync(file) ? readFileSync(file, 'utf8') : `${intro}\n\n${START}\n${END}\n`;
   const start = text.indexOf(START);
   const end = text.indexOf(END);
@@ -328,7 +364,7 @@ function writeReport(file, section, intro) {
   writeFileSync(file, text);
 }
 
-function printRatios(rows) {
+export function printRatios(rows: readonly Row[]): void {
   const lines = ['', 'Ratios (service ÷ baseline, same run, median of the rounds):'];
   let scenario = '';
   for (const row of rows) {
@@ -342,5 +378,3 @@ function printRatios(rows) {
   }
   console.log(lines.join('\n'));
 }
-
-module.exports = { median, summarize, renderSection, writeReport, printRatios };

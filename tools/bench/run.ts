@@ -1,37 +1,50 @@
-'use strict';
 /**
  * The benchmark suite: builds the production service, starts the database
  * with the launcher the tests use, seeds it, and measures the service
- * against the raw baseline (bench/baseline/) in alternating rounds. Writes
- * the table into BENCHMARKS.md (a full run) or bench/results/ (quick or
+ * against the raw baseline (baseline/) in alternating rounds. Writes
+ * the table into BENCHMARKS.md (a full run) or tools/bench/results/ (quick or
  * partial runs) and prints the ratios. See BENCHMARKS.md for the method.
  *
  *   npm run bench                 # full run, a few minutes
  *   npm run bench -- --quick      # every scenario briefly (CI)
  *   npm run bench -- --scenarios 1,3 --rounds 5 --profile
  */
-const { execFileSync, spawnSync } = require('node:child_process');
-const { randomBytes } = require('node:crypto');
-const { mkdirSync, writeFileSync } = require('node:fs');
-const os = require('node:os');
-const { join } = require('node:path');
-const { setTimeout: sleep } = require('node:timers/promises');
-const { parseArgs } = require('node:util');
-const { isDeepStrictEqual } = require('node:util');
-const bcrypt = require('bcrypt');
-const { MongoClient } = require('mongodb');
-const { measureHttp, warmUp } = require('./lib/load');
-const { cpuMsOf, freePort, ServerProcess } = require('./lib/processes');
-const { summarize, renderSection, writeReport, printRatios } = require('./lib/report');
-const {
-  TENANT_COLLECTIONS,
+import { execFileSync, spawnSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { isDeepStrictEqual, parseArgs } from 'node:util';
+import bcrypt from 'bcrypt';
+import { MongoClient } from 'mongodb';
+import { launchMongo } from '../database/mongo-launcher';
+import { PROJECT_ROOT } from '../lib/service';
+import { measureHttp, warmUp, type BenchRequest, type HttpRun } from './lib/load';
+import type {
+  BenchResults,
+  HttpScenarioResult,
+  LoginResult,
+  MoveRun,
+  RawCompareRun,
+  RenameResult,
+  StartupResult,
+  TenantFactoryRun,
+  JwtResult,
+} from './lib/results';
+import { printRatios, renderSection, summarize, writeReport } from './lib/report';
+import {
   createOrganization,
   seedFillerOrganizations,
   seedTenant,
-} = require('./lib/seed');
+  TENANT_COLLECTIONS,
+} from './lib/seed';
+import { cpuMsOf, freePort, ServerProcess, type ServerName } from './lib/server-process';
 
-const ROOT = join(__dirname, '..');
-const RESULTS = join(__dirname, 'results');
+const ROOT = PROJECT_ROOT;
+// The benchmark's own scripts, compiled next to this file into dist-tools/bench.
+const HERE = __dirname;
+const RESULTS = join(ROOT, 'tools', 'bench', 'results');
 
 const { values: cli } = parseArgs({
   options: {
@@ -72,31 +85,37 @@ const reportFile =
   cli.out ??
   (isFullRun ? join(ROOT, 'BENCHMARKS.md') : join(RESULTS, quick ? 'quick.md' : 'partial.md'));
 
-const log = (message) => console.log(`[bench] ${message}`);
-const children = new Set();
+const log = (message: string): void => console.log(`[bench] ${message}`);
+const children = new Set<ServerProcess>();
 
-function buildService() {
+function buildService(): void {
   log('Building the production service (npm run build)');
   const built = spawnSync('npm', ['run', 'build'], { cwd: ROOT, stdio: 'inherit' });
   if (built.status !== 0) throw new Error('npm run build failed');
 }
 
-function nodeJson(args, env = process.env) {
+/** Runs a script of the benchmark in its own Node process; resolves to the JSON line it prints last. */
+function nodeJson<T>(args: string[], env: NodeJS.ProcessEnv = process.env): T {
   const out = execFileSync(process.execPath, args, {
     cwd: ROOT,
     env,
     encoding: 'utf8',
     maxBuffer: 1 << 20,
   });
-  return JSON.parse(out.trim().split('\n').pop());
+  return JSON.parse(out.trim().split('\n').pop() ?? 'null') as T;
 }
 
-function startServer(kind, env, port, tag) {
+function startServer(
+  kind: ServerName,
+  env: NodeJS.ProcessEnv,
+  port: number,
+  tag: string,
+): ServerProcess {
   const server = new ServerProcess({
     name: kind,
     script:
-      kind === 'service' ? join(ROOT, 'dist', 'main.js') : join(__dirname, 'baseline', 'server.js'),
-    nodeArgs: cli.profile ? ['--require', join(__dirname, 'lib', 'profiler.js')] : [],
+      kind === 'service' ? join(ROOT, 'dist', 'main.js') : join(HERE, 'baseline', 'server.js'),
+    nodeArgs: cli.profile ? ['--require', join(HERE, 'lib', 'profiler.js')] : [],
     ipc: cli.profile,
     env,
     port,
@@ -110,7 +129,17 @@ function startServer(kind, env, port, tag) {
 // Headers that differ per response by nature.
 const VOLATILE_HEADERS = new Set(['date', 'x-request-id']);
 
-async function fetchText(url, init = {}, timeoutMs = 30_000) {
+interface TextAnswer {
+  status: number;
+  headers: string;
+  body: string;
+}
+
+async function fetchText(
+  url: string,
+  init: RequestInit = {},
+  timeoutMs = 30_000,
+): Promise<TextAnswer> {
   const response = await fetch(url, { ...init, signal: AbortSignal.timeout(timeoutMs) });
   const headers = [...response.headers.entries()]
     .filter(([name]) => !VOLATILE_HEADERS.has(name))
@@ -121,7 +150,11 @@ async function fetchText(url, init = {}, timeoutMs = 30_000) {
 }
 
 /** The baseline must answer exactly as the service does, or its numbers mean nothing. */
-async function assertSameAnswers(service, baseline, requests) {
+async function assertSameAnswers(
+  service: ServerProcess,
+  baseline: ServerProcess,
+  requests: BenchRequest[],
+): Promise<void> {
   for (const request of requests) {
     const [a, b] = await Promise.all([
       fetchText(service.url + request.path, { headers: request.headers }),
@@ -130,31 +163,46 @@ async function assertSameAnswers(service, baseline, requests) {
     if (a.status !== 200 || a.status !== b.status || a.body !== b.body || a.headers !== b.headers) {
       throw new Error(
         `${request.path}: the baseline does not answer like the service; if the service changed on ` +
-          `purpose, make bench/baseline/server.js do the same work\n  service:  ${a.status} ${a.body}\n${a.headers}\n  baseline: ${b.status} ${b.body}\n${b.headers}`,
+          `purpose, make tools/bench/baseline/server.ts do the same work\n  service:  ${a.status} ${a.body}\n${a.headers}\n  baseline: ${b.status} ${b.body}\n${b.headers}`,
       );
     }
   }
 }
 
-async function assertSameLogin(service, baseline, credentials, ownerPath) {
-  const post = (server) =>
+interface Credentials {
+  email: string;
+  password: string;
+}
+
+interface LoginAnswer {
+  access_token: string;
+  [field: string]: unknown;
+}
+
+async function assertSameLogin(
+  service: ServerProcess,
+  baseline: ServerProcess,
+  credentials: Credentials,
+  ownerPath: string,
+): Promise<void> {
+  const post = (server: ServerProcess) =>
     fetchText(`${server.url}/admin/login`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
       body: JSON.stringify(credentials),
     });
   const [a, b] = await Promise.all([post(service), post(baseline)]);
-  const strip = ({ access_token: _token, ...rest }) => rest;
-  const ja = JSON.parse(a.body);
-  const jb = JSON.parse(b.body);
+  const strip = ({ access_token: _token, ...rest }: LoginAnswer) => rest;
+  const ja = JSON.parse(a.body) as LoginAnswer;
+  const jb = JSON.parse(b.body) as LoginAnswer;
   if (a.status !== 200 || b.status !== 200 || !isDeepStrictEqual(strip(ja), strip(jb))) {
     throw new Error(
       `login: the baseline does not answer like the service; if the service changed on purpose, ` +
-        `make bench/baseline/server.js do the same work\n  service:  ${a.body}\n  baseline: ${b.body}`,
+        `make tools/bench/baseline/server.ts do the same work\n  service:  ${a.body}\n  baseline: ${b.body}`,
     );
   }
   // Each side must accept the other's token: the same claims, key and checks.
-  const cross = [
+  const cross: [ServerProcess, string][] = [
     [service, jb.access_token],
     [baseline, ja.access_token],
   ];
@@ -162,7 +210,7 @@ async function assertSameLogin(service, baseline, credentials, ownerPath) {
     const owner = await fetchText(server.url + ownerPath, {
       headers: { authorization: `Bearer ${token}` },
     });
-    if (owner.status !== 200 || !JSON.parse(owner.body).admin) {
+    if (owner.status !== 200 || !(JSON.parse(owner.body) as { admin?: unknown }).admin) {
       throw new Error(
         `${server.name} did not accept the other side's token: ${owner.status} ${owner.body}`,
       );
@@ -170,13 +218,27 @@ async function assertSameLogin(service, baseline, credentials, ownerPath) {
   }
 }
 
-async function httpScenarios(service, baseline, requests, dbPid) {
+interface Requests {
+  root: BenchRequest;
+  publicView: BenchRequest;
+  ownerView: BenchRequest;
+}
+
+async function httpScenarios(
+  service: ServerProcess,
+  baseline: ServerProcess,
+  requests: Requests,
+  dbPid: number | undefined,
+): Promise<HttpScenarioResult[]> {
   const scenarios = [
     { id: '1', title: '1. GET / (framework overhead)', request: requests.root },
     { id: '2', title: '2. GET /org/get, public view', request: requests.publicView },
     { id: '3', title: '3. GET /org/get, owner view with token', request: requests.ownerView },
   ].filter((s) => only.has(s.id));
-  const results = scenarios.map((s) => ({ ...s, runs: { service: [], baseline: [] } }));
+  const results = scenarios.map((s) => ({
+    ...s,
+    runs: { service: [] as HttpRun[], baseline: [] as HttpRun[] },
+  }));
   const load = { connections: settings.connections, durationSec: settings.durationSec, dbPid };
   for (const scenario of results) {
     for (const server of [service, baseline]) {
@@ -207,12 +269,18 @@ async function httpScenarios(service, baseline, requests, dbPid) {
   return results.map(({ request: _request, ...rest }) => rest);
 }
 
-async function loginScenario(service, baseline, accounts, hash, dbPid) {
+async function loginScenario(
+  service: ServerProcess,
+  baseline: ServerProcess,
+  accounts: Credentials[],
+  hash: string,
+  dbPid: number | undefined,
+): Promise<LoginResult> {
   // One account per connection in turn: 16 attempts in flight on one account
   // would trip the per-account lock-out (10 per 15 minutes), as it should.
   const bodies = accounts.map((credentials) => JSON.stringify(credentials));
   let nextConnection = 0;
-  const request = {
+  const request: BenchRequest = {
     path: '/admin/login',
     method: 'POST',
     headers: { 'content-type': 'application/json' },
@@ -227,15 +295,16 @@ async function loginScenario(service, baseline, accounts, hash, dbPid) {
     // 16 logins queued on ~8 compares/s wait seconds each, more on a busy machine.
     timeoutSec: 60,
   };
-  const result = { cost: 12, service: [], baseline: [], raw: [] };
+  const result: LoginResult = { cost: 12, service: [], baseline: [], raw: [] };
   for (const server of [service, baseline])
     await warmUp(server, request, { ...load, durationSec: 1 });
   for (let round = 0; round < settings.rounds; round++) {
-    const order = round % 2 === 0 ? ['service', 'baseline', 'raw'] : ['raw', 'baseline', 'service'];
+    const order: (ServerName | 'raw')[] =
+      round % 2 === 0 ? ['service', 'baseline', 'raw'] : ['raw', 'baseline', 'service'];
     for (const who of order) {
       if (who === 'raw') {
-        const raw = nodeJson([
-          join(__dirname, 'baseline', 'bcrypt-rate.js'),
+        const raw = nodeJson<RawCompareRun>([
+          join(HERE, 'baseline', 'bcrypt-rate.js'),
           '--hash',
           hash,
           '--password',
@@ -258,7 +327,7 @@ async function loginScenario(service, baseline, accounts, hash, dbPid) {
         result[who].push(run);
         log(
           `round ${round + 1} login ${who}: ${run.rps.toFixed(2)}/s, p99 ${run.p99} ms, ${run.errors} errors, ` +
-            `CPU per login ${(run.cpuUsPerRequest / 1000).toFixed(0)} ms + database ${((run.dbCpuUsPerRequest ?? NaN) / 1000).toFixed(1)} ms`,
+            `CPU per login ${((run.cpuUsPerRequest ?? NaN) / 1000).toFixed(0)} ms + database ${((run.dbCpuUsPerRequest ?? NaN) / 1000).toFixed(1)} ms`,
         );
       }
     }
@@ -266,17 +335,26 @@ async function loginScenario(service, baseline, accounts, hash, dbPid) {
   return result;
 }
 
-async function renameScenario(service, ctx) {
-  const result = {
+interface MoveContext {
+  uri: string;
+  tag: string;
+  moveName: string;
+  moveToken: string;
+  dbPid: number | undefined;
+  tenantDocuments: number;
+}
+
+async function renameScenario(service: ServerProcess, ctx: MoveContext): Promise<RenameResult> {
+  const result: RenameResult = {
     documents: ctx.tenantDocuments,
     collections: TENANT_COLLECTIONS.length + 1,
     service: [],
     baseline: [],
   };
   const names = [ctx.moveName, `${ctx.moveName} b`];
-  const dbName = (name) => `org_${name.toLowerCase().replace(/[^a-z0-9]+/g, '_')}`;
+  const dbName = (name: string) => `org_${name.toLowerCase().replace(/[^a-z0-9]+/g, '_')}`;
   let current = 0;
-  const serviceMove = async () => {
+  const serviceMove = async (): Promise<MoveRun> => {
     const next = 1 - current;
     const started = performance.now();
     const response = await fetchText(
@@ -290,7 +368,7 @@ async function renameScenario(service, ctx) {
       10 * 60_000,
     );
     const seconds = (performance.now() - started) / 1000;
-    const body = JSON.parse(response.body);
+    const body = JSON.parse(response.body) as { database_name?: string };
     if (response.status !== 200 || body.database_name !== dbName(names[next])) {
       throw new Error(`rename failed: ${response.status} ${response.body}`);
     }
@@ -298,8 +376,8 @@ async function renameScenario(service, ctx) {
     return { seconds, docsPerSec: ctx.tenantDocuments / seconds };
   };
   const baselineCopy = () =>
-    nodeJson([
-      join(__dirname, 'baseline', 'copy.js'),
+    nodeJson<MoveRun>([
+      join(HERE, 'baseline', 'copy.js'),
       '--uri',
       ctx.uri,
       '--source',
@@ -308,36 +386,41 @@ async function renameScenario(service, ctx) {
       `bench_copy_${ctx.tag}`,
     ]);
   for (let round = 0; round < settings.renameRounds; round++) {
-    const order = round % 2 === 0 ? ['service', 'baseline'] : ['baseline', 'service'];
+    const order: ServerName[] = round % 2 === 0 ? ['service', 'baseline'] : ['baseline', 'service'];
     for (const who of order) {
-      const dbCpuBefore = ctx.dbPid === undefined ? undefined : cpuMsOf(ctx.dbPid);
-      const nodeCpuBefore = service.cpuMs();
+      const dbCpuBefore = cpuMsOf(ctx.dbPid);
+      const nodeCpuBefore = service.cpuMs() ?? 0;
       const run = who === 'service' ? await serviceMove() : baselineCopy();
-      if (dbCpuBefore !== undefined) run.dbCpuMs = cpuMsOf(ctx.dbPid) - dbCpuBefore;
-      if (who === 'service') run.nodeCpuMs = service.cpuMs() - nodeCpuBefore;
+      const dbCpuAfter = cpuMsOf(ctx.dbPid);
+      if (dbCpuBefore !== undefined && dbCpuAfter !== undefined)
+        run.dbCpuMs = dbCpuAfter - dbCpuBefore;
+      if (who === 'service') run.nodeCpuMs = (service.cpuMs() ?? 0) - nodeCpuBefore;
       result[who].push(run);
       const phases =
         run.copyMs === undefined
           ? ''
-          : `, copy ${(run.copyMs / 1000).toFixed(1)} s + verify ${(run.verifyMs / 1000).toFixed(1)} s`;
+          : `, copy ${(run.copyMs / 1000).toFixed(1)} s + verify ${((run.verifyMs ?? NaN) / 1000).toFixed(1)} s`;
       log(
         `round ${round + 1} rename ${who}: ${run.seconds.toFixed(1)} s, ${run.docsPerSec.toFixed(0)} docs/s` +
-          ` (node CPU ${(run.nodeCpuMs / 1000).toFixed(1)} s, database CPU ${((run.dbCpuMs ?? NaN) / 1000).toFixed(1)} s${phases})`,
+          ` (node CPU ${((run.nodeCpuMs ?? NaN) / 1000).toFixed(1)} s, database CPU ${((run.dbCpuMs ?? NaN) / 1000).toFixed(1)} s${phases})`,
       );
     }
   }
   return result;
 }
 
-async function startupScenario(envFor, tag) {
-  const result = { service: [], baseline: [] };
+async function startupScenario(
+  envFor: (kind: ServerName) => NodeJS.ProcessEnv,
+  tag: string,
+): Promise<StartupResult> {
+  const result: StartupResult = { service: [], baseline: [] };
   for (let round = 0; round < settings.rounds; round++) {
-    const order = round % 2 === 0 ? ['service', 'baseline'] : ['baseline', 'service'];
+    const order: ServerName[] = round % 2 === 0 ? ['service', 'baseline'] : ['baseline', 'service'];
     for (const kind of order) {
       const server = startServer(kind, envFor(kind), await freePort(), `${tag}-startup`);
       const readyMs = await server.ready;
       await sleep(settings.idleMs);
-      const idleRss = server.rss();
+      const idleRss = Math.max(0, ...server.workerRss().map((w) => w.rss));
       await server.stop();
       result[kind].push({ readyMs, idleRss });
       log(
@@ -348,7 +431,7 @@ async function startupScenario(envFor, tag) {
   return result;
 }
 
-async function main() {
+async function main(): Promise<void> {
   const runStarted = performance.now();
   const loadAverage = os
     .loadavg()
@@ -356,12 +439,11 @@ async function main() {
     .join(', ');
   mkdirSync(join(RESULTS, 'logs'), { recursive: true });
   if (!cli['no-build']) buildService();
-  const { launchMongo } = require(join(ROOT, 'dist-tools', 'database', 'mongo-launcher'));
 
   const tag = randomBytes(3).toString('hex');
   const db = await launchMongo({ persistent: false, log: (m) => log(m) });
   const client = await MongoClient.connect(db.uri);
-  let databaseLabel = db.kind;
+  let databaseLabel: string = db.kind;
   try {
     const info = await client.db('admin').command({ buildInfo: 1 });
     databaseLabel = info.ferretdbVersion
@@ -372,7 +454,7 @@ async function main() {
   }
   const masterDb = `bench_master_${tag}`;
   const secret = randomBytes(48).toString('hex');
-  const commonEnv = {
+  const commonEnv: NodeJS.ProcessEnv = {
     PATH: process.env.PATH,
     HOME: process.env.HOME,
     NODE_ENV: 'production',
@@ -393,11 +475,11 @@ async function main() {
     RATE_LIMIT_LOGIN: 'off',
     RATE_LIMIT_CREATE: 'off',
   };
-  const envFor = () => ({ ...commonEnv });
+  const envFor = (_kind: ServerName): NodeJS.ProcessEnv => ({ ...commonEnv });
 
-  const results = { environment: {}, http: [] };
-  let service;
-  let baseline;
+  const results: BenchResults = { http: [] };
+  let service: ServerProcess | undefined;
+  let baseline: ServerProcess | undefined;
   try {
     const needServers = ['1', '2', '3', '4', '5'].some((s) => only.has(s));
     if (needServers) {
@@ -439,16 +521,24 @@ async function main() {
           loginAccounts.push(account);
         }
       }
-      const ownerHash = (await master.collection('admins').findOne({ email: credentials.email }))
-        .password_hash;
+      const owner = await master
+        .collection<{ email: string; password_hash: string }>('admins')
+        .findOne({ email: credentials.email });
+      if (owner === null)
+        throw new Error('the owner created through the API is not in the database');
+      const ownerHash = owner.password_hash;
 
       const orgPath = `/org/get?organization_name=${encodeURIComponent(ownerName)}`;
-      const requests = {
+      const requests: Requests = {
         root: { path: '/' },
         publicView: { path: orgPath },
         ownerView: { path: orgPath, headers: { authorization: `Bearer ${ownerToken}` } },
       };
-      await assertSameAnswers(service, baseline, Object.values(requests));
+      await assertSameAnswers(service, baseline, [
+        requests.root,
+        requests.publicView,
+        requests.ownerView,
+      ]);
       await assertSameLogin(service, baseline, credentials, orgPath);
       log('The baseline answers exactly as the service does');
 
@@ -476,10 +566,10 @@ async function main() {
     if (only.has('6')) results.startup = await startupScenario(envFor, tag);
     if (only.has('tenants')) {
       log(`Resolving ${settings.tenants} tenants through TenantConnectionFactory`);
-      const factoryRun = (cacheSize) =>
-        nodeJson([
+      const factoryRun = (cacheSize: number) =>
+        nodeJson<TenantFactoryRun>([
           '--expose-gc',
-          join(__dirname, 'tenant-factory.js'),
+          join(HERE, 'tenant-factory.js'),
           '--uri',
           db.uri,
           '--tenants',
@@ -493,8 +583,8 @@ async function main() {
       };
     }
     if (only.has('jwt')) {
-      results.jwt = nodeJson([
-        join(__dirname, 'jwt-verify.js'),
+      results.jwt = nodeJson<JwtResult>([
+        join(HERE, 'jwt-verify.js'),
         '--iterations',
         quick ? '10000' : '50000',
       ]);
@@ -506,7 +596,7 @@ async function main() {
   }
 
   const cpu = os.cpus();
-  results.environment = {
+  const environment = {
     date: new Date().toISOString().replace(/\.\d+Z$/, 'Z'),
     cpu: cpu[0]?.model ?? 'unknown CPU',
     cores: cpu.length,
@@ -522,15 +612,16 @@ async function main() {
       `(${settings.renameRounds} move(s) each), ${settings.organizations} filler organizations`,
     totalSeconds: (performance.now() - runStarted) / 1000,
   };
+  results.environment = environment;
   const rows = summarize(results);
   writeFileSync(
-    join(RESULTS, `results-${results.environment.mode}.json`),
+    join(RESULTS, `results-${environment.mode}.json`),
     JSON.stringify(results, null, 2),
   );
   writeReport(reportFile, renderSection(results, rows), '# Benchmarks');
   printRatios(rows);
   log(
-    `Report written to ${reportFile.replace(ROOT + '/', '')} in ${results.environment.totalSeconds.toFixed(0)} s`,
+    `Report written to ${reportFile.replace(ROOT + '/', '')} in ${environment.totalSeconds.toFixed(0)} s`,
   );
   // Missed targets are reported, not fatal (the machine is shared); wrong
   // answers are: a benchmark of failing requests measures nothing.
@@ -540,12 +631,12 @@ async function main() {
   ];
   const failed = runs.reduce((n, run) => n + run.non2xx, 0);
   if (failed > 0) {
-    console.error(`[bench] ${failed} responses were not 2xx; see bench/results/logs/`);
+    console.error(`[bench] ${failed} responses were not 2xx; see tools/bench/results/logs/`);
     process.exitCode = 1;
   }
 }
 
-main().catch(async (error) => {
+main().catch(async (error: unknown) => {
   console.error(error);
   await Promise.all([...children].map((child) => child.stop()));
   process.exit(1);

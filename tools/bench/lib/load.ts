@@ -1,8 +1,38 @@
-'use strict';
 /** HTTP load with autocannon, plus what the server spent meanwhile (CPU, peak RSS). */
-const { setTimeout: sleep } = require('node:timers/promises');
-const autocannon = require('autocannon');
-const { cpuMsOf, sampleRss } = require('./processes');
+import { setTimeout as sleep } from 'node:timers/promises';
+import autocannon from 'autocannon';
+import { cpuMsOf, sampleRss, type ServerProcess } from './server-process';
+
+/** One kind of request the load generator repeats. */
+export interface BenchRequest {
+  path: string;
+  method?: string;
+  headers?: Record<string, string>;
+  body?: string;
+  /** Per connection, before its first request (a different account per connection). */
+  setupClient?: (client: autocannon.Client) => void;
+}
+
+export interface LoadOptions {
+  connections: number;
+  durationSec: number;
+  dbPid?: number;
+  timeoutSec?: number;
+  profileFile?: string;
+}
+
+export interface HttpRun {
+  rps: number;
+  p50: number;
+  p99: number;
+  requests: number;
+  ok: number;
+  errors: number;
+  non2xx: number;
+  peakRss: number;
+  cpuUsPerRequest: number | undefined;
+  dbCpuUsPerRequest: number | undefined;
+}
 
 /**
  * Waits until the server has finished the requests still in flight when the
@@ -10,7 +40,7 @@ const { cpuMsOf, sampleRss } = require('./processes');
  * they do not eat into the next measurement: two 200 ms windows in a row
  * with under 10% of a core used, or `timeoutMs`.
  */
-async function waitIdle(server, timeoutMs = 15_000) {
+export async function waitIdle(server: ServerProcess, timeoutMs = 15_000): Promise<void> {
   const deadline = performance.now() + timeoutMs;
   let quiet = 0;
   let before = server.cpuMs();
@@ -23,7 +53,7 @@ async function waitIdle(server, timeoutMs = 15_000) {
   }
 }
 
-function runAutocannon(options) {
+function runAutocannon(options: autocannon.Options): Promise<autocannon.Result> {
   return new Promise((resolve, reject) => {
     // autocannon returns an EventEmitter when given a callback; we only need the result.
     void autocannon(options, (error, result) => (error ? reject(error) : resolve(result)));
@@ -31,20 +61,20 @@ function runAutocannon(options) {
 }
 
 /**
- * One measured run against `server` (a ServerProcess). Returns throughput of
- * 2xx answers, latency percentiles in ms, error counts, the server's peak
- * RSS, and its CPU time per request, and the database's when we started it
- * (steadier signals than req/s on a shared machine).
+ * One measured run against `server`. Returns throughput of 2xx answers,
+ * latency percentiles in ms, error counts, the server's peak RSS, and its
+ * CPU time per request, and the database's when we started it (steadier
+ * signals than req/s on a shared machine).
  */
-async function measureHttp(
-  server,
-  request,
-  { connections, durationSec, profileFile, dbPid, timeoutSec = 10 },
-) {
-  if (profileFile) await server.profiler('profile:start');
+export async function measureHttp(
+  server: ServerProcess,
+  request: BenchRequest,
+  { connections, durationSec, profileFile, dbPid, timeoutSec = 10 }: LoadOptions,
+): Promise<HttpRun> {
+  if (profileFile !== undefined) await server.ask('profile:start');
   const rss = sampleRss(server.pid);
-  const cpuBefore = server.cpuMs();
-  const dbCpuBefore = dbPid === undefined ? undefined : cpuMsOf(dbPid);
+  const cpuBefore = server.cpuMs() ?? 0;
+  const dbCpuBefore = cpuMsOf(dbPid);
   const started = performance.now();
   const result = await runAutocannon({
     url: server.url + request.path,
@@ -58,10 +88,12 @@ async function measureHttp(
     timeout: timeoutSec,
   });
   const elapsedSec = (performance.now() - started) / 1000;
-  const cpuMs = server.cpuMs() - cpuBefore;
-  const dbCpuMs = dbCpuBefore === undefined ? undefined : cpuMsOf(dbPid) - dbCpuBefore;
+  const cpuMs = (server.cpuMs() ?? 0) - cpuBefore;
+  const dbCpuAfter = cpuMsOf(dbPid);
+  const dbCpuMs =
+    dbCpuBefore === undefined || dbCpuAfter === undefined ? undefined : dbCpuAfter - dbCpuBefore;
   const peakRss = rss.stop();
-  if (profileFile) await server.profiler('profile:stop', profileFile);
+  if (profileFile !== undefined) await server.ask('profile:stop', { file: profileFile });
   await waitIdle(server);
   const ok = result['2xx'];
   return {
@@ -79,7 +111,11 @@ async function measureHttp(
 }
 
 /** Unmeasured load so the JIT and connection pools are warm before a measured run. */
-async function warmUp(server, request, { connections, durationSec, timeoutSec = 10 }) {
+export async function warmUp(
+  server: ServerProcess,
+  request: BenchRequest,
+  { connections, durationSec, timeoutSec = 10 }: LoadOptions,
+): Promise<void> {
   if (durationSec <= 0) return;
   await runAutocannon({
     url: server.url + request.path,
@@ -93,5 +129,3 @@ async function warmUp(server, request, { connections, durationSec, timeoutSec = 
   });
   await waitIdle(server);
 }
-
-module.exports = { measureHttp, warmUp, waitIdle };

@@ -441,7 +441,7 @@ async function main(): Promise<void> {
   if (!cli['no-build']) buildService();
 
   const tag = randomBytes(3).toString('hex');
-  const db = await launchMongo({ persistent: false, log: (m) => log(m) });
+  const db = await launchMongo({ persistent: false, preferPostgres: true, log: (m) => log(m) });
   const client = await MongoClient.connect(db.uri);
   let databaseLabel: string = db.kind;
   try {

@@ -28,15 +28,18 @@ export const FERRETDB_BACKEND_VARIABLE = 'FERRETDB_BACKEND';
 
 /**
  * `FERRETDB_BACKEND=sqlite|postgresql` forces one. Unset, a throwaway server
- * (tests, benchmarks) runs on PostgreSQL when its programs are installed,
- * the backend production-like deployments of FerretDB use, and on SQLite
- * otherwise. A persistent one (`npm start`) stays on SQLite unless forced: a
+ * whose caller prefers PostgreSQL (the benchmark: the backend deployments of
+ * FerretDB use) runs on it when its programs are installed, on SQLite
+ * otherwise. Everyone else gets SQLite: FerretDB 1.24 on PostgreSQL answers
+ * an update that breaks a unique index with InternalError instead of E11000,
+ * so races the service answers with 409 (tests, soak, torture) became 500s.
+ * A persistent server (`npm start`) stays on SQLite unless forced: a
  * developer's data lives in `.data/ferretdb`'s SQLite files, and switching
  * backends silently would hide it.
  */
 export function chooseFerretDbBackend(
   env: NodeJS.ProcessEnv,
-  persistent: boolean,
+  { persistent, preferPostgres }: { persistent: boolean; preferPostgres: boolean },
   locate: () => PostgresInstall | undefined,
 ): FerretDbBackend {
   const wanted = env[FERRETDB_BACKEND_VARIABLE]?.trim().toLowerCase() ?? '';
@@ -57,6 +60,12 @@ export function chooseFerretDbBackend(
     );
   }
   if (persistent) return { kind: 'sqlite', reason: 'a persistent data dir keeps SQLite' };
+  if (!preferPostgres) {
+    return {
+      kind: 'sqlite',
+      reason: `the default; ${FERRETDB_BACKEND_VARIABLE}=postgresql for PostgreSQL`,
+    };
+  }
   const install = locate();
   return install === undefined
     ? { kind: 'sqlite', reason: 'no PostgreSQL installed' }

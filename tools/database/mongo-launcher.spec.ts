@@ -215,17 +215,18 @@ describe('launchMongo: which storage FerretDB runs on', () => {
     machine: { postgres?: PostgresInstall },
     env: NodeJS.ProcessEnv,
     persistent = false,
+    preferPostgres = true,
   ) => {
     const fake = fakeMachine({ ferretdb: '/bin/ferretdb', ...machine });
     const lines: string[] = [];
     const started = launchMongo(
-      { projectRoot: '/project', env, persistent, log: (line) => lines.push(line) },
+      { projectRoot: '/project', env, persistent, preferPostgres, log: (line) => lines.push(line) },
       fake.deps,
     );
     return { ...fake, lines, started };
   };
 
-  it('runs a throwaway server on PostgreSQL when it is installed, and says so in one line', async () => {
+  it('runs a throwaway server on PostgreSQL when asked and installed, and says so in one line', async () => {
     const { started, backends, lines } = launch({ postgres }, {});
     const server = await started;
     expect(backends.map((b) => b.kind)).toEqual(['postgresql']);
@@ -235,6 +236,17 @@ describe('launchMongo: which storage FerretDB runs on', () => {
       /^Started FerretDB 1\.24 on PostgreSQL 15 \(\/bin\/ferretdb; PostgreSQL is installed\)/,
     );
     expect(server.description).toMatch(/^FerretDB 1\.24 on PostgreSQL 15 /);
+  });
+
+  it('stays on SQLite unless the caller prefers PostgreSQL', async () => {
+    const { started, backends, lines } = launch({ postgres }, {}, false, false);
+    await started;
+    expect(backends.map((b) => b.kind)).toEqual(['sqlite']);
+    expect(lines[0]).toMatch(/^Started FerretDB 1\.24 on SQLite \(\/bin\/ferretdb; the default/);
+
+    const forced = launch({ postgres }, { FERRETDB_BACKEND: 'postgresql' }, false, false);
+    await forced.started;
+    expect(forced.backends.map((b) => b.kind)).toEqual(['postgresql']);
   });
 
   it('falls back to SQLite without PostgreSQL', async () => {
@@ -275,10 +287,16 @@ describe('launchMongo: which storage FerretDB runs on', () => {
 
   it('decides without looking for PostgreSQL when the answer does not depend on it', () => {
     const locate = jest.fn(() => postgres);
-    expect(chooseFerretDbBackend({ FERRETDB_BACKEND: 'sqlite' }, false, locate).kind).toBe(
+    const throwaway = { persistent: false, preferPostgres: true };
+    expect(chooseFerretDbBackend({ FERRETDB_BACKEND: 'sqlite' }, throwaway, locate).kind).toBe(
       'sqlite',
     );
-    expect(chooseFerretDbBackend({}, true, locate).kind).toBe('sqlite');
+    expect(chooseFerretDbBackend({}, { ...throwaway, persistent: true }, locate).kind).toBe(
+      'sqlite',
+    );
+    expect(chooseFerretDbBackend({}, { ...throwaway, preferPostgres: false }, locate).kind).toBe(
+      'sqlite',
+    );
     expect(locate).not.toHaveBeenCalled();
   });
 
@@ -688,7 +706,7 @@ describe('FerretDB (real process)', () => {
     function ownerProcess(then: 'exit' | NodeJS.Signals) {
       const script = [
         `const { launchMongo } = require(${JSON.stringify(join(buildDir, 'database', 'mongo-launcher.js'))});`,
-        `launchMongo({ kinds: ['ferretdb'], allowBuild: false, log: () => {} }).then((s) => {`,
+        `launchMongo({ kinds: ['ferretdb'], allowBuild: false, preferPostgres: true, log: () => {} }).then((s) => {`,
         '  console.log(JSON.stringify({ pid: s.pid, dataDir: s.dataDir, backendPid: s.backendPid }));',
         // Stay alive until signalled, like a server would.
         then === 'exit' ? '});' : '  setInterval(() => {}, 1000); });',

@@ -49,6 +49,11 @@ export interface LaunchMongoOptions {
    * Building FerretDB stays the last resort whenever 'ferretdb' is included.
    */
   kinds?: readonly MongoKind[];
+  /**
+   * Run a throwaway FerretDB on PostgreSQL when it is installed (the
+   * benchmark). Default false: SQLite. `FERRETDB_BACKEND` overrides both.
+   */
+  preferPostgres?: boolean;
   /** Allow building FerretDB with Go as the last resort. Default true. */
   allowBuild?: boolean;
   projectRoot?: string;
@@ -101,7 +106,8 @@ const defaultLog: LauncherLog = (message) => process.stderr.write(`[mongo-launch
  * 1. `MONGODB_URI`, if set (nothing is started);
  * 2. `mongod` on PATH;
  * 3. FerretDB 1.x (on PATH, or `<project>/.tools/bin/ferretdb`), on a private PostgreSQL
- *    cluster when PostgreSQL is installed, else on SQLite (see {@link chooseFerretDbBackend});
+ *    cluster when the caller prefers it and PostgreSQL is installed, else on SQLite
+ *    (see {@link chooseFerretDbBackend});
  * 4. mongodb-memory-server, if its mongod is cached or downloadable (checked quickly first);
  * 5. FerretDB built with Go into `.tools/bin` (one-off);
  * otherwise an error saying how to get one of them.
@@ -143,7 +149,11 @@ export async function launchMongo(
 
   // Decided before anything starts, so a bad FERRETDB_BACKEND fails at once.
   const ferretDb = async (binary: string): Promise<LaunchedMongo> => {
-    const backend = chooseFerretDbBackend(ctx.env, ctx.persistent, () => d.locatePostgres(ctx.env));
+    const backend = chooseFerretDbBackend(
+      ctx.env,
+      { persistent: ctx.persistent, preferPostgres: options.preferPostgres === true },
+      () => d.locatePostgres(ctx.env),
+    );
     const description = describeFerretDb(await d.ferretDbVersion(binary), backend, binary);
     return announce(await d.startFerretDb(binary, ctx, backend), description, log);
   };

@@ -24,8 +24,11 @@ import { measureHttp, warmUp, type BenchRequest, type HttpRun } from './lib/load
 import type {
   BenchResults,
   HttpScenarioResult,
+  CommandCount,
+  HttpTargets,
   LoginResult,
   MoveRun,
+  ScalingResult,
   RawCompareRun,
   RenameResult,
   StartupResult,
@@ -39,12 +42,14 @@ import {
   seedTenant,
   TENANT_COLLECTIONS,
 } from './lib/seed';
-import { cpuMsOf, freePort, ServerProcess, type ServerName } from './lib/server-process';
+import { freePort, rssOf, ServerProcess, treeCpuMs, type ServerName } from './lib/server-process';
 
 const ROOT = PROJECT_ROOT;
 // The benchmark's own scripts, compiled next to this file into dist-tools/bench.
 const HERE = __dirname;
 const RESULTS = join(ROOT, 'tools', 'bench', 'results');
+
+const ALL_SCENARIOS = ['1', '2', '3', '4', '5', '6', 'workers', 'tenants', 'jwt'];
 
 const { values: cli } = parseArgs({
   options: {
@@ -55,7 +60,7 @@ const { values: cli } = parseArgs({
     connections: { type: 'string', default: '10' },
     documents: { type: 'string' },
     organizations: { type: 'string' },
-    scenarios: { type: 'string', default: '1,2,3,4,5,6,tenants,jwt' },
+    scenarios: { type: 'string', default: ALL_SCENARIOS.join(',') },
     'no-build': { type: 'boolean', default: false },
     profile: { type: 'boolean', default: false },
     out: { type: 'string' },
@@ -78,9 +83,11 @@ const settings = {
   organizations: Number(cli.organizations ?? 100),
   tenants: 10_000,
   idleMs: quick ? 1000 : 2000,
+  // Sequential requests per kind in the command-counting pass.
+  countRequests: quick ? 20 : 100,
 };
 const only = new Set(cli.scenarios.split(',').map((s) => s.trim()));
-const isFullRun = !quick && only.size === 8 && cli.out === undefined;
+const isFullRun = !quick && ALL_SCENARIOS.every((s) => only.has(s)) && cli.out === undefined;
 const reportFile =
   cli.out ??
   (isFullRun ? join(ROOT, 'BENCHMARKS.md') : join(RESULTS, quick ? 'quick.md' : 'partial.md'));
@@ -110,16 +117,20 @@ function startServer(
   env: NodeJS.ProcessEnv,
   port: number,
   tag: string,
+  { countCommands = false, name = kind }: { countCommands?: boolean; name?: string } = {},
 ): ServerProcess {
+  // The preloads talk over IPC: the profiler when asked for, or the command
+  // counter in the separate counting processes (never in a measured one).
+  const preload = countCommands ? 'command-counter.js' : cli.profile ? 'profiler.js' : undefined;
   const server = new ServerProcess({
-    name: kind,
+    name,
     script:
       kind === 'service' ? join(ROOT, 'dist', 'main.js') : join(HERE, 'baseline', 'server.js'),
-    nodeArgs: cli.profile ? ['--require', join(HERE, 'lib', 'profiler.js')] : [],
-    ipc: cli.profile,
+    nodeArgs: preload === undefined ? [] : ['--require', join(HERE, 'lib', preload)],
+    ipc: preload !== undefined,
     env,
     port,
-    logFile: join(RESULTS, 'logs', `${kind}-${tag}.log`),
+    logFile: join(RESULTS, 'logs', `${name}-${tag}.log`),
   });
   children.add(server);
   void server.exited.then(() => children.delete(server));
@@ -228,18 +239,33 @@ async function httpScenarios(
   service: ServerProcess,
   baseline: ServerProcess,
   requests: Requests,
-  dbPid: number | undefined,
+  dbCpu: () => number | undefined,
 ): Promise<HttpScenarioResult[]> {
-  const scenarios = [
-    { id: '1', title: '1. GET / (framework overhead)', request: requests.root },
-    { id: '2', title: '2. GET /org/get, public view', request: requests.publicView },
-    { id: '3', title: '3. GET /org/get, owner view with token', request: requests.ownerView },
+  const scenarios: { id: string; title: string; request: BenchRequest; targets: HttpTargets }[] = [
+    {
+      id: '1',
+      title: '1. GET / (framework overhead)',
+      request: requests.root,
+      targets: { minRps: 0.5, maxCpu: 2 },
+    },
+    {
+      id: '2',
+      title: '2. GET /org/get, public view',
+      request: requests.publicView,
+      targets: { maxCpu: 1.3 },
+    },
+    {
+      id: '3',
+      title: '3. GET /org/get, owner view with token',
+      request: requests.ownerView,
+      targets: { maxCpu: 1.3, maxCommands: 3 },
+    },
   ].filter((s) => only.has(s.id));
   const results = scenarios.map((s) => ({
     ...s,
     runs: { service: [] as HttpRun[], baseline: [] as HttpRun[] },
   }));
-  const load = { connections: settings.connections, durationSec: settings.durationSec, dbPid };
+  const load = { connections: settings.connections, durationSec: settings.durationSec, dbCpu };
   for (const scenario of results) {
     for (const server of [service, baseline]) {
       await warmUp(server, scenario.request, { ...load, durationSec: settings.warmupSec });
@@ -259,7 +285,7 @@ async function httpScenarios(
             )
           : undefined;
         const run = await measureHttp(server, scenario.request, { ...load, profileFile });
-        scenario.runs[server.name].push(run);
+        scenario.runs[server === service ? 'service' : 'baseline'].push(run);
         log(
           `round ${round + 1} ${scenario.title} ${server.name}: ${run.rps.toFixed(0)} req/s, p50 ${run.p50} ms, p99 ${run.p99} ms, ${run.errors} errors`,
         );
@@ -274,7 +300,7 @@ async function loginScenario(
   baseline: ServerProcess,
   accounts: Credentials[],
   hash: string,
-  dbPid: number | undefined,
+  dbCpu: () => number | undefined,
 ): Promise<LoginResult> {
   // One account per connection in turn: 16 attempts in flight on one account
   // would trip the per-account lock-out (10 per 15 minutes), as it should.
@@ -291,7 +317,7 @@ async function loginScenario(
   const load = {
     connections: settings.loginConnections,
     durationSec: settings.loginDurationSec,
-    dbPid,
+    dbCpu,
     // 16 logins queued on ~8 compares/s wait seconds each, more on a busy machine.
     timeoutSec: 60,
   };
@@ -340,7 +366,7 @@ interface MoveContext {
   tag: string;
   moveName: string;
   moveToken: string;
-  dbPid: number | undefined;
+  dbCpu: () => number | undefined;
   tenantDocuments: number;
 }
 
@@ -388,10 +414,10 @@ async function renameScenario(service: ServerProcess, ctx: MoveContext): Promise
   for (let round = 0; round < settings.renameRounds; round++) {
     const order: ServerName[] = round % 2 === 0 ? ['service', 'baseline'] : ['baseline', 'service'];
     for (const who of order) {
-      const dbCpuBefore = cpuMsOf(ctx.dbPid);
+      const dbCpuBefore = ctx.dbCpu();
       const nodeCpuBefore = service.cpuMs() ?? 0;
       const run = who === 'service' ? await serviceMove() : baselineCopy();
-      const dbCpuAfter = cpuMsOf(ctx.dbPid);
+      const dbCpuAfter = ctx.dbCpu();
       if (dbCpuBefore !== undefined && dbCpuAfter !== undefined)
         run.dbCpuMs = dbCpuAfter - dbCpuBefore;
       if (who === 'service') run.nodeCpuMs = (service.cpuMs() ?? 0) - nodeCpuBefore;
@@ -407,6 +433,154 @@ async function renameScenario(service: ServerProcess, ctx: MoveContext): Promise
     }
   }
   return result;
+}
+
+/**
+ * Database commands per request, counted by the driver's command monitoring
+ * in a fresh service and baseline started with lib/command-counter.ts
+ * preloaded (monitoring costs a little per command, so never in the measured
+ * processes): for each request kind, `countRequests` requests one after
+ * another, then the count read over IPC.
+ */
+async function countCommands(
+  envFor: (kind: ServerName) => NodeJS.ProcessEnv,
+  tag: string,
+  requests: Requests,
+  accounts: Credentials[],
+  results: BenchResults,
+): Promise<void> {
+  const kinds: ServerName[] = ['service', 'baseline'];
+  const servers = await Promise.all(
+    kinds.map(async (kind) => {
+      const server = startServer(kind, envFor(kind), await freePort(), tag, {
+        countCommands: true,
+        name: `${kind}-commands`,
+      });
+      await server.ready;
+      return server;
+    }),
+  );
+  const count = async (
+    server: ServerProcess,
+    send: (i: number) => Promise<TextAnswer>,
+    n: number,
+  ): Promise<CommandCount> => {
+    // One unmeasured request first: a first request may load lazily (indexes, caches).
+    await send(0);
+    await server.ask('commands:reset');
+    for (let i = 0; i < n; i++) {
+      const answer = await send(i);
+      if (answer.status !== 200) {
+        throw new Error(`${server.name}: ${answer.status} while counting commands: ${answer.body}`);
+      }
+    }
+    const [reply] = await server.ask('commands:read');
+    const byName = reply?.commands ?? {};
+    const total = Object.values(byName).reduce((sum, v) => sum + v, 0);
+    return { requests: n, perRequest: total / n, byName };
+  };
+  try {
+    const kindsById: [string, BenchRequest][] = [
+      ['1', requests.root],
+      ['2', requests.publicView],
+      ['3', requests.ownerView],
+    ];
+    for (const scenario of results.http) {
+      const request = kindsById.find(([id]) => id === scenario.id)?.[1];
+      if (request === undefined) continue;
+      const [service, baseline] = await Promise.all(
+        servers.map((server) =>
+          count(
+            server,
+            () => fetchText(server.url + request.path, { headers: request.headers }),
+            settings.countRequests,
+          ),
+        ),
+      );
+      scenario.commands = { service, baseline };
+      log(
+        `${scenario.title}: database commands per request ${service.perRequest} (service) / ${baseline.perRequest} (baseline)`,
+      );
+    }
+    if (results.login) {
+      // Few, one account after another: each is a bcrypt compare, and the lock-out allows 10 per account.
+      const logins = Math.min(8, accounts.length * 2);
+      const login = (server: ServerProcess) => (i: number) =>
+        fetchText(`${server.url}/admin/login`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify(accounts[i % accounts.length]),
+        });
+      const [service, baseline] = await Promise.all(
+        servers.map((server) => count(server, login(server), logins)),
+      );
+      results.login.commands = { service, baseline };
+      log(
+        `login: database commands per request ${service.perRequest} (service) / ${baseline.perRequest} (baseline)`,
+      );
+    }
+  } finally {
+    await Promise.all(servers.map((server) => server.stop()));
+  }
+}
+
+/**
+ * The service with WEB_CONCURRENCY=2 against itself with 1, both running,
+ * rounds alternating as for the baseline; twice the connections so two
+ * workers have work. Also reads each worker's RSS at idle after start-up.
+ */
+async function scalingScenario(
+  envFor: (kind: ServerName) => NodeJS.ProcessEnv,
+  tag: string,
+  kinds: { title: string; request: BenchRequest }[],
+): Promise<ScalingResult> {
+  const start = async (workers: number) => {
+    const server = startServer(
+      'service',
+      { ...envFor('service'), WEB_CONCURRENCY: String(workers) },
+      await freePort(),
+      tag,
+      { name: `service-${workers}-workers` },
+    );
+    await server.ready;
+    return server;
+  };
+  const one = await start(1);
+  const two = await start(2);
+  try {
+    await sleep(settings.idleMs);
+    const workerRss = two.workerRss();
+    const primaryIdleRss = two.pid === undefined ? 0 : (rssOf(two.pid) ?? 0);
+    const load = { connections: settings.connections * 2, durationSec: settings.durationSec };
+    const scenarios = kinds.map((kind) => ({
+      title: kind.title,
+      one: [] as HttpRun[],
+      two: [] as HttpRun[],
+    }));
+    for (const kind of kinds) {
+      for (const server of [one, two])
+        await warmUp(server, kind.request, { ...load, durationSec: settings.warmupSec });
+    }
+    for (let round = 0; round < settings.rounds; round++) {
+      for (const [index, kind] of kinds.entries()) {
+        const order = round % 2 === 0 ? [one, two] : [two, one];
+        for (const server of order) {
+          const run = await measureHttp(server, kind.request, load);
+          scenarios[index][server === one ? 'one' : 'two'].push(run);
+          log(
+            `round ${round + 1} workers ${kind.title} ${server.name}: ${run.rps.toFixed(0)} req/s, CPU per request ${(run.cpuUsPerRequest ?? NaN).toFixed(0)} µs, ${run.errors} errors`,
+          );
+        }
+      }
+    }
+    return {
+      scenarios,
+      workerIdleRss: workerRss.map((w) => w.rss),
+      primaryIdleRss,
+    };
+  } finally {
+    await Promise.all([one.stop(), two.stop()]);
+  }
 }
 
 async function startupScenario(
@@ -443,15 +617,15 @@ async function main(): Promise<void> {
   const tag = randomBytes(3).toString('hex');
   const db = await launchMongo({ persistent: false, preferPostgres: true, log: (m) => log(m) });
   const client = await MongoClient.connect(db.uri);
-  let databaseLabel: string = db.kind;
+  let databaseLabel: string = db.description ?? db.kind;
   try {
     const info = await client.db('admin').command({ buildInfo: 1 });
-    databaseLabel = info.ferretdbVersion
-      ? `FerretDB ${info.ferretdbVersion} (SQLite)`
-      : `MongoDB ${info.version}`;
+    if (info.ferretdbVersion === undefined) databaseLabel = `MongoDB ${String(info.version)}`;
   } catch {
     // buildInfo is informational only.
   }
+  // FerretDB, and on PostgreSQL the cluster with its per-connection backends.
+  const dbCpu = () => treeCpuMs([db.pid, db.backendPid]);
   const masterDb = `bench_master_${tag}`;
   const secret = randomBytes(48).toString('hex');
   const commonEnv: NodeJS.ProcessEnv = {
@@ -478,10 +652,11 @@ async function main(): Promise<void> {
   const envFor = (_kind: ServerName): NodeJS.ProcessEnv => ({ ...commonEnv });
 
   const results: BenchResults = { http: [] };
+  let ownerView: BenchRequest | undefined;
   let service: ServerProcess | undefined;
   let baseline: ServerProcess | undefined;
   try {
-    const needServers = ['1', '2', '3', '4', '5'].some((s) => only.has(s));
+    const needServers = ['1', '2', '3', '4', '5', 'workers'].some((s) => only.has(s));
     if (needServers) {
       const [servicePort, baselinePort] = [await freePort(), await freePort()];
       service = startServer('service', envFor('service'), servicePort, tag);
@@ -534,6 +709,7 @@ async function main(): Promise<void> {
         publicView: { path: orgPath },
         ownerView: { path: orgPath, headers: { authorization: `Bearer ${ownerToken}` } },
       };
+      ownerView = requests.ownerView;
       await assertSameAnswers(service, baseline, [
         requests.root,
         requests.publicView,
@@ -542,9 +718,10 @@ async function main(): Promise<void> {
       await assertSameLogin(service, baseline, credentials, orgPath);
       log('The baseline answers exactly as the service does');
 
-      results.http = await httpScenarios(service, baseline, requests, db.pid);
+      results.http = await httpScenarios(service, baseline, requests, dbCpu);
       if (only.has('4'))
-        results.login = await loginScenario(service, baseline, loginAccounts, ownerHash, db.pid);
+        results.login = await loginScenario(service, baseline, loginAccounts, ownerHash, dbCpu);
+      await countCommands(envFor, tag, requests, loginAccounts, results);
       if (only.has('5')) {
         const moveDb = `org_${moveName.toLowerCase().replace(/[^a-z0-9]+/g, '_')}`;
         log(`Seeding ${settings.documents} documents into ${moveDb}`);
@@ -556,12 +733,18 @@ async function main(): Promise<void> {
           tag,
           moveName,
           moveToken,
-          dbPid: db.pid,
+          dbCpu,
           // The tenant's own metadata document moves too.
           tenantDocuments: seeded + 1,
         });
       }
       await Promise.all([service.stop(), baseline.stop()]);
+    }
+    if (only.has('workers') && ownerView !== undefined) {
+      results.scaling = await scalingScenario(envFor, tag, [
+        { title: 'GET /', request: { path: '/' } },
+        { title: 'owner GET /org/get', request: ownerView },
+      ]);
     }
     if (only.has('6')) results.startup = await startupScenario(envFor, tag);
     if (only.has('tenants')) {

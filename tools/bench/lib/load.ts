@@ -1,7 +1,7 @@
 /** HTTP load with autocannon, plus what the server spent meanwhile (CPU, peak RSS). */
 import { setTimeout as sleep } from 'node:timers/promises';
 import autocannon from 'autocannon';
-import { cpuMsOf, sampleRss, type ServerProcess } from './server-process';
+import { sampleRss, type ServerProcess } from './server-process';
 
 /** One kind of request the load generator repeats. */
 export interface BenchRequest {
@@ -16,7 +16,8 @@ export interface BenchRequest {
 export interface LoadOptions {
   connections: number;
   durationSec: number;
-  dbPid?: number;
+  /** CPU milliseconds the database has used so far (FerretDB and what runs behind it). */
+  dbCpu?: () => number | undefined;
   timeoutSec?: number;
   profileFile?: string;
 }
@@ -69,12 +70,12 @@ function runAutocannon(options: autocannon.Options): Promise<autocannon.Result> 
 export async function measureHttp(
   server: ServerProcess,
   request: BenchRequest,
-  { connections, durationSec, profileFile, dbPid, timeoutSec = 10 }: LoadOptions,
+  { connections, durationSec, profileFile, dbCpu = () => undefined, timeoutSec = 10 }: LoadOptions,
 ): Promise<HttpRun> {
   if (profileFile !== undefined) await server.ask('profile:start');
   const rss = sampleRss(server.pid);
   const cpuBefore = server.cpuMs() ?? 0;
-  const dbCpuBefore = cpuMsOf(dbPid);
+  const dbCpuBefore = dbCpu();
   const started = performance.now();
   const result = await runAutocannon({
     url: server.url + request.path,
@@ -89,7 +90,7 @@ export async function measureHttp(
   });
   const elapsedSec = (performance.now() - started) / 1000;
   const cpuMs = (server.cpuMs() ?? 0) - cpuBefore;
-  const dbCpuAfter = cpuMsOf(dbPid);
+  const dbCpuAfter = dbCpu();
   const dbCpuMs =
     dbCpuBefore === undefined || dbCpuAfter === undefined ? undefined : dbCpuAfter - dbCpuBefore;
   const peakRss = rss.stop();

@@ -1,7 +1,7 @@
 /** Medians, ratios against the targets, and the BENCHMARKS.md table. */
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import type { HttpRun } from './load';
-import type { BenchResults } from './results';
+import type { BenchResults, CommandCount } from './results';
 
 /** One line of the table; `met` is true, false, or undefined where no target is set. */
 export interface Row {
@@ -85,35 +85,35 @@ export function summarize(results: BenchResults): Row[] {
   for (const scenario of results.http) {
     const s = scenario.runs.service;
     const b = scenario.runs.baseline;
+    const { minRps, maxCpu, maxCommands } = scenario.targets;
     const rps = pairedRatio(s, b, 'rps');
-    const p99 = pairedRatio(s, b, 'p99');
+    const cpu = pairedRatio(s, b, 'cpuUsPerRequest');
     rows.push({
       scenario: scenario.title,
       metric: 'req/s',
       service: fmt(pick(s, 'rps')),
       baseline: fmt(pick(b, 'rps')),
       ratio: rps,
-      target: '≥ 0.85',
-      met: rps === undefined ? undefined : rps >= 0.85,
+      ...atLeast(rps, minRps),
     });
     rows.push({
       scenario: '',
       metric: 'p50 / p99 latency (ms)',
       service: `${fmt(pick(s, 'p50'), 1)} / ${fmt(pick(s, 'p99'), 1)}`,
       baseline: `${fmt(pick(b, 'p50'), 1)} / ${fmt(pick(b, 'p99'), 1)}`,
-      ratio: p99,
+      ratio: pairedRatio(s, b, 'p99'),
       ratioLabel: 'p99',
-      target: 'p99 ≤ 1.5',
-      met: p99 === undefined ? undefined : p99 <= 1.5,
     });
     rows.push({
       scenario: '',
       metric: 'server CPU per request (µs), peak RSS',
       service: `${fmt(pick(s, 'cpuUsPerRequest'))}, ${mb(pick(s, 'peakRss'))}`,
       baseline: `${fmt(pick(b, 'cpuUsPerRequest'))}, ${mb(pick(b, 'peakRss'))}`,
-      ratio: pairedRatio(s, b, 'cpuUsPerRequest'),
+      ratio: cpu,
       ratioLabel: 'CPU',
+      ...atMost(cpu, maxCpu),
     });
+    if (scenario.commands) rows.push(commandRow(scenario.commands, maxCommands));
     // Throughput if CPU (this process and the database together) were the
     // only limit: steadier than req/s while other processes share the cores.
     const capacity = median(
@@ -148,7 +148,7 @@ export function summarize(results: BenchResults): Row[] {
     });
   }
   if (results.login) {
-    const { service, baseline, raw } = results.login;
+    const { service, baseline, raw, commands } = results.login;
     const vsRaw = pairedRatio(service, raw, 'rps', 'rate');
     rows.push({
       scenario: `4. POST /admin/login, bcrypt cost ${results.login.cost}`,
@@ -177,6 +177,7 @@ export function summarize(results: BenchResults): Row[] {
       target: '≥ 0.9',
       met: capacity === undefined ? undefined : capacity >= 0.9,
     });
+    if (commands) rows.push(commandRow(commands));
     rows.push({
       scenario: '',
       metric: 'logins/s vs baseline login',
@@ -228,21 +229,56 @@ export function summarize(results: BenchResults): Row[] {
   }
   if (results.startup) {
     const { service, baseline } = results.startup;
+    const ready = pairedRatio(service, baseline, 'readyMs');
+    const idleRss = pick(service, 'idleRss');
     rows.push({
-      scenario: '6. Start-up',
+      scenario: '6. Start-up (one process)',
       metric: 'spawn to ready (ms)',
       service: fmt(pick(service, 'readyMs')),
       baseline: fmt(pick(baseline, 'readyMs')),
-      ratio: pairedRatio(service, baseline, 'readyMs'),
+      ratio: ready,
       ratioLabel: 'time',
+      ...atMost(ready, 1.5),
     });
     rows.push({
       scenario: '',
-      metric: 'RSS at idle',
-      service: mb(pick(service, 'idleRss')),
+      metric: 'RSS at idle, per worker',
+      service: mb(idleRss),
       baseline: mb(pick(baseline, 'idleRss')),
       ratio: pairedRatio(service, baseline, 'idleRss'),
       ratioLabel: 'RSS',
+      target: '≤ 100 MB',
+      met: idleRss === undefined ? undefined : idleRss <= 100 * MB,
+    });
+  }
+  if (results.scaling) {
+    const { scenarios, workerIdleRss, primaryIdleRss } = results.scaling;
+    for (const [index, scenario] of scenarios.entries()) {
+      rows.push({
+        scenario: index === 0 ? '7. Workers: WEB_CONCURRENCY=2 vs 1 (service)' : '',
+        metric: `${scenario.title}: req/s`,
+        service: `${fmt(pick(scenario.two, 'rps'))} with 2`,
+        baseline: `${fmt(pick(scenario.one, 'rps'))} with 1`,
+        ratio: pairedRatio(scenario.two, scenario.one, 'rps'),
+        ratioLabel: 'scaling',
+      });
+      rows.push({
+        scenario: '',
+        metric: `${scenario.title}: CPU per request (µs, all processes)`,
+        service: fmt(pick(scenario.two, 'cpuUsPerRequest')),
+        baseline: fmt(pick(scenario.one, 'cpuUsPerRequest')),
+        ratio: pairedRatio(scenario.two, scenario.one, 'cpuUsPerRequest'),
+        ratioLabel: 'CPU',
+      });
+    }
+    const largest = workerIdleRss.length > 0 ? Math.max(...workerIdleRss) : undefined;
+    rows.push({
+      scenario: '',
+      metric: 'RSS at idle with 2 workers: each worker / the primary',
+      service: `${workerIdleRss.map(mb).join(', ')} / ${mb(primaryIdleRss)}`,
+      baseline: '',
+      target: '≤ 100 MB',
+      met: largest === undefined ? undefined : largest <= 100 * MB,
     });
   }
   if (results.tenants) {
@@ -282,6 +318,46 @@ export function summarize(results: BenchResults): Row[] {
     }
   }
   return rows;
+}
+
+const MB = 1024 * 1024;
+
+/** `target` and `met` for a ratio that must be at least `bound` (nothing without a bound). */
+function atLeast(value: number | undefined, bound: number | undefined): Partial<Row> {
+  if (bound === undefined) return {};
+  return { target: `≥ ${bound}`, met: value === undefined ? undefined : value >= bound };
+}
+
+function atMost(value: number | undefined, bound: number | undefined): Partial<Row> {
+  if (bound === undefined) return {};
+  return { target: `≤ ${bound}`, met: value === undefined ? undefined : value <= bound };
+}
+
+/** "3 (find 3)": commands per request and which, from the counting pass. */
+function describeCommands(count: CommandCount | undefined): string {
+  if (count === undefined) return 'n/a';
+  const names = Object.entries(count.byName)
+    .sort((a, b) => b[1] - a[1])
+    .map(([name, n]) => `${name} ${fmt(n / count.requests, n % count.requests === 0 ? 0 : 1)}`);
+  return `${fmt(count.perRequest, Number.isInteger(count.perRequest) ? 0 : 2)} (${names.join(', ') || 'none'})`;
+}
+
+function commandRow(
+  commands: Record<'service' | 'baseline', CommandCount>,
+  maxCommands?: number,
+): Row {
+  const perRequest = commands.service.perRequest;
+  return {
+    scenario: '',
+    metric: 'database commands per request',
+    service: describeCommands(commands.service),
+    baseline: describeCommands(commands.baseline),
+    ratio: ratio(perRequest, commands.baseline.perRequest),
+    ratioLabel: 'commands',
+    ...(maxCommands === undefined
+      ? {}
+      : { target: `≤ ${maxCommands}`, met: perRequest <= maxCommands }),
+  };
 }
 
 function renderTable(rows: readonly Row[]): string {
@@ -333,6 +409,12 @@ function renderRounds(results: BenchResults): string {
         `${fmt(run.readyMs)} ms, ${mb(run.idleRss)} / ${fmt(baseline[i]?.readyMs)} ms, ${mb(baseline[i]?.idleRss)}`,
     );
     lines.push(`- Start-up: ${rounds.join('; ')}`);
+  }
+  for (const scenario of results.scaling?.scenarios ?? []) {
+    const rounds = scenario.two.map(
+      (run, i) => `${fmt(run.rps)} / ${fmt(scenario.one[i]?.rps)} req/s`,
+    );
+    lines.push(`- Workers, ${scenario.title} (2 / 1): ${rounds.join('; ')}`);
   }
   return lines.join('\n');
 }

@@ -2,10 +2,43 @@
 import type { HttpRun } from './load';
 import type { ServerName } from './server-process';
 
+/** Database commands a server sent for `requests` requests of one kind, by command name. */
+export interface CommandCount {
+  requests: number;
+  perRequest: number;
+  byName: Record<string, number>;
+}
+
+/** The issue's bounds for one HTTP scenario; each is checked only where set. */
+export interface HttpTargets {
+  /** Service req/s at least this share of the baseline's. */
+  minRps?: number;
+  /** Service CPU per request at most this multiple of the baseline's. */
+  maxCpu?: number;
+  /** At most this many database commands per request. */
+  maxCommands?: number;
+}
+
 export interface HttpScenarioResult {
   id: string;
   title: string;
+  targets: HttpTargets;
   runs: Record<ServerName, HttpRun[]>;
+  commands?: Record<ServerName, CommandCount>;
+}
+
+/** One request kind against the service with WEB_CONCURRENCY=1 and =2, rounds alternating. */
+export interface ScalingScenarioResult {
+  title: string;
+  one: HttpRun[];
+  two: HttpRun[];
+}
+
+export interface ScalingResult {
+  scenarios: ScalingScenarioResult[];
+  /** Idle RSS of each worker of the two-worker service, and of its primary, after start. */
+  workerIdleRss: number[];
+  primaryIdleRss: number;
 }
 
 export interface RawCompareRun {
@@ -22,6 +55,7 @@ export interface LoginResult {
   service: HttpRun[];
   baseline: HttpRun[];
   raw: RawCompareRun[];
+  commands?: Record<ServerName, CommandCount>;
 }
 
 export interface MoveRun {
@@ -88,6 +122,7 @@ export interface BenchResults {
   login?: LoginResult;
   rename?: RenameResult;
   startup?: StartupResult;
+  scaling?: ScalingResult;
   tenants?: { bounded: TenantFactoryRun; unbounded?: TenantFactoryRun };
   jwt?: JwtResult;
 }

@@ -43,7 +43,7 @@ export function processTree(pid: number): number[] {
 export type ServerName = 'service' | 'baseline';
 
 export interface ServerProcessOptions {
-  name: ServerName;
+  name: string;
   script: string;
   nodeArgs?: string[];
   env: NodeJS.ProcessEnv;
@@ -66,7 +66,7 @@ export interface PreloadReply {
  * `readyPath`.
  */
 export class ServerProcess {
-  readonly name: ServerName;
+  readonly name: string;
   readonly port: number;
   readonly url: string;
   readonly logFile: string;
@@ -156,6 +156,16 @@ export class ServerProcess {
     const service = await this.started.catch(() => undefined);
     return service ? service.stop(graceMs) : this.exited;
   }
+}
+
+/** CPU of processes and their children together, e.g. FerretDB and its PostgreSQL with its backends. */
+export function treeCpuMs(pids: readonly (number | undefined)[]): number | undefined {
+  let total: number | undefined;
+  for (const root of pids) {
+    if (root === undefined) continue;
+    for (const pid of processTree(root)) total = (total ?? 0) + (cpuMsOf(pid) ?? 0);
+  }
+  return total;
 }
 
 /** Samples the RSS of a process tree every `everyMs` until `stop()`; reports the peak of the sum. */

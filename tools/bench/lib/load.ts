@@ -54,7 +54,23 @@ export async function waitIdle(server: ServerProcess, timeoutMs = 15_000): Promi
   }
 }
 
-function runAutocannon(options: autocannon.Options): Promise<autocannon.Result> {
+/** `request` against `server` from `connections` connections for `durationSec`, no pipelining. */
+function runAutocannon(
+  server: ServerProcess,
+  request: BenchRequest,
+  { connections, durationSec, timeoutSec = 10 }: LoadOptions,
+): Promise<autocannon.Result> {
+  const options: autocannon.Options = {
+    url: server.url + request.path,
+    method: request.method ?? 'GET',
+    headers: request.headers,
+    body: request.body,
+    setupClient: request.setupClient,
+    connections,
+    pipelining: 1,
+    duration: durationSec,
+    timeout: timeoutSec,
+  };
   return new Promise((resolve, reject) => {
     // autocannon returns an EventEmitter when given a callback; we only need the result.
     void autocannon(options, (error, result) => (error ? reject(error) : resolve(result)));
@@ -70,24 +86,15 @@ function runAutocannon(options: autocannon.Options): Promise<autocannon.Result> 
 export async function measureHttp(
   server: ServerProcess,
   request: BenchRequest,
-  { connections, durationSec, profileFile, dbCpu = () => undefined, timeoutSec = 10 }: LoadOptions,
+  options: LoadOptions,
 ): Promise<HttpRun> {
+  const { profileFile, dbCpu = () => undefined } = options;
   if (profileFile !== undefined) await server.ask('profile:start');
   const rss = sampleRss(server.pid);
   const cpuBefore = server.cpuMs() ?? 0;
   const dbCpuBefore = dbCpu();
   const started = performance.now();
-  const result = await runAutocannon({
-    url: server.url + request.path,
-    method: request.method ?? 'GET',
-    headers: request.headers,
-    body: request.body,
-    setupClient: request.setupClient,
-    connections,
-    pipelining: 1,
-    duration: durationSec,
-    timeout: timeoutSec,
-  });
+  const result = await runAutocannon(server, request, options);
   const elapsedSec = (performance.now() - started) / 1000;
   const cpuMs = (server.cpuMs() ?? 0) - cpuBefore;
   const dbCpuAfter = dbCpu();
@@ -115,18 +122,9 @@ export async function measureHttp(
 export async function warmUp(
   server: ServerProcess,
   request: BenchRequest,
-  { connections, durationSec, timeoutSec = 10 }: LoadOptions,
+  options: LoadOptions,
 ): Promise<void> {
-  if (durationSec <= 0) return;
-  await runAutocannon({
-    url: server.url + request.path,
-    method: request.method ?? 'GET',
-    headers: request.headers,
-    body: request.body,
-    setupClient: request.setupClient,
-    connections,
-    duration: durationSec,
-    timeout: timeoutSec,
-  });
+  if (options.durationSec <= 0) return;
+  await runAutocannon(server, request, options);
   await waitIdle(server);
 }

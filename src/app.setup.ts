@@ -1,12 +1,12 @@
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
-import { Logger } from 'nestjs-pino';
 import { fastifyTrustProxy } from './bootstrap/trust-proxy';
 import { ProblemDetailsFilter } from './common/filters/problem-details.filter';
 import { REQUEST_ID_HEADER, requestIdFor } from './common/http/request-id';
 import { createValidationPipe } from './common/http/validation.pipe';
 import { appConfig, processConfig, type AppConfig } from './config/configuration';
 import { setUpApiDocs } from './docs/api-docs';
-import { registerRequestLogContext } from './logging/request-log';
+import { AppLogger } from './logging/app-logger.service';
+import { RequestLogHooks } from './logging/request-log.hooks';
 import {
   answerFrameworkError,
   applyHttpSecurity,
@@ -30,7 +30,7 @@ export function createFastifyAdapter(
     clientErrorHandler: writeClientErrorProblem,
     // URLs the router cannot decode, answered like every other error.
     frameworkErrors: answerFrameworkError,
-    // Nest logs requests through pino-http; Fastify's own logger stays off.
+    // Requests are logged by RequestLogHooks with the service's fields; Fastify's own logger stays off.
     logger: false,
     return503OnClosing: true,
     routerOptions: { maxParamLength: 200 },
@@ -44,7 +44,7 @@ export function createFastifyAdapter(
  */
 export function configureApp(app: NestFastifyApplication): NestFastifyApplication {
   const config = app.get<AppConfig>(appConfig.KEY);
-  app.useLogger(app.get(Logger));
+  app.useLogger(app.get(AppLogger));
   app.useGlobalPipes(createValidationPipe());
   app.useGlobalFilters(new ProblemDetailsFilter());
   // No app.enableShutdownHooks(): main.ts owns the signals (bounded drain, exit 0),
@@ -52,7 +52,7 @@ export function configureApp(app: NestFastifyApplication): NestFastifyApplicatio
   if (config.corsOrigins.length > 0) {
     app.enableCors({
       origin: config.corsOrigins,
-      exposedHeaders: [REQUEST_ID_HEADER, 'Retry-After', ...RATE_LIMIT_RESPONSE_HEADERS],
+      exposedHeaders: [REQUEST_ID_HEADER, 'Retry-After', 'ETag', ...RATE_LIMIT_RESPONSE_HEADERS],
     });
   }
 
@@ -63,7 +63,7 @@ export function configureApp(app: NestFastifyApplication): NestFastifyApplicatio
     void reply.header(REQUEST_ID_HEADER, request.id);
     done();
   });
-  registerRequestLogContext(fastify);
+  app.get(RequestLogHooks).register(fastify);
 
   applyHttpSecurity(app);
   setUpApiDocs(app, config);

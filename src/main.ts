@@ -65,7 +65,7 @@ async function main(): Promise<void> {
 async function serveHttp(): Promise<void> {
   // Required lazily so a cluster primary never loads Nest. Not `import()`: an
   // imported CommonJS module resolves its own requires apart from this one's,
-  // which left nestjs-pino's request logging silently disconnected.
+  // which once left the request logging silently disconnected.
   const { runHttpServer } = lazyRequire('./bootstrap/http-server') as HttpServerModule;
   await runHttpServer();
 }

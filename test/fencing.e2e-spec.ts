@@ -3,22 +3,23 @@ import { Types } from 'mongoose';
 import type { Response } from 'supertest';
 import { OperationRepairService } from '../src/organizations/lifecycle/operation-repair.service';
 import { slugify } from '../src/organizations/organization-name';
-import { bearer, createOrg, newOrgInput, type OrgFixture } from './utils/fixtures';
+import { apiClient, expectProblem, type ApiClient } from './utils/api';
+import { createOrg, newOrgInput, tenantDbNameOf as dbNameOf } from './utils/fixtures';
 import { PausingHooks } from './utils/pausing-hooks';
 import { createTestApp, tenantDatabases, uniqueMasterDb, type TestApp } from './utils/test-app';
 
 const LEASE_MS = 1000;
-const env = { OPERATION_LEASE_MS: String(LEASE_MS), TENANT_WRITE_DRAIN_MS: '500' };
-const dbNameOf = (name: string) => `org_${slugify(name)}`;
+// The paused worker's own answer is under test: it must stay synchronous
+// however long the pause (no 202 once the operation budget is spent).
+const env = {
+  OPERATION_LEASE_MS: String(LEASE_MS),
+  TENANT_WRITE_DRAIN_MS: '500',
+  SYNC_OPERATION_BUDGET_MS: '50000',
+};
 
-async function addMembers(t: TestApp, org: OrgFixture, count: number, tag: string) {
+async function addMembers(admin: ApiClient, count: number, tag: string) {
   for (let i = 0; i < count; i += 1) {
-    await t
-      .http()
-      .post('/org/members')
-      .set(bearer(org.token))
-      .send({ email: `${tag}-${i}@example.test`, name: `${tag} ${i}` })
-      .expect(201);
+    await admin.members.add({ email: `${tag}-${i}@example.test`, name: `${tag} ${i}` }).expect(201);
   }
 }
 
@@ -66,10 +67,6 @@ describe('Fencing: a paused operation that resumes changes nothing (e2e)', () =>
     opened.push(repairer);
   });
   afterEach(async () => {
-    for (const db of await tenantDatabases(repairer.master)) {
-      if (db.includes('fence')) await repairer.master.getClient().db(db).dropDatabase();
-    }
-    await repairer.master.db!.dropDatabase();
     while (opened.length) await opened.pop()!.close();
   });
 
@@ -83,51 +80,31 @@ describe('Fencing: a paused operation that resumes changes nothing (e2e)', () =>
   it('a rename paused before its commit, rolled back by another instance, cannot copy into or drop the database of a new organization that took the target name', async () => {
     const { worker, hooks } = await pausedWorker('rename', 'copied');
     const org = await createOrg(worker, 'Fence Source');
-    await addMembers(worker, org, 5, 'src');
+    await addMembers(org.owner, 5, 'src');
     const targetName = `${org.name} Target`;
-    const rename = worker
-      .http()
-      .put('/org/update')
-      .set(bearer(org.token))
-      .send({ new_organization_name: targetName })
-      .then((r: Response) => r);
+    const rename = org.owner.rename(targetName).then((r: Response) => r);
     await hooks.paused;
     await sleep(LEASE_MS + 200);
     await repairedBy(repairer, org.id);
 
     // The target name is free again; a new organization takes it at once.
     const input = { ...newOrgInput('x'), organization_name: targetName };
-    const created = await repairer.http().post('/org/create').send(input).expect(201);
-    const login = await repairer
-      .http()
-      .post('/admin/login')
-      .send({ email: input.email, password: input.password })
-      .expect(200);
-    const newcomer = {
-      ...org,
-      id: created.body.id as string,
-      token: login.body.access_token as string,
-    };
-    await addMembers(repairer, newcomer, 2, 'new');
+    const api = apiClient(repairer);
+    const created = await api.createOrg(input).expect(201);
+    const newcomer = await api.loginAs(input.email, input.password);
+    await addMembers(newcomer, 2, 'new');
 
     hooks.resume();
-    const answer = await rename;
-    expect(answer.status).toBe(503);
-    expect(answer.body.code).toBe('OPERATION_INTERRUPTED');
+    expectProblem(await rename, 503, 'OPERATION_INTERRUPTED');
 
     // The newcomer's database holds its own data only, and is still there.
-    expect(await tenantMetaOwner(repairer, dbNameOf(targetName))).toBe(newcomer.id);
+    expect(await tenantMetaOwner(repairer, dbNameOf(targetName))).toBe(created.body.id);
     expect(await memberEmails(repairer, dbNameOf(targetName))).toEqual([
       'new-0@example.test',
       'new-1@example.test',
     ]);
     // The paused organization kept its name and all its data.
-    const view = await repairer
-      .http()
-      .get('/org/get')
-      .query({ organization_name: org.name })
-      .set(bearer(org.token))
-      .expect(200);
+    const view = await api.as(org.token).getOrg(org.name).expect(200);
     expect(view.body.organization_name).toBe(org.name);
     expect(await memberEmails(repairer, dbNameOf(org.name))).toHaveLength(5);
     expect(await tenantMetaOwner(repairer, dbNameOf(org.name))).toBe(org.id);
@@ -136,34 +113,23 @@ describe('Fencing: a paused operation that resumes changes nothing (e2e)', () =>
   it('a rename paused after its commit, rolled forward by another instance, cannot drop the database of a new organization that took the old name', async () => {
     const { worker, hooks } = await pausedWorker('rename', 'switched');
     const org = await createOrg(worker, 'Fence Old');
-    await addMembers(worker, org, 3, 'old');
+    await addMembers(org.owner, 3, 'old');
     const newName = `${org.name} Renamed`;
-    const rename = worker
-      .http()
-      .put('/org/update')
-      .set(bearer(org.token))
-      .send({ new_organization_name: newName })
-      .then((r: Response) => r);
+    const rename = org.owner.rename(newName).then((r: Response) => r);
     await hooks.paused;
     await sleep(LEASE_MS + 200);
     await repairedBy(repairer, org.id);
 
     const input = { ...newOrgInput('x'), organization_name: org.name };
-    const created = await repairer.http().post('/org/create').send(input).expect(201);
+    const api = apiClient(repairer);
+    const created = await api.createOrg(input).expect(201);
 
     hooks.resume();
-    const answer = await rename;
-    expect(answer.status).toBe(503);
-    expect(answer.body.code).toBe('OPERATION_INTERRUPTED');
+    expectProblem(await rename, 503, 'OPERATION_INTERRUPTED');
 
     expect(await tenantMetaOwner(repairer, dbNameOf(org.name))).toBe(created.body.id);
     expect(await memberEmails(repairer, dbNameOf(newName))).toHaveLength(3);
-    const view = await repairer
-      .http()
-      .get('/org/get')
-      .query({ organization_name: newName })
-      .set(bearer(org.token))
-      .expect(200);
+    const view = await api.as(org.token).getOrg(newName).expect(200);
     expect(view.body.organization_name).toBe(newName);
   });
 
@@ -173,13 +139,8 @@ describe('Fencing: a paused operation that resumes changes nothing (e2e)', () =>
     const stalledRepairer = await createTestApp({ masterDbName, env, hooks: pausedRepair });
     opened.push(stalledRepairer);
     const org = await createOrg(worker, 'Fence Twice');
-    await addMembers(worker, org, 4, 'twice');
-    const rename = worker
-      .http()
-      .put('/org/update')
-      .set(bearer(org.token))
-      .send({ new_organization_name: `${org.name} Next` })
-      .then((r: Response) => r);
+    await addMembers(org.owner, 4, 'twice');
+    const rename = org.owner.rename(`${org.name} Next`).then((r: Response) => r);
     await hooks.paused;
     await sleep(LEASE_MS + 200);
     const stalled = stalledRepairer.app.get(OperationRepairService).repairStale();
@@ -202,39 +163,29 @@ describe('Fencing: a paused operation that resumes changes nothing (e2e)', () =>
     );
     expect(live).toEqual([record!.database_name]);
     expect(await memberEmails(repairer, record!.database_name as string)).toHaveLength(4);
-    await repairer
-      .http()
-      .get('/org/get')
-      .query({ organization_name: record!.name as string })
-      .set(bearer(org.token))
+    await apiClient(repairer)
+      .as(org.token)
+      .getOrg(record!.name as string)
       .expect(200);
   });
 
   it('a delete paused before dropping, finished by another instance, cannot drop the database of a new organization with the same name', async () => {
     const { worker, hooks } = await pausedWorker('delete', 'recorded');
     const org = await createOrg(worker, 'Fence Gone');
-    await addMembers(worker, org, 2, 'gone');
-    const remove = worker
-      .http()
-      .delete('/org/delete')
-      .query({ organization_name: org.name })
-      .set(bearer(org.token))
-      .then((r: Response) => r);
+    await addMembers(org.owner, 2, 'gone');
+    const remove = org.owner.deleteOrg(org.name).then((r: Response) => r);
     await hooks.paused;
     await sleep(LEASE_MS + 200);
     await repairedBy(repairer, org.id);
 
     const input = { ...newOrgInput('x'), organization_name: org.name, email: org.email };
-    const created = await repairer.http().post('/org/create').send(input).expect(201);
+    const api = apiClient(repairer);
+    const created = await api.createOrg(input).expect(201);
 
     hooks.resume();
     const answer = await remove;
     expect(answer.status).toBe(503);
     expect(await tenantMetaOwner(repairer, dbNameOf(org.name))).toBe(created.body.id);
-    await repairer
-      .http()
-      .post('/admin/login')
-      .send({ email: org.email, password: input.password })
-      .expect(200);
+    await api.login(org.email, input.password).expect(200);
   });
 });

@@ -2,6 +2,7 @@ import { connect } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { getModelToken } from '@nestjs/mongoose';
 import mongoose, { type Model } from 'mongoose';
+import { expectProblem } from './utils/api';
 import { bearer, createOrg, newOrgInput, type OrgFixture } from './utils/fixtures';
 import { createTestApp, type TestApp } from './utils/test-app';
 
@@ -22,7 +23,6 @@ describe('Hostile input (e2e)', () => {
   afterAll(async () => {
     expect(Object.getOwnPropertyNames(Object.prototype).sort()).toEqual(PROTOTYPE_KEYS);
     expect(({} as Record<string, unknown>).polluted).toBeUndefined();
-    await t.master.db!.dropDatabase();
     await t.close();
   });
 
@@ -30,14 +30,14 @@ describe('Hostile input (e2e)', () => {
   const postRaw = (body: string | Buffer, contentType = 'application/json') =>
     t.http().post('/org/create').set('Content-Type', contentType).send(body);
 
-  const expectProblem = (
+  /** For answers whose code may differ by where the input was caught. */
+  const expectSomeProblem = (
     res: { status: number; headers: Record<string, string>; body: unknown },
     status: number,
-    code?: string,
   ) => {
     expect(res.status).toBe(status);
     expect(res.headers['content-type']).toMatch(PROBLEM);
-    expect(res.body).toMatchObject({ status, ...(code ? { code } : {}) });
+    expect(res.body).toMatchObject({ status, code: expect.any(String) });
   };
 
   describe('bodies', () => {
@@ -167,7 +167,7 @@ describe('Hostile input (e2e)', () => {
       'organization_name=Ab&prototype=1',
     ])('refuses the prototype key in %s', async (qs) => {
       // Brackets mean nothing to the parser: "__proto__[polluted]" is just an unknown parameter.
-      expectProblem(await query(qs), 400);
+      expectSomeProblem(await query(qs), 400);
       expect(({} as Record<string, unknown>).polluted).toBeUndefined();
     });
 
@@ -290,7 +290,7 @@ describe('Hostile input (e2e)', () => {
         .http()
         [method.toLowerCase() as 'get'](`${path}?${qs}`)
         .set(bearer(org.token));
-      expectProblem(res, 400);
+      expectSomeProblem(res, 400);
     });
 
     it('refuses operators in every parameter and body field the OpenAPI document lists', async () => {
@@ -342,11 +342,10 @@ describe('Hostile input (e2e)', () => {
 
   describe('explicit nulls and duplicate keys', () => {
     it('refuses null for an optional field instead of treating it as absent', async () => {
-      const res = await t
-        .http()
-        .put('/org/update')
-        .set(bearer(org.token))
-        .send({ organization_name: null, new_organization_name: `${org.name} Null` });
+      const res = await org.owner.update({
+        organization_name: null,
+        new_organization_name: `${org.name} Null`,
+      });
       expectProblem(res, 400, 'VALIDATION_FAILED');
       expect(res.body.errors).toEqual([expect.objectContaining({ field: 'organization_name' })]);
     });
@@ -366,18 +365,12 @@ describe('Hostile input (e2e)', () => {
       );
       const email = `contested-${Date.now()}@example.test`;
       const results = await Promise.all(
-        owners.map((owner) =>
-          t
-            .http()
-            .put('/org/update')
-            .set(bearer(owner.token))
-            .send({ email, current_password: owner.password }),
-        ),
+        owners.map((owner) => owner.owner.update({ email, current_password: owner.password })),
       );
       const statuses = results.map((r) => r.status).sort();
       expect(statuses).toEqual([200, 409, 409, 409, 409, 409]);
       for (const res of results.filter((r) => r.status === 409)) {
-        expect(res.body.code).toBe('EMAIL_TAKEN');
+        expectProblem(res, 409, 'EMAIL_TAKEN');
       }
     });
   });

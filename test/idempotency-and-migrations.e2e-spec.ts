@@ -1,19 +1,24 @@
 import { TENANT_META_COLLECTION } from '../src/database/database.constants';
 import { MigrationsService } from '../src/migrations/migrations.service';
 import { LATEST_TENANT_VERSION } from '../src/migrations/tenant-migrations';
-import { bearer, createOrg, newOrgInput } from './utils/fixtures';
+import { apiClient, expectProblem, type Api } from './utils/api';
+import { createOrg, newOrgInput } from './utils/fixtures';
 import { createTestApp, uniqueSuffix, type TestApp } from './utils/test-app';
 
 describe('Idempotent create and tenant migrations (e2e)', () => {
   let t: TestApp;
+  let api: Api;
 
   beforeAll(async () => {
     t = await createTestApp();
+    api = apiClient(t);
   });
   afterAll(async () => {
-    await t.master.db!.dropDatabase();
     await t.close();
   });
+
+  const createWithKey = (key: string, body: Parameters<Api['createOrg']>[0]) =>
+    api.createOrg(body).set('Idempotency-Key', key);
 
   const countOrgs = (name: string) =>
     t.master.db!.collection('organizations').countDocuments({ name });
@@ -22,54 +27,28 @@ describe('Idempotent create and tenant migrations (e2e)', () => {
     it('replays the first response for the same key and body', async () => {
       const key = `key-${uniqueSuffix()}`;
       const input = newOrgInput();
-      const first = await t
-        .http()
-        .post('/org/create')
-        .set('Idempotency-Key', key)
-        .send(input)
-        .expect(201);
+      const first = await createWithKey(key, input).expect(201);
       expect(first.headers['idempotent-replayed']).toBeUndefined();
-      const again = await t
-        .http()
-        .post('/org/create')
-        .set('Idempotency-Key', key)
-        .send({
-          password: input.password,
-          email: input.email,
-          organization_name: input.organization_name,
-        })
-        .expect(201);
-      expect(again.headers['idempotent-replayed']).toBe('true');
+      const again = await createWithKey(key, {
+        password: input.password,
+        email: input.email,
+        organization_name: input.organization_name,
+      }).expect(201);
       expect(again.body).toEqual(first.body);
       expect(await countOrgs(input.organization_name)).toBe(1);
     });
 
     it('answers 422 when the key comes back with a different body', async () => {
       const key = `key-${uniqueSuffix()}`;
-      await t
-        .http()
-        .post('/org/create')
-        .set('Idempotency-Key', key)
-        .send(newOrgInput())
-        .expect(201);
-      const res = await t
-        .http()
-        .post('/org/create')
-        .set('Idempotency-Key', key)
-        .send(newOrgInput())
-        .expect(422);
-      expect(res.body.code).toBe('IDEMPOTENCY_KEY_REUSED');
-      expect(res.headers['content-type']).toMatch(/problem\+json/);
+      await createWithKey(key, newOrgInput()).expect(201);
+      const res = await createWithKey(key, newOrgInput());
+      expectProblem(res, 422, 'IDEMPOTENCY_KEY_REUSED');
     });
 
     it('creates one organization for concurrent retries with one key', async () => {
       const key = `key-${uniqueSuffix()}`;
       const input = newOrgInput();
-      const results = await Promise.all(
-        Array.from({ length: 6 }, () =>
-          t.http().post('/org/create').set('Idempotency-Key', key).send(input),
-        ),
-      );
+      const results = await Promise.all(Array.from({ length: 6 }, () => createWithKey(key, input)));
       expect(results.map((r) => r.status)).toEqual(Array(6).fill(201));
       expect(new Set(results.map((r) => r.body.id)).size).toBe(1);
       expect(await countOrgs(input.organization_name)).toBe(1);
@@ -79,25 +58,11 @@ describe('Idempotent create and tenant migrations (e2e)', () => {
       const existing = await createOrg(t);
       const key = `key-${uniqueSuffix()}`;
       const body = { ...newOrgInput(), organization_name: existing.name };
-      const first = await t
-        .http()
-        .post('/org/create')
-        .set('Idempotency-Key', key)
-        .send(body)
-        .expect(409);
-      const again = await t
-        .http()
-        .post('/org/create')
-        .set('Idempotency-Key', key)
-        .send(body)
-        .expect(409);
-      expect(again.body.code).toBe(first.body.code);
-      await t
-        .http()
-        .post('/org/create')
-        .set('Idempotency-Key', 'has space')
-        .send(newOrgInput())
-        .expect(400);
+      const first = await createWithKey(key, body);
+      expectProblem(first, 409, 'ORG_NAME_TAKEN');
+      const again = await createWithKey(key, body);
+      expectProblem(again, 409, 'ORG_NAME_TAKEN');
+      await createWithKey('has space', newOrgInput()).expect(400);
     });
   });
 
@@ -108,12 +73,7 @@ describe('Idempotent create and tenant migrations (e2e)', () => {
       const client = t.master.getClient();
       // Make them look like tenants created before migration 2 existed.
       for (const org of orgs) {
-        const view = await t
-          .http()
-          .get('/org/get')
-          .query({ organization_name: org.name })
-          .set(bearer(org.token))
-          .expect(200);
+        const view = await org.owner.getOrg(org.name).expect(200);
         const db = client.db(view.body.database_name);
         await db.collection('members').dropIndex('email_unique');
         await db.collection(TENANT_META_COLLECTION).updateOne({}, { $set: { schema_version: 1 } });
@@ -126,12 +86,7 @@ describe('Idempotent create and tenant migrations (e2e)', () => {
       expect(progress[progress.length - 1]).toBe(report.tenants.total);
 
       for (const org of orgs) {
-        const view = await t
-          .http()
-          .get('/org/get')
-          .query({ organization_name: org.name })
-          .set(bearer(org.token))
-          .expect(200);
+        const view = await org.owner.getOrg(org.name).expect(200);
         const db = client.db(view.body.database_name);
         expect(await migrations.tenantVersion(db)).toBe(LATEST_TENANT_VERSION);
         const indexes = (await db.collection('members').listIndexes().toArray()).map(

@@ -1,7 +1,8 @@
 import type { Query } from 'mongoose';
 import { Types } from 'mongoose';
 import { AdminSchema } from '../src/admins/schemas/admin.schema';
-import { bearer, createOrg, PASSWORD, type OrgFixture } from './utils/fixtures';
+import { apiClient, expectProblem, type AdminSession, type Api, type ApiClient } from './utils/api';
+import { createOrg, PASSWORD, type OrgFixture } from './utils/fixtures';
 import { createTestApp, uniqueSuffix, type TestApp } from './utils/test-app';
 
 /** A promise the test settles by hand. */
@@ -46,18 +47,21 @@ function pauseNext(adminId: string, kind: Pause['kind']): Pause {
 
 interface Member {
   id: string;
-  token: string;
+  api: ApiClient;
 }
 
 describe('An organization keeps at least one owner under any concurrency (e2e)', () => {
   let t: TestApp;
+  let api: Api;
 
-  beforeAll(async () => (t = await createTestApp()));
+  beforeAll(async () => {
+    t = await createTestApp();
+    api = apiClient(t);
+  });
   afterEach(() => {
     pause = null;
   });
   afterAll(async () => {
-    await t.master.db!.dropDatabase();
     await t.close();
   });
 
@@ -65,20 +69,14 @@ describe('An organization keeps at least one owner under any concurrency (e2e)',
   const ownerCount = (org: OrgFixture) =>
     admins().countDocuments({ organization_id: new Types.ObjectId(org.id), role: 'owner' });
 
-  async function addAdmin(org: OrgFixture, role: 'owner' | 'admin', token = org.token) {
+  async function addAdmin(
+    org: OrgFixture,
+    role: 'owner' | 'admin',
+    by: ApiClient = org.owner,
+  ): Promise<AdminSession> {
     const email = `${role}-${uniqueSuffix()}@example.test`;
-    const created = await t
-      .http()
-      .post('/org/admins')
-      .set(bearer(token))
-      .send({ email, password: PASSWORD, role })
-      .expect(201);
-    const login = await t
-      .http()
-      .post('/admin/login')
-      .send({ email, password: PASSWORD })
-      .expect(200);
-    return { id: created.body.id as string, token: login.body.access_token as string };
+    await by.admins.add({ email, password: PASSWORD, role }).expect(201);
+    return api.loginAs(email, PASSWORD);
   }
 
   /**
@@ -96,30 +94,19 @@ describe('An organization keeps at least one owner under any concurrency (e2e)',
     const org = await createOrg(t, 'Paused demotion');
     const other = await addAdmin(org, 'owner');
     const paused = pauseNext(org.adminId, 'update');
-    const first = t
-      .http()
-      .patch(`/org/admins/${org.adminId}`)
-      .set(bearer(other.token))
-      .send({ role: 'admin' })
-      .then((res) => res);
+    const first = other.admins.setRole(org.adminId, 'admin').then((res) => res);
     await paused.reached.opened;
     await expireTeamLock(org);
     // Meanwhile the other owner is demoted: the first owner still is one.
-    await t
-      .http()
-      .patch(`/org/admins/${other.id}`)
-      .set(bearer(org.token))
-      .send({ role: 'admin' })
-      .expect(200);
+    await org.owner.admins.setRole(other.adminId, 'admin').expect(200);
     paused.release.open();
-    const resumed = await first;
-    expect([resumed.status, resumed.body.code]).toEqual([409, 'LAST_OWNER']);
+    expectProblem(await first, 409, 'LAST_OWNER');
     expect(await ownerCount(org)).toBe(1);
-    const list = await t.http().get('/org/admins').set(bearer(org.token)).expect(200);
+    const list = await org.owner.admins.list().expect(200);
     expect(list.body.items).toEqual(
       expect.arrayContaining([
         expect.objectContaining({ id: org.adminId, role: 'owner' }),
-        expect.objectContaining({ id: other.id, role: 'admin' }),
+        expect.objectContaining({ id: other.adminId, role: 'admin' }),
       ]),
     );
   });
@@ -129,30 +116,25 @@ describe('An organization keeps at least one owner under any concurrency (e2e)',
     const other = await addAdmin(org, 'owner');
     const before = await admins().findOne({ _id: new Types.ObjectId(org.adminId) });
     const paused = pauseNext(org.adminId, 'delete');
-    const first = t
-      .http()
-      .delete(`/org/admins/${org.adminId}`)
-      .set(bearer(other.token))
-      .then((res) => res);
+    const first = other.admins.remove(org.adminId).then((res) => res);
     await paused.reached.opened;
     await expireTeamLock(org);
-    await t.http().delete(`/org/admins/${other.id}`).set(bearer(org.token)).expect(204);
+    await org.owner.admins.remove(other.adminId).expect(204);
     paused.release.open();
-    const resumed = await first;
-    expect([resumed.status, resumed.body.code]).toEqual([409, 'LAST_OWNER']);
+    expectProblem(await first, 409, 'LAST_OWNER');
     // The same document, password hash, credentials version and timestamps
     // included: the owner's tokens and password work as before.
     expect(await admins().findOne({ _id: new Types.ObjectId(org.adminId) })).toEqual(before);
     expect(await ownerCount(org)).toBe(1);
-    await t.http().get('/org/admins').set(bearer(org.token)).expect(200);
-    await t.http().post('/admin/login').send({ email: org.email, password: PASSWORD }).expect(200);
+    await org.owner.admins.list().expect(200);
+    await api.login(org.email, PASSWORD).expect(200);
   });
 
   it('keeps an owner through rounds of concurrent promotions, demotions and removals', async () => {
     const ROUNDS = 50;
     const org = await createOrg(t, 'Owners');
     const orgId = new Types.ObjectId(org.id);
-    let team: Member[] = [{ id: org.adminId, token: org.token }];
+    let team: Member[] = [{ id: org.adminId, api: org.owner }];
     const pick = <T>(items: T[]) => items[Math.floor(Math.random() * items.length)];
     const roles = async () => {
       const docs = await admins().find({ organization_id: orgId }).toArray();
@@ -175,18 +157,16 @@ describe('An organization keeps at least one owner under any concurrency (e2e)',
       team = team.filter((m) => current.has(m.id));
       const owner = team.find((m) => current.get(m.id) === 'owner');
       if (!owner) throw new Error(`round ${round} began without an owner`);
-      while (team.length < 4) team.push(await addAdmin(org, 'admin', owner.token));
+      while (team.length < 4) {
+        const added = await addAdmin(org, 'admin', owner.api);
+        team.push({ id: added.adminId, api: added });
+      }
       const wanted = 3 + (round % 2);
       current = await roles();
       for (const m of team) {
         if ([...current.values()].filter((r) => r === 'owner').length >= wanted) break;
         if (current.get(m.id) === 'owner') continue;
-        await t
-          .http()
-          .patch(`/org/admins/${m.id}`)
-          .set(bearer(owner.token))
-          .send({ role: 'owner' })
-          .expect(200);
+        await owner.api.admins.setRole(m.id, 'owner').expect(200);
         current.set(m.id, 'owner');
       }
 
@@ -194,20 +174,16 @@ describe('An organization keeps at least one owner under any concurrency (e2e)',
       // promoted and, at the same time, possibly removed; each by some owner.
       const owners = team.filter((m) => current.get(m.id) === 'owner');
       const requests: Array<Promise<{ status: number; body: { code?: string } }>> = [];
-      const send = (method: 'patch' | 'delete', target: Member, role?: string) => {
-        const req = t
-          .http()
-          [method](`/org/admins/${target.id}`)
-          .set(bearer(pick(owners).token));
-        requests.push((role ? req.send({ role }) : req).then((res) => res));
-      };
+      const byAnOwner = () => pick(owners).api.admins;
+      const send = (req: PromiseLike<{ status: number; body: { code?: string } }>) =>
+        requests.push(Promise.resolve(req));
       for (const m of team) {
         if (current.get(m.id) === 'owner') {
-          if (Math.random() < 0.5) send('patch', m, 'admin');
-          else send('delete', m);
+          if (Math.random() < 0.5) send(byAnOwner().setRole(m.id, 'admin'));
+          else send(byAnOwner().remove(m.id));
         } else {
-          send('patch', m, 'owner');
-          if (Math.random() < 0.7) send('delete', m);
+          send(byAnOwner().setRole(m.id, 'owner'));
+          if (Math.random() < 0.7) send(byAnOwner().remove(m.id));
         }
       }
       const answers = await Promise.all(requests);

@@ -5,6 +5,7 @@ import request from 'supertest';
 import { AppModule } from '../src/app.module';
 import { configureApp, createFastifyAdapter } from '../src/app.setup';
 import { LOG_DESTINATION } from '../src/logging/logging.constants';
+import { apiClient } from './utils/api';
 import { bearer, createOrg, PASSWORD } from './utils/fixtures';
 import { uniqueMasterDb, uniqueSuffix } from './utils/test-app';
 
@@ -59,13 +60,10 @@ describe('Structured logs (e2e)', () => {
     t.lines().filter((l) => l.request_id === requestId && 'status' in l);
 
   it('writes one JSON line per request with method, route, status, duration, request id and client address', async () => {
-    const org = await createOrg({ http: t.http } as never, 'Logged');
+    const org = await createOrg(t, 'Logged');
     const requestId = `log-${uniqueSuffix()}`;
-    await t
-      .http()
-      .get('/org/get')
-      .query({ organization_name: org.name })
-      .set(bearer(org.token))
+    await org.owner
+      .getOrg(org.name)
       .set('X-Request-Id', requestId)
       .set('X-Forwarded-For', '198.51.100.7')
       .expect(200);
@@ -113,22 +111,12 @@ describe('Structured logs (e2e)', () => {
   });
 
   it('never writes passwords, tokens or the signing secret, even at trace level', async () => {
-    const org = await createOrg({ http: t.http } as never, 'Secrets');
-    await t
-      .http()
-      .get('/org/get')
-      .query({ organization_name: org.name })
-      .set(bearer(org.token))
-      .expect(200);
-    await t
-      .http()
-      .post('/admin/login')
-      .send({ email: org.email, password: 'a wrong password here' })
-      .expect(401);
-    await t
-      .http()
-      .post('/org/create')
-      .send({ organization_name: '', email: 'not-an-email', password: 'x' })
+    const org = await createOrg(t, 'Secrets');
+    const api = apiClient(t);
+    await org.owner.getOrg(org.name).expect(200);
+    await api.login(org.email, 'a wrong password here').expect(401);
+    await api
+      .createOrg({ organization_name: '', email: 'not-an-email', password: 'x' })
       .expect(400);
     await t
       .http()

@@ -1,4 +1,6 @@
-import { newOrgInput } from './utils/fixtures';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { apiClient } from './utils/api';
+import { bearer, createOrg, newOrgInput } from './utils/fixtures';
 import { createTestApp, type TestApp } from './utils/test-app';
 
 type Schema = {
@@ -6,6 +8,7 @@ type Schema = {
   properties?: Record<string, Schema>;
   required?: string[];
   oneOf?: Schema[];
+  allOf?: Schema[];
 };
 type OpenApi = {
   paths: Record<
@@ -51,7 +54,6 @@ describe('OpenAPI document (e2e)', () => {
     doc = (await t.http().get('/docs-json').expect(200)).body;
   });
   afterAll(async () => {
-    await t.master.db!.dropDatabase();
     await t.close();
   });
 
@@ -81,6 +83,7 @@ describe('OpenAPI document (e2e)', () => {
         'GET /org/members/{id}',
         'PATCH /org/members/{id}',
         'DELETE /org/members/{id}',
+        'GET /org/operations/{id}',
       ].sort(),
     );
   });
@@ -114,6 +117,7 @@ describe('OpenAPI document (e2e)', () => {
   it('describes request DTO fields (the Swagger plugin ran)', () => {
     const create = doc.components.schemas.CreateOrganizationDto;
     expect(Object.keys(create.properties!).sort()).toEqual([
+      'cluster',
       'email',
       'organization_name',
       'password',
@@ -122,15 +126,12 @@ describe('OpenAPI document (e2e)', () => {
   });
 
   it('matches what the server really returns', async () => {
+    const api = apiClient(t);
     const input = newOrgInput('Docs');
-    const created = await t.http().post('/org/create').send(input).expect(201);
+    const created = await api.createOrg(input).expect(201);
     expectConforms(created.body, '/org/create', 'post', 201);
 
-    const login = await t
-      .http()
-      .post('/admin/login')
-      .send({ email: input.email, password: input.password })
-      .expect(200);
+    const login = await api.login(input.email, input.password).expect(200);
     expectConforms(login.body, '/admin/login', 'post', 200);
     const loginSchema = resolve(
       doc.paths['/admin/login'].post.responses['200'].content!['application/json'].schema,
@@ -139,20 +140,54 @@ describe('OpenAPI document (e2e)', () => {
       Object.keys(resolve(loginSchema.properties!.admin).properties!).sort(),
     );
 
-    const conflict = await t.http().post('/org/create').send(input).expect(409);
+    const conflict = await api.createOrg(input).expect(409);
     expectConforms(conflict.body, '/org/create', 'post', 409);
 
-    const invalid = await t.http().post('/org/create').send({}).expect(400);
+    const invalid = await api.createOrg({}).expect(400);
     const problem = doc.components.schemas.ProblemDetailsDto;
     expect(Object.keys(invalid.body).sort()).toEqual(Object.keys(problem.properties!).sort());
 
-    const deleted = await t
-      .http()
-      .delete('/org/delete')
-      .query({ organization_name: input.organization_name })
-      .set({ Authorization: `Bearer ${login.body.access_token}` })
+    const deleted = await api
+      .as(login.body.access_token as string)
+      .deleteOrg(input.organization_name)
       .expect(200);
     expectConforms(deleted.body, '/org/delete', 'delete', 200);
+  });
+
+  it('documents the 202 of a long operation and the operation it returns', async () => {
+    for (const [path, method] of [
+      ['/org/update', 'put'],
+      ['/org/delete', 'delete'],
+    ]) {
+      const accepted = doc.paths[path][method].responses['202'];
+      expect(resolve(accepted.content!['application/json'].schema)).toBe(
+        doc.components.schemas.OperationView,
+      );
+    }
+    const org = await createOrg(t, 'Docs');
+    const res = await t
+      .http()
+      .put('/org/update')
+      .set(bearer(org.token))
+      .set('Prefer', 'respond-async')
+      .send({ new_organization_name: `${org.name} Later` })
+      .expect(202);
+    expectConforms(res.body, '/org/update', 'put', 202);
+    let polled = res.body as Record<string, unknown>;
+    while (polled.status === 'running') {
+      await sleep(50);
+      polled = (await t.http().get(res.headers.location).set(bearer(org.token)).expect(200)).body;
+    }
+    expectConforms(polled, '/org/operations/{id}', 'get', 200);
+    // The error is exactly the problem+json body, described once.
+    const error = doc.components.schemas.OperationView.properties!.error;
+    expect(resolve(error.allOf?.[0] ?? error)).toBe(doc.components.schemas.ProblemDetailsDto);
+    const missing = await t
+      .http()
+      .get('/org/operations/no-such-operation')
+      .set(bearer(org.token))
+      .expect(404);
+    expectConforms(missing.body, '/org/operations/{id}', 'get', 404);
   });
 
   it('serves Swagger UI and ReDoc from installed packages', async () => {

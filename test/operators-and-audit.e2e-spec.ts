@@ -1,5 +1,6 @@
 import { SuperadminBootstrap } from '../src/admins/superadmin.bootstrap';
-import { bearer, createOrg, newOrgInput, PASSWORD } from './utils/fixtures';
+import { apiClient, expectProblem, type AdminSession } from './utils/api';
+import { createOrg, newOrgInput, PASSWORD } from './utils/fixtures';
 import { createTestApp, uniqueSuffix, type TestApp } from './utils/test-app';
 
 const SUPERADMIN = {
@@ -7,15 +8,12 @@ const SUPERADMIN = {
   password: 'operator passphrase 1',
 };
 
-async function superToken(t: TestApp): Promise<string> {
-  const res = await t
-    .http()
-    .post('/admin/login')
-    .send({ email: SUPERADMIN.email, password: SUPERADMIN.password })
-    .expect(200);
-  expect(res.body.organization).toBeNull();
-  expect(res.body.admin.role).toBe('superadmin');
-  return res.body.access_token as string;
+/** Logs the super admin in, checking the login describes no organization. */
+async function superadmin(t: TestApp): Promise<AdminSession> {
+  const session = await apiClient(t).loginAs(SUPERADMIN.email, SUPERADMIN.password);
+  expect(session.organization).toBeNull();
+  expect(session.role).toBe('superadmin');
+  return session;
 }
 
 describe('Operators and the audit trail (e2e)', () => {
@@ -28,7 +26,6 @@ describe('Operators and the audit trail (e2e)', () => {
       });
     });
     afterAll(async () => {
-      await t.master.db!.dropDatabase();
       await t.close();
     });
 
@@ -45,26 +42,24 @@ describe('Operators and the audit trail (e2e)', () => {
       const bootstrap = t.app.get(SuperadminBootstrap);
       await Promise.all([bootstrap.onApplicationBootstrap(), bootstrap.onApplicationBootstrap()]);
       expect(await admins.countDocuments({ email: SUPERADMIN.email.toLowerCase() })).toBe(1);
-      await superToken(t);
+      await superadmin(t);
     });
 
     it('lets only the super admin list organizations, paginated and filtered by prefix', async () => {
       const prefix = `Zeta${uniqueSuffix()}`;
       for (let i = 0; i < 5; i += 1) {
-        await t
-          .http()
-          .post('/org/create')
-          .send({ ...newOrgInput(), organization_name: `${prefix} ${i}` })
+        await apiClient(t)
+          .createOrg({ ...newOrgInput(), organization_name: `${prefix} ${i}` })
           .expect(201);
       }
-      const token = await superToken(t);
+      const operator = await superadmin(t);
       const seen: string[] = [];
       let after: string | null = null;
       let pages = 0;
       do {
         const query: Record<string, string | number> = { q: prefix.toLowerCase(), limit: 2 };
         if (after) query.after = after;
-        const page = await t.http().get('/org/list').query(query).set(bearer(token)).expect(200);
+        const page = await operator.listOrgs(query).expect(200);
         seen.push(
           ...page.body.items.map((o: { organization_name: string }) => o.organization_name),
         );
@@ -75,59 +70,32 @@ describe('Operators and the audit trail (e2e)', () => {
       expect(seen).toEqual([0, 1, 2, 3, 4].map((i) => `${prefix} ${i}`));
 
       const owner = await createOrg(t);
-      const denied = await t.http().get('/org/list').set(bearer(owner.token)).expect(403);
-      expect(denied.body.code).toBe('FORBIDDEN');
-      await t.http().get('/org/list').expect(401);
+      expectProblem(await owner.owner.listOrgs(), 403, 'FORBIDDEN');
+      expectProblem(await apiClient(t).listOrgs(), 401, 'UNAUTHORIZED');
     });
 
     it('lets the super admin delete any organization, and nothing else of theirs', async () => {
       const org = await createOrg(t);
-      const token = await superToken(t);
-      await t
-        .http()
-        .put('/org/update')
-        .set(bearer(token))
-        .send({ new_organization_name: 'Nope Org' })
-        .expect(403);
-      await t.http().get('/org/members').set(bearer(token)).expect(403);
-      await t
-        .http()
-        .delete('/org/delete')
-        .query({ organization_name: org.name })
-        .set(bearer(token))
-        .expect(200);
-      await t.http().get('/org/get').query({ organization_name: org.name }).expect(404);
+      const operator = await superadmin(t);
+      await operator.rename('Nope Org').expect(403);
+      await operator.members.list().expect(403);
+      await operator.deleteOrg(org.name).expect(200);
+      await apiClient(t).getOrg(org.name).expect(404);
     });
 
     it('records state changes and logins with actor, address and request id', async () => {
       const org = await createOrg(t);
-      const as = bearer(org.token);
-      await t
-        .http()
-        .post('/org/members')
-        .set(as)
-        .send({ email: 'a@example.test', name: 'A' })
+      await org.owner.members.add({ email: 'a@example.test', name: 'A' }).expect(201);
+      await org.owner.admins
+        .add({ email: `adm-${uniqueSuffix()}@example.test`, password: PASSWORD, role: 'admin' })
         .expect(201);
-      await t
-        .http()
-        .post('/org/admins')
-        .set(as)
-        .send({ email: `adm-${uniqueSuffix()}@example.test`, password: PASSWORD, role: 'admin' })
-        .expect(201);
-      await t
-        .http()
-        .post('/admin/login')
+      await apiClient(t)
+        .login(org.email, 'wrong password!')
         .set('X-Request-Id', 'audit-login-1')
-        .send({ email: org.email, password: 'wrong password!' })
         .expect(401);
-      await t
-        .http()
-        .put('/org/update')
-        .set(as)
-        .send({ new_organization_name: `${org.name} Two` })
-        .expect(200);
+      await org.owner.rename(`${org.name} Two`).expect(200);
 
-      const trail = await t.http().get('/org/audit').query({ limit: 100 }).set(as).expect(200);
+      const trail = await org.owner.audit({ limit: 100 }).expect(200);
       const actions = trail.body.items.map((e: { action: string }) => e.action);
       expect(actions).toEqual([
         'organization.renamed',
@@ -149,12 +117,7 @@ describe('Operators and the audit trail (e2e)', () => {
       expect(JSON.stringify(trail.body)).not.toContain('wrong password!');
 
       // The failed login belongs to no organization the owner can see; the operator sees it.
-      const all = await t
-        .http()
-        .get('/org/audit')
-        .query({ limit: 100 })
-        .set(bearer(await superToken(t)))
-        .expect(200);
+      const all = await (await superadmin(t)).audit({ limit: 100 }).expect(200);
       const failed = all.body.items.find(
         (e: { request_id: string }) => e.request_id === 'audit-login-1',
       );
@@ -164,40 +127,20 @@ describe('Operators and the audit trail (e2e)', () => {
 
     it('paginates the audit trail and refuses it to admins who are not owners', async () => {
       const org = await createOrg(t);
-      const as = bearer(org.token);
       for (let i = 0; i < 4; i += 1) {
-        await t
-          .http()
-          .post('/org/members')
-          .set(as)
-          .send({ email: `m${i}@example.test`, name: `M${i}` })
-          .expect(201);
+        await org.owner.members.add({ email: `m${i}@example.test`, name: `M${i}` }).expect(201);
       }
-      const first = await t.http().get('/org/audit').query({ limit: 3 }).set(as).expect(200);
+      const first = await org.owner.audit({ limit: 3 }).expect(200);
       expect(first.body.items).toHaveLength(3);
-      const second = await t
-        .http()
-        .get('/org/audit')
-        .query({ limit: 3, after: first.body.next })
-        .set(as)
-        .expect(200);
+      const second = await org.owner.audit({ limit: 3, after: first.body.next }).expect(200);
       expect(second.body.items.length).toBeGreaterThanOrEqual(2);
       const ids = [...first.body.items, ...second.body.items].map((e: { id: string }) => e.id);
       expect(new Set(ids).size).toBe(ids.length);
 
       const email = `plain-${uniqueSuffix()}@example.test`;
-      await t
-        .http()
-        .post('/org/admins')
-        .set(as)
-        .send({ email, password: PASSWORD, role: 'admin' })
-        .expect(201);
-      const login = await t
-        .http()
-        .post('/admin/login')
-        .send({ email, password: PASSWORD })
-        .expect(200);
-      await t.http().get('/org/audit').set(bearer(login.body.access_token)).expect(403);
+      await org.owner.admins.add({ email, password: PASSWORD, role: 'admin' }).expect(201);
+      const admin = await apiClient(t).loginAs(email, PASSWORD);
+      expectProblem(await admin.audit(), 403, 'FORBIDDEN');
     });
   });
 
@@ -214,27 +157,17 @@ describe('Operators and the audit trail (e2e)', () => {
       });
     });
     afterAll(async () => {
-      await t.master.db!.dropDatabase();
       await t.close();
     });
 
     it('lets only the super admin create organizations', async () => {
-      await t.http().post('/org/create').send(newOrgInput()).expect(401);
-      const token = await superToken(t);
+      const api = apiClient(t);
+      await api.createOrg(newOrgInput()).expect(401);
+      const operator = await superadmin(t);
       const input = newOrgInput();
-      await t.http().post('/org/create').set(bearer(token)).send(input).expect(201);
-      const login = await t
-        .http()
-        .post('/admin/login')
-        .send({ email: input.email, password: input.password })
-        .expect(200);
-      const denied = await t
-        .http()
-        .post('/org/create')
-        .set(bearer(login.body.access_token))
-        .send(newOrgInput())
-        .expect(403);
-      expect(denied.body.code).toBe('FORBIDDEN');
+      await operator.createOrg(input).expect(201);
+      const owner = await api.loginAs(input.email, input.password);
+      expectProblem(await owner.createOrg(newOrgInput()), 403, 'FORBIDDEN');
     });
   });
 });

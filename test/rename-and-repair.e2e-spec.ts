@@ -4,7 +4,14 @@ import { CreateOrganizationOperation } from '../src/organizations/lifecycle/crea
 import { DeleteOrganizationOperation } from '../src/organizations/lifecycle/delete-organization.operation';
 import { RenameOrganizationOperation } from '../src/organizations/lifecycle/rename-organization.operation';
 import { slugify } from '../src/organizations/organization-name';
-import { bearer, createOrg, newOrgInput, PASSWORD, type OrgFixture } from './utils/fixtures';
+import { apiClient, expectProblem } from './utils/api';
+import {
+  createOrg,
+  newOrgInput,
+  PASSWORD,
+  tenantDbNameOf as dbNameOf,
+  type OrgFixture,
+} from './utils/fixtures';
 import { FreezingHooks } from './utils/freezing-hooks';
 import { createTestApp, tenantDatabases, uniqueMasterDb, type TestApp } from './utils/test-app';
 
@@ -36,14 +43,11 @@ async function tenantSnapshot(t: TestApp, databaseName: string) {
   return { names, counts, memberIndexes };
 }
 
-const dbNameOf = (name: string) => `org_${slugify(name)}`;
-
 describe('Rename moves tenant data; interrupted operations are repaired (e2e)', () => {
   describe('a completed rename', () => {
     let t: TestApp;
     beforeAll(async () => (t = await createTestApp()));
     afterAll(async () => {
-      await t.master.db!.dropDatabase();
       await t.close();
     });
 
@@ -52,12 +56,7 @@ describe('Rename moves tenant data; interrupted operations are repaired (e2e)', 
       await seedTenant(t, dbNameOf(org.name));
       const before = await tenantSnapshot(t, dbNameOf(org.name));
       const newName = `${org.name} Moved`;
-      const res = await t
-        .http()
-        .put('/org/update')
-        .set(bearer(org.token))
-        .send({ new_organization_name: newName })
-        .expect(200);
+      const res = await org.owner.rename(newName).expect(200);
       expect(res.body.database_name).toBe(dbNameOf(newName));
       const databases = await tenantDatabases(t.master);
       expect(databases).toContain(dbNameOf(newName));
@@ -74,10 +73,8 @@ describe('Rename moves tenant data; interrupted operations are repaired (e2e)', 
           .insertOne({ email: 'm1@example.test' }),
       ).rejects.toMatchObject({ code: 11000 });
       // The old name is free again.
-      await t
-        .http()
-        .post('/org/create')
-        .send({ ...newOrgInput(), organization_name: org.name })
+      await apiClient(t)
+        .createOrg({ ...newOrgInput(), organization_name: org.name })
         .expect(201);
     });
 
@@ -85,13 +82,7 @@ describe('Rename moves tenant data; interrupted operations are repaired (e2e)', 
       const org = await createOrg(t, 'Contended');
       await seedTenant(t, dbNameOf(org.name));
       const results = await Promise.all(
-        Array.from({ length: 10 }, (_, i) =>
-          t
-            .http()
-            .put('/org/update')
-            .set(bearer(org.token))
-            .send({ new_organization_name: `${org.name} V${i}` }),
-        ),
+        Array.from({ length: 10 }, (_, i) => org.owner.rename(`${org.name} V${i}`)),
       );
       // Renames that arrive after another finished may run too, one at a
       // time; every other request is turned away while one is running.
@@ -100,7 +91,10 @@ describe('Rename moves tenant data; interrupted operations are repaired (e2e)', 
       expect(results.filter((r) => r.status !== 200).map((r) => r.body.code)).toEqual(
         Array(10 - ok.length).fill('ORG_BUSY'),
       );
-      const view = await t.http().get('/org/admins').set(bearer(org.token)).expect(200);
+      for (const busy of results.filter((r) => r.status !== 200)) {
+        expectProblem(busy, 409, 'ORG_BUSY');
+      }
+      const view = await org.owner.admins.list().expect(200);
       expect(view.body.items).toHaveLength(1);
       const current = await t.master
         .db!.collection('organizations')
@@ -132,22 +126,9 @@ describe('Rename moves tenant data; interrupted operations are repaired (e2e)', 
           .run(new Types.ObjectId(org.id), `${org.name} Next`);
         void stuck;
         await hooks.frozen;
-        const res = await frozenApp
-          .http()
-          .put('/org/update')
-          .set(bearer(org.token))
-          .send({ new_organization_name: `${org.name} Other` })
-          .expect(409);
-        expect(res.body.code).toBe('ORG_BUSY');
-        const del = await frozenApp
-          .http()
-          .delete('/org/delete')
-          .query({ organization_name: org.name })
-          .set(bearer(org.token))
-          .expect(409);
-        expect(del.body.code).toBe('ORG_BUSY');
+        expectProblem(await org.owner.rename(`${org.name} Other`), 409, 'ORG_BUSY');
+        expectProblem(await org.owner.deleteOrg(org.name), 409, 'ORG_BUSY');
       } finally {
-        await frozenApp.master.db!.dropDatabase();
         await frozenApp.close();
       }
     });
@@ -207,7 +188,6 @@ describe('Rename moves tenant data; interrupted operations are repaired (e2e)', 
       org = result.org!;
     });
     afterAll(async () => {
-      await restarted.master.db!.dropDatabase();
       await restarted.close();
     });
 
@@ -222,40 +202,20 @@ describe('Rename moves tenant data; interrupted operations are repaired (e2e)', 
       expect(snapshot.counts).toMatchObject({ members: 250, projects: 40, settings: 1 });
       expect(snapshot.memberIndexes).toEqual(['_id_', 'email_unique']);
 
-      const login = await restarted
-        .http()
-        .post('/admin/login')
-        .send({ email: org.email, password: PASSWORD })
-        .expect(200);
-      const view = await restarted
-        .http()
-        .get('/org/get')
-        .query({ organization_name: liveName })
-        .set(bearer(login.body.access_token))
-        .expect(200);
+      const api = apiClient(restarted);
+      const owner = await api.loginAs(org.email, PASSWORD);
+      const view = await owner.getOrg(liveName).expect(200);
       expect(view.body.database_name).toBe(dbNameOf(liveName));
-      await restarted.http().get('/org/get').query({ organization_name: goneName }).expect(404);
+      await api.getOrg(goneName).expect(404);
     });
 
     it('leaves the organization unlocked and the other name free', async () => {
       const forward = outcome === 'rolled forward';
       const goneName = forward ? org.name : newNameOf(org);
-      await restarted
-        .http()
-        .post('/org/create')
-        .send({ ...newOrgInput(), organization_name: goneName })
-        .expect(201);
-      const login = await restarted
-        .http()
-        .post('/admin/login')
-        .send({ email: org.email, password: PASSWORD })
-        .expect(200);
-      await restarted
-        .http()
-        .put('/org/update')
-        .set(bearer(login.body.access_token))
-        .send({ new_organization_name: `${org.name} Final` })
-        .expect(200);
+      const api = apiClient(restarted);
+      await api.createOrg({ ...newOrgInput(), organization_name: goneName }).expect(201);
+      const owner = await api.loginAs(org.email, PASSWORD);
+      await owner.rename(`${org.name} Final`).expect(200);
     });
   });
 
@@ -271,23 +231,13 @@ describe('Rename moves tenant data; interrupted operations are repaired (e2e)', 
         );
         try {
           expect(await tenantDatabases(restarted.master)).not.toContain(dbNameOf(org!.name));
-          await restarted
-            .http()
-            .get('/org/get')
-            .query({ organization_name: org!.name })
-            .expect(404);
-          await restarted
-            .http()
-            .post('/admin/login')
-            .send({ email: org!.email, password: PASSWORD })
-            .expect(401);
-          await restarted
-            .http()
-            .post('/org/create')
-            .send({ organization_name: org!.name, email: org!.email, password: PASSWORD })
+          const api = apiClient(restarted);
+          await api.getOrg(org!.name).expect(404);
+          await api.login(org!.email, PASSWORD).expect(401);
+          await api
+            .createOrg({ organization_name: org!.name, email: org!.email, password: PASSWORD })
             .expect(201);
         } finally {
-          await restarted.master.db!.dropDatabase();
           await restarted.close();
         }
       });
@@ -310,19 +260,11 @@ describe('Rename moves tenant data; interrupted operations are repaired (e2e)', 
           expect(await tenantDatabases(restarted.master)).not.toContain(
             dbNameOf(input.organization_name),
           );
-          await restarted
-            .http()
-            .get('/org/get')
-            .query({ organization_name: input.organization_name })
-            .expect(404);
-          await restarted
-            .http()
-            .post('/admin/login')
-            .send({ email: input.email, password: input.password })
-            .expect(401);
-          await restarted.http().post('/org/create').send(input).expect(201);
+          const api = apiClient(restarted);
+          await api.getOrg(input.organization_name).expect(404);
+          await api.login(input.email, input.password).expect(401);
+          await api.createOrg(input).expect(201);
         } finally {
-          await restarted.master.db!.dropDatabase();
           await restarted.close();
         }
       });

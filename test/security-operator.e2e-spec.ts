@@ -2,7 +2,8 @@ import { spawn } from 'node:child_process';
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { StartupRefusedError } from '../src/config/startup-refused.error';
-import { bearer, createOrg } from './utils/fixtures';
+import { apiClient, expectProblem } from './utils/api';
+import { createOrg } from './utils/fixtures';
 import { compileService, PROJECT } from './utils/compiled-service';
 import { createTestApp, uniqueMasterDb, uniqueSuffix, type TestApp } from './utils/test-app';
 
@@ -12,10 +13,7 @@ const operator = (name: string) => ({
 });
 
 const loginAs = (t: TestApp, env: ReturnType<typeof operator>) =>
-  t
-    .http()
-    .post('/admin/login')
-    .send({ email: env.SUPERADMIN_EMAIL, password: env.SUPERADMIN_PASSWORD });
+  apiClient(t).login(env.SUPERADMIN_EMAIL, env.SUPERADMIN_PASSWORD);
 
 /**
  * Changing SUPERADMIN_EMAIL must retire the previous
@@ -27,9 +25,6 @@ describe('Operator rotation (e2e)', () => {
   let cleanup: TestApp | undefined;
 
   afterAll(async () => {
-    const t = await createTestApp({ masterDbName });
-    await t.master.db!.dropDatabase();
-    await t.close();
     await cleanup?.close();
   });
 
@@ -37,16 +32,15 @@ describe('Operator rotation (e2e)', () => {
     const first = operator('first');
     const before = await createTestApp({ masterDbName, env: first });
     const token = (await loginAs(before, first).expect(200)).body.access_token as string;
-    await before.http().get('/org/list').set(bearer(token)).expect(200);
+    await apiClient(before).as(token).listOrgs().expect(200);
     await before.close();
 
     const second = operator('second');
     const after = await createTestApp({ masterDbName, env: second });
     try {
       await loginAs(after, second).expect(200);
-      const refused = await loginAs(after, first).expect(401);
-      expect(refused.body.code).toBe('INVALID_CREDENTIALS');
-      await after.http().get('/org/list').set(bearer(token)).expect(401);
+      expectProblem(await loginAs(after, first), 401, 'INVALID_CREDENTIALS');
+      await apiClient(after).as(token).listOrgs().expect(401);
       const admins = after.master.db!.collection('admins');
       expect(await admins.countDocuments({ role: 'superadmin' })).toBe(1);
       const retired = await after.master
@@ -79,12 +73,8 @@ describe('Operator rotation (e2e)', () => {
     // Nothing changed: the organization admin is untouched and the operator still works.
     cleanup = await createTestApp({ masterDbName, env: current });
     await loginAs(cleanup, current).expect(200);
-    const login = await cleanup
-      .http()
-      .post('/admin/login')
-      .send({ email: org.email, password: org.password })
-      .expect(200);
-    expect(login.body.admin.role).toBe('owner');
+    const owner = await apiClient(cleanup).loginAs(org.email, org.password);
+    expect(owner.role).toBe('owner');
   });
 
   describe('the real process (node dist/main.js, two workers)', () => {

@@ -1,9 +1,8 @@
 import { Types } from 'mongoose';
 import { bcryptCost, PasswordHasher } from '../src/admins/password-hasher.service';
-import { bearer, createOrg, newOrgInput, type OrgFixture } from './utils/fixtures';
+import { apiClient, expectProblem } from './utils/api';
+import { createOrg, newOrgInput, type OrgFixture } from './utils/fixtures';
 import { createTestApp, uniqueMasterDb, uniqueSuffix, type TestApp } from './utils/test-app';
-
-const PROBLEM = /^application\/problem\+json/;
 
 /** Every login from its own address, so only the per-account lock-out is in play. */
 let lastOctet = 0;
@@ -24,42 +23,32 @@ describe('Password checks (e2e)', () => {
     t = await createTestApp({ env: { TRUST_PROXY: '127.0.0.1', LOGIN_LOCKOUT: '10/15m' } });
   });
   afterAll(async () => {
-    await t.master.db!.dropDatabase();
     await t.close();
   });
 
   const login = (email: string, password: string) =>
-    t.http().post('/admin/login').set('X-Forwarded-For', newAddress()).send({ email, password });
+    apiClient(t).login(email, password).set('X-Forwarded-For', newAddress());
 
   const changePassword = (org: OrgFixture, currentPassword: string) =>
-    t
-      .http()
-      .put('/org/update')
-      .set('X-Forwarded-For', newAddress())
-      .set(bearer(org.token))
-      .send({ password: `a new passphrase ${uniqueSuffix()}`, current_password: currentPassword });
+    org.owner
+      .update({ password: `a new passphrase ${uniqueSuffix()}`, current_password: currentPassword })
+      .set('X-Forwarded-For', newAddress());
 
   describe('current_password goes through the login lock-out (finding 2)', () => {
     it('locks current_password after 10 wrong guesses: 429 with Retry-After, even for the right password', async () => {
       const org = await createOrg(t, 'Guess');
       for (let i = 0; i < 10; i++) {
-        const res = await changePassword(org, `wrong guess ${i}`).expect(403);
-        expect(res.body.code).toBe('WRONG_PASSWORD');
+        expectProblem(await changePassword(org, `wrong guess ${i}`), 403, 'WRONG_PASSWORD');
       }
-      const locked = await changePassword(org, org.password).expect(429);
-      expect(locked.headers['content-type']).toMatch(PROBLEM);
-      expect(locked.body.code).toBe('TOO_MANY_REQUESTS');
+      const locked = await changePassword(org, org.password);
+      expectProblem(locked, 429, 'TOO_MANY_REQUESTS');
       expect(Number(locked.headers['retry-after'])).toBeGreaterThan(800);
       // Nothing changed: the credentials version (and so every token) is as it was.
       const admin = await t.master
         .db!.collection('admins')
         .findOne({ _id: new Types.ObjectId(org.adminId) });
       expect(admin!.credentials_version).toBe(0);
-      await t
-        .http()
-        .get(`/org/get?organization_name=${encodeURIComponent(org.name)}`)
-        .set(bearer(org.token))
-        .expect(200);
+      await org.owner.getOrg(org.name).expect(200);
     });
 
     it('counts current_password and login attempts together, per account', async () => {
@@ -74,12 +63,7 @@ describe('Password checks (e2e)', () => {
       const org = await createOrg(t, 'Clears');
       for (let i = 0; i < 9; i++) await changePassword(org, 'wrong guess').expect(403);
       const newPassword = `a new passphrase ${uniqueSuffix()}`;
-      await t
-        .http()
-        .put('/org/update')
-        .set(bearer(org.token))
-        .send({ password: newPassword, current_password: org.password })
-        .expect(200);
+      await org.owner.update({ password: newPassword, current_password: org.password }).expect(200);
       // Ten attempts recorded so far; the right one cleared them, so ten more wrong ones are checked.
       for (let i = 0; i < 10; i++) await login(org.email, 'wrong guess').expect(401);
       await login(org.email, newPassword).expect(429);
@@ -107,10 +91,8 @@ describe('Password checks (e2e)', () => {
       const input = { ...newOrgInput('Long'), password: `${'p'.repeat(60)}${uniqueSuffix()}` };
       expect(Buffer.byteLength(input.password)).toBe(68);
       const password72 = `${input.password}1234`;
-      await t
-        .http()
-        .post('/org/create')
-        .send({ ...input, password: password72 })
+      await apiClient(t)
+        .createOrg({ ...input, password: password72 })
         .expect(201);
       await login(input.email, password72).expect(200);
       const longer = await login(input.email, `${password72}anything`).expect(401);
@@ -118,7 +100,7 @@ describe('Password checks (e2e)', () => {
       expect(comparable(longer.body)).toEqual(comparable(wrong.body));
       // Multi-byte: 24 × "€" is 72 bytes; the same plus one more character is not the same password.
       const euros = { ...newOrgInput('Euro'), password: '€'.repeat(24) };
-      await t.http().post('/org/create').send(euros).expect(201);
+      await apiClient(t).createOrg(euros).expect(201);
       await login(euros.email, euros.password).expect(200);
       await login(euros.email, `${euros.password}€`).expect(401);
     });
@@ -134,7 +116,6 @@ describe('BCRYPT_COST changes (e2e, finding 5)', () => {
     return app;
   };
   afterAll(async () => {
-    await open[0]?.master.db!.dropDatabase();
     for (const app of open) await app.close();
   });
 
@@ -146,31 +127,16 @@ describe('BCRYPT_COST changes (e2e, finding 5)', () => {
     open.splice(open.indexOf(before), 1);
 
     const after = await start(7);
-    await after.http().post('/admin/login').send({ email: 'nobody@example.test', password: 'x' });
+    const api = apiClient(after);
+    await api.login('nobody@example.test', 'x');
     expect(bcryptCost(await storedHash(after, org.email))).toBe(5);
-    await after
-      .http()
-      .post('/admin/login')
-      .send({ email: org.email, password: 'wrong password' })
-      .expect(401);
+    await api.login(org.email, 'wrong password').expect(401);
     expect(bcryptCost(await storedHash(after, org.email))).toBe(5);
-    await after
-      .http()
-      .post('/admin/login')
-      .send({ email: org.email, password: org.password })
-      .expect(200);
+    await api.login(org.email, org.password).expect(200);
     expect(bcryptCost(await storedHash(after, org.email))).toBe(7);
     // Not a credentials change: the token issued before still works, and so does the password.
-    await after
-      .http()
-      .get(`/org/get?organization_name=${encodeURIComponent(org.name)}`)
-      .set(bearer(org.token))
-      .expect(200);
-    await after
-      .http()
-      .post('/admin/login')
-      .send({ email: org.email, password: org.password })
-      .expect(200);
+    await api.as(org.token).getOrg(org.name).expect(200);
+    await api.login(org.email, org.password).expect(200);
   });
 
   it('answers an unknown email as slowly as an account hashed at the old cost', async () => {
@@ -183,11 +149,7 @@ describe('BCRYPT_COST changes (e2e, finding 5)', () => {
     const raised = await start(11);
     const time = async (email: string) => {
       const started = performance.now();
-      await raised
-        .http()
-        .post('/admin/login')
-        .send({ email, password: 'wrong password' })
-        .expect(401);
+      await apiClient(raised).login(email, 'wrong password').expect(401);
       return performance.now() - started;
     };
     const known: number[] = [];
@@ -212,16 +174,11 @@ describe('BCRYPT_COST changes (e2e, finding 5)', () => {
     try {
       const hasher = after.app.get(PasswordHasher);
       expect(hasher.currentWorkCost).toBe(6);
-      await after
-        .http()
-        .post('/admin/login')
-        .send({ email: org.email, password: org.password })
-        .expect(200);
+      await apiClient(after).login(org.email, org.password).expect(200);
       expect(bcryptCost(await storedHash(after, org.email))).toBe(4);
       await hasher.refreshWorkCost();
       expect(hasher.currentWorkCost).toBe(4);
     } finally {
-      await after.master.db!.dropDatabase();
       await after.close();
     }
   });

@@ -32,7 +32,6 @@ describe('Per-address limits under parallel bursts (e2e, finding 7)', () => {
     t = await createTestApp({ env: LIMITS });
   });
   afterAll(async () => {
-    await t.master.db!.dropDatabase();
     await t.close();
   });
 
@@ -84,7 +83,6 @@ describe('Per-address limits and IPv6 (e2e, finding 8)', () => {
   const apps: TestApp[] = [];
   afterAll(async () => {
     for (const app of apps) {
-      await app.master.db!.dropDatabase();
       await app.close();
     }
   });

@@ -26,7 +26,6 @@ describe('Abuse resistance (e2e)', () => {
     t = await createTestApp({ env: TIGHT_LIMITS });
   });
   afterAll(async () => {
-    await t.master.db!.dropDatabase();
     await t.close();
   });
 
@@ -273,7 +272,6 @@ describe('Abuse resistance (e2e)', () => {
       short = await createTestApp({ env: { ...TIGHT_LIMITS, LOGIN_LOCKOUT: '3/6s' } });
     });
     afterAll(async () => {
-      await short.master.db!.dropDatabase();
       await short.close();
     });
 
@@ -303,7 +301,6 @@ describe('Abuse resistance (e2e)', () => {
         const res = await open.http().get('/').expect(200);
         expect(res.headers['x-ratelimit-limit']).toBeUndefined();
       } finally {
-        await open.master.db!.dropDatabase();
         await open.close();
       }
     });
@@ -325,7 +322,6 @@ describe('Security headers and CORS (e2e)', () => {
     t = await createTestApp({ env: { CORS_ORIGINS: 'https://app.example.test' } });
   });
   afterAll(async () => {
-    await t.master.db!.dropDatabase();
     await t.close();
   });
 
@@ -400,7 +396,6 @@ describe('Security headers and CORS (e2e)', () => {
         .expect(200);
       expect(res.headers['access-control-allow-origin']).toBeUndefined();
     } finally {
-      await closed.master.db!.dropDatabase();
       await closed.close();
     }
   });
@@ -425,7 +420,6 @@ describe('Swagger UI and stored tokens (e2e)', () => {
     try {
       expect(await swaggerUiOptions(production)).toMatch(/"persistAuthorization":\s*false/);
     } finally {
-      await production.master.db!.dropDatabase();
       await production.close();
     }
   });
@@ -437,7 +431,6 @@ describe('Swagger UI and stored tokens (e2e)', () => {
     try {
       expect(await swaggerUiOptions(development)).toMatch(/"persistAuthorization":\s*true/);
     } finally {
-      await development.master.db!.dropDatabase();
       await development.close();
     }
   });

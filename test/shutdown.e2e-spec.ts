@@ -1,8 +1,8 @@
 import { Agent, request as httpRequest, type ClientRequest, type IncomingMessage } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { MongoClient } from 'mongodb';
 import { createGracefulShutdown } from '../src/bootstrap/graceful-shutdown';
+import { apiClient } from './utils/api';
 import { newOrgInput } from './utils/fixtures';
 import { createTestApp, type TestApp } from './utils/test-app';
 
@@ -63,22 +63,11 @@ async function listen(t: TestApp): Promise<number> {
 }
 
 describe('Graceful shutdown (e2e)', () => {
-  const databases: string[] = [];
-
-  afterAll(async () => {
-    // The apps closed their own clients while shutting down.
-    const client = await MongoClient.connect(process.env.MONGODB_URI!);
-    for (const name of databases) await client.db(name).dropDatabase();
-    await client.close();
-  });
-
   it('finishes a slow request in flight during SIGTERM, refuses new connections, closes the database and exits 0', async () => {
     const t = await createTestApp();
-    databases.push(t.master.db!.databaseName);
     const port = await listen(t);
     const input = newOrgInput('Drain');
-    const created = await t.http().post('/org/create').send(input).expect(201);
-    databases.push(created.body.database_name as string);
+    await apiClient(t).createOrg(input).expect(201);
 
     const agent = new Agent({ keepAlive: true });
     const login = slowRequest(
@@ -117,7 +106,6 @@ describe('Graceful shutdown (e2e)', () => {
 
   it('cuts requests that outlive SHUTDOWN_TIMEOUT_MS and exits 1', async () => {
     const t = await createTestApp();
-    databases.push(t.master.db!.databaseName);
     const port = await listen(t);
     const agent = new Agent({ keepAlive: false });
     const stuck = slowRequest(port, '/admin/login', { email: 'a@b.test', password: 'x' }, agent);

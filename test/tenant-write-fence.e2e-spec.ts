@@ -3,8 +3,10 @@ import { Types } from 'mongoose';
 import { AdminsService } from '../src/admins/admins.service';
 import { TENANT_META_COLLECTION } from '../src/database/database.constants';
 import { MemberSchema } from '../src/members/schemas/member.schema';
-import { bearer, createOrg, PASSWORD, type OrgFixture } from './utils/fixtures';
-import { createTestApp, dropDatabase, uniqueSuffix, type TestApp } from './utils/test-app';
+import type { Test } from 'supertest';
+import { apiClient, expectProblem } from './utils/api';
+import { createOrg, PASSWORD, type OrgFixture } from './utils/fixtures';
+import { createTestApp, uniqueSuffix, type TestApp } from './utils/test-app';
 
 /**
  * How long a member write spends between its admission and reaching the
@@ -29,21 +31,10 @@ interface Answer {
   body: Record<string, unknown>;
 }
 
-type Method = 'post' | 'put' | 'patch' | 'delete';
-
 /** Sends one request `afterMs` from now; the answer is recorded, never thrown. */
-async function sendAt(
-  t: TestApp,
-  afterMs: number,
-  method: Method,
-  path: string,
-  token: string,
-  body?: object,
-): Promise<Answer> {
+async function sendAt(afterMs: number, request: () => Test): Promise<Answer> {
   await sleep(afterMs);
-  let req = t.http()[method](path).set(bearer(token));
-  if (body) req = req.send(body);
-  const res = await req;
+  const res = await request();
   const json = (res.body ?? {}) as Record<string, unknown>;
   return { status: res.status, code: json.code as string | undefined, body: json };
 }
@@ -66,23 +57,15 @@ const stateOf = (m: MemberState): MemberState => ({
   metadata: m.metadata,
 });
 
-async function addMember(t: TestApp, org: OrgFixture, i: number) {
-  const res = await t
-    .http()
-    .post('/org/members')
-    .set(bearer(org.token))
-    .send({ email: `seed-${i}-${uniqueSuffix()}@example.test`, name: `Seed ${i}`, metadata: { i } })
+async function addMember(org: OrgFixture, i: number) {
+  const res = await org.owner.members
+    .add({ email: `seed-${i}-${uniqueSuffix()}@example.test`, name: `Seed ${i}`, metadata: { i } })
     .expect(201);
   return res.body as MemberState & { id: string };
 }
 
-async function databaseNameOf(t: TestApp, org: OrgFixture, name = org.name): Promise<string> {
-  const view = await t
-    .http()
-    .get('/org/get')
-    .query({ organization_name: name })
-    .set(bearer(org.token))
-    .expect(200);
+async function databaseNameOf(org: OrgFixture): Promise<string> {
+  const view = await org.owner.getOrg(org.name).expect(200);
   return view.body.database_name as string;
 }
 
@@ -95,7 +78,6 @@ describe('Tenant writes and the operations that move or drop tenant data (e2e)',
     let t: TestApp;
     beforeAll(async () => (t = await createTestApp()));
     afterAll(async () => {
-      await t.master.db!.dropDatabase();
       await t.close();
     });
 
@@ -103,19 +85,10 @@ describe('Tenant writes and the operations that move or drop tenant data (e2e)',
       // FerretDB 1.24 skips a $set of an embedded document holding the stored
       // values under other keys; the service must not acknowledge that.
       const org = await createOrg(t, 'Keys');
-      const seed = await addMember(t, org, 7);
-      const patched = await t
-        .http()
-        .patch(`/org/members/${seed.id}`)
-        .set(bearer(org.token))
-        .send({ metadata: { v: 7 } })
-        .expect(200);
+      const seed = await addMember(org, 7);
+      const patched = await org.owner.members.update(seed.id, { metadata: { v: 7 } }).expect(200);
       expect(patched.body.metadata).toEqual({ v: 7 });
-      const stored = await t
-        .http()
-        .get(`/org/members/${seed.id}`)
-        .set(bearer(org.token))
-        .expect(200);
+      const stored = await org.owner.members.get(seed.id).expect(200);
       expect(stored.body.metadata).toEqual({ v: 7 });
     });
   });
@@ -130,18 +103,12 @@ describe('Tenant writes and the operations that move or drop tenant data (e2e)',
         })),
     );
     afterAll(async () => {
-      await t.master.db!.dropDatabase();
       await t.close();
     });
 
     /** Deletes `org`, then lands `count` admin inserts for it, as stalled writers would. */
     async function orphansOf(org: OrgFixture, count = 1): Promise<string[]> {
-      await t
-        .http()
-        .delete('/org/delete')
-        .query({ organization_name: org.name })
-        .set(bearer(org.token))
-        .expect(200);
+      await org.owner.deleteOrg(org.name).expect(200);
       const emails = Array.from({ length: count }, () => `late-${uniqueSuffix()}@example.test`);
       await t.master.db!.collection('admins').insertMany(
         emails.map((email) => ({
@@ -158,31 +125,25 @@ describe('Tenant writes and the operations that move or drop tenant data (e2e)',
     it('frees an email an orphan holds when it is used again', async () => {
       const gone = await createOrg(t, 'Gone');
       const [email] = await orphansOf(gone);
-      const created = await t
-        .http()
-        .post('/org/create')
-        .send({ organization_name: `Next ${uniqueSuffix()}`, email, password: PASSWORD })
+      const api = apiClient(t);
+      const created = await api
+        .createOrg({ organization_name: `Next ${uniqueSuffix()}`, email, password: PASSWORD })
         .expect(201);
       const holders = await t.master.db!.collection('admins').find({ email }).toArray();
       expect(holders.map((a) => String(a.organization_id))).toEqual([created.body.id]);
       // An email held by a live organization's admin stays taken.
-      const taken = await t
-        .http()
-        .post('/org/create')
-        .send({ organization_name: `Other ${uniqueSuffix()}`, email, password: PASSWORD })
-        .expect(409);
-      expect(taken.body.code).toBe('EMAIL_TAKEN');
+      const taken = await api.createOrg({
+        organization_name: `Other ${uniqueSuffix()}`,
+        email,
+        password: PASSWORD,
+      });
+      expectProblem(taken, 409, 'EMAIL_TAKEN');
     });
 
     it('lets an admin change their email to one an orphan holds', async () => {
       const [gone, mover] = await Promise.all([createOrg(t, 'Gone'), createOrg(t, 'Mover')]);
       const [email] = await orphansOf(gone);
-      await t
-        .http()
-        .put('/org/update')
-        .set(bearer(mover.token))
-        .send({ email, current_password: PASSWORD })
-        .expect(200);
+      await mover.owner.update({ email, current_password: PASSWORD }).expect(200);
       const holders = await t.master.db!.collection('admins').find({ email }).toArray();
       expect(holders.map((a) => String(a._id))).toEqual([mover.adminId]);
     });
@@ -208,15 +169,15 @@ describe('Tenant writes and the operations that move or drop tenant data (e2e)',
     // either refused or drained before the drop, so none may survive it.
     beforeAll(async () => (t = await createTestApp({ env: { TENANT_WRITE_DRAIN_MS: '3000' } })));
     afterAll(async () => {
-      await t.master.db!.dropDatabase();
       await t.close();
     });
 
     it('leaves nothing of the organization behind, and its name and email are free at once', async () => {
       const org = await createOrg(t, 'Doomed');
       const oldId = new Types.ObjectId(org.id);
-      const databaseName = await databaseNameOf(t, org);
-      const seeds = await Promise.all(Array.from({ length: 40 }, (_, i) => addMember(t, org, i)));
+      const databaseName = await databaseNameOf(org);
+      const seeds = await Promise.all(Array.from({ length: 40 }, (_, i) => addMember(org, i)));
+      const { members } = org.owner;
 
       // 60 member writes (20 creates, 20 updates, 20 deletes) and 5 admin
       // additions, spread over 300 ms, each slowed by up to 300 ms between
@@ -226,42 +187,41 @@ describe('Tenant writes and the operations that move or drop tenant data (e2e)',
       for (let i = 0; i < 20; i += 1) {
         const email = `late-${i}-${uniqueSuffix()}@example.test`;
         writes.push(
-          sendAt(t, i * 15, 'post', '/org/members', org.token, { email, name: `Late ${i}` }),
-          sendAt(t, i * 15 + 5, 'patch', `/org/members/${seeds[i].id}`, org.token, {
-            name: `Updated ${i}`,
-          }),
-          sendAt(t, i * 15 + 10, 'delete', `/org/members/${seeds[20 + i].id}`, org.token),
+          sendAt(i * 15, () => members.add({ email, name: `Late ${i}` })),
+          sendAt(i * 15 + 5, () => members.update(seeds[i].id, { name: `Updated ${i}` })),
+          sendAt(i * 15 + 10, () => members.remove(seeds[20 + i].id)),
         );
       }
       const adminEmails = Array.from({ length: 5 }, (_, i) => `ops-${i}-${uniqueSuffix()}@x.test`);
       adminEmails.forEach((email, i) =>
         writes.push(
-          sendAt(t, i * 60, 'post', '/org/admins', org.token, {
-            email,
-            password: PASSWORD,
-            role: 'admin',
-          }),
+          sendAt(i * 60, () => org.owner.admins.add({ email, password: PASSWORD, role: 'admin' })),
         ),
       );
-      const deleted = await sendAt(t, 100, 'delete', '/org/delete', org.token, {
-        organization_name: org.name,
-      });
+      const deleted = await sendAt(100, () =>
+        t
+          .http()
+          .delete('/org/delete')
+          .set('Authorization', `Bearer ${org.token}`)
+          .send({ organization_name: org.name }),
+      );
       expect(outcome(deleted)).toBe('2xx');
 
       // The same name and owner email, immediately: nothing of the old
       // organization (a database, an admin, a reservation) may stand in the way.
-      const again = await t
-        .http()
-        .post('/org/create')
-        .send({ organization_name: org.name, email: org.email, password: PASSWORD });
+      const api = apiClient(t);
+      const again = await api.createOrg({
+        organization_name: org.name,
+        email: org.email,
+        password: PASSWORD,
+      });
       expect(again.status).toBe(201);
       const newId = new Types.ObjectId(again.body.id as string);
       // Writes with the old token after the delete answered: refused, and harmless.
       writes.push(
-        sendAt(t, 0, 'post', '/org/members', org.token, {
-          email: `after-${uniqueSuffix()}@example.test`,
-          name: 'After',
-        }),
+        sendAt(0, () =>
+          members.add({ email: `after-${uniqueSuffix()}@example.test`, name: 'After' }),
+        ),
       );
 
       const answers = await Promise.all(writes);
@@ -295,16 +255,8 @@ describe('Tenant writes and the operations that move or drop tenant data (e2e)',
       const meta = await tenant.collection(TENANT_META_COLLECTION).findOne({});
       expect(String(meta?.organization_id)).toBe(String(newId));
       expect(await tenant.collection('members').countDocuments({})).toBe(0);
-      const login = await t
-        .http()
-        .post('/admin/login')
-        .send({ email: org.email, password: PASSWORD })
-        .expect(200);
-      const list = await t
-        .http()
-        .get('/org/members')
-        .set(bearer(login.body.access_token as string))
-        .expect(200);
+      const owner = await api.loginAs(org.email, PASSWORD);
+      const list = await owner.members.list().expect(200);
       expect(list.body.items).toEqual([]);
     });
   });
@@ -312,23 +264,20 @@ describe('Tenant writes and the operations that move or drop tenant data (e2e)',
   describe('a rename racing member writes', () => {
     const DRAIN_MS = 500;
     let t: TestApp;
-    const databases: string[] = [];
     beforeAll(
       async () => (t = await createTestApp({ env: { TENANT_WRITE_DRAIN_MS: String(DRAIN_MS) } })),
     );
     afterAll(async () => {
-      for (const name of databases) await dropDatabase(t.master, name);
-      await t.master.db!.dropDatabase();
       await t.close();
     });
 
     it('carries every write it acknowledged, exactly as acknowledged, into the renamed database', async () => {
       const org = await createOrg(t, 'Mover');
-      const oldDatabase = await databaseNameOf(t, org);
-      databases.push(oldDatabase);
+      const oldDatabase = await databaseNameOf(org);
       // One at a time: with intents this short, a burst would be refused as busy.
       const seeds: Array<MemberState & { id: string }> = [];
-      for (let i = 0; i < 40; i += 1) seeds.push(await addMember(t, org, i));
+      for (let i = 0; i < 40; i += 1) seeds.push(await addMember(org, i));
+      const { members } = org.owner;
       const newName = `${org.name} Moved`;
 
       // Some writes stall longer than their intent lives (DRAIN_MS): those
@@ -347,15 +296,11 @@ describe('Tenant writes and the operations that move or drop tenant data (e2e)',
       const updated: Array<Promise<Answer>> = [];
       const removed: Array<Promise<Answer>> = [];
       for (let i = 0; i < 20; i += 1) {
-        created.push(sendAt(t, i * 30, 'post', '/org/members', org.token, creates[i]));
-        updated.push(
-          sendAt(t, i * 30 + 10, 'patch', `/org/members/${seeds[i].id}`, org.token, updates[i]),
-        );
-        removed.push(sendAt(t, i * 30 + 20, 'delete', `/org/members/${deletes[i].id}`, org.token));
+        created.push(sendAt(i * 30, () => members.add(creates[i])));
+        updated.push(sendAt(i * 30 + 10, () => members.update(seeds[i].id, updates[i])));
+        removed.push(sendAt(i * 30 + 20, () => members.remove(deletes[i].id)));
       }
-      const renamed = await sendAt(t, 150, 'put', '/org/update', org.token, {
-        new_organization_name: newName,
-      });
+      const renamed = await sendAt(150, () => org.owner.rename(newName));
       // A write stalled past its intent can land in the source during the
       // copy; verification then catches it and the rename is refused whole
       // (409 ORG_BUSY, nothing moved). Either way every acknowledged write
@@ -363,7 +308,6 @@ describe('Tenant writes and the operations that move or drop tenant data (e2e)',
       expect(['2xx', '409 ORG_BUSY']).toContain(outcome(renamed));
       const newDatabase =
         renamed.status === 200 ? (renamed.body.database_name as string) : oldDatabase;
-      databases.push(newDatabase);
       const [createAnswers, updateAnswers, removeAnswers] = await Promise.all([
         Promise.all(created),
         Promise.all(updated),
@@ -423,12 +367,7 @@ describe('Tenant writes and the operations that move or drop tenant data (e2e)',
       );
       expect(unknown).toEqual([]);
       // And the service reads the same directory under the new name.
-      const listed = await t
-        .http()
-        .get('/org/members')
-        .query({ limit: 100 })
-        .set(bearer(org.token))
-        .expect(200);
+      const listed = await members.list({ limit: 100 }).expect(200);
       expect(listed.body.items).toHaveLength(docs.length);
     });
   });

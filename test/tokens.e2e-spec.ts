@@ -1,7 +1,8 @@
 import { createHmac, createSign, generateKeyPairSync, randomUUID } from 'node:crypto';
 import { REVOKED_TOKENS_COLLECTION } from '../src/auth/token-revocation.service';
 import { ExpiringCollections } from '../src/database/expiring-collections.service';
-import { bearer, createOrg, PASSWORD, type OrgFixture } from './utils/fixtures';
+import { apiClient, expectProblem, type Api } from './utils/api';
+import { createOrg, PASSWORD, type OrgFixture } from './utils/fixtures';
 import { createTestApp, type TestApp } from './utils/test-app';
 
 // The secret the e2e environment runs with (test/setup/env.ts).
@@ -35,27 +36,25 @@ const claimsOf = (token: string): Claims =>
 
 describe('Tokens (e2e)', () => {
   let t: TestApp;
+  let api: Api;
   let org: OrgFixture;
   let valid: Claims;
 
   beforeAll(async () => {
     t = await createTestApp();
+    api = apiClient(t);
     org = await createOrg(t, 'Tokens');
     valid = claimsOf(org.token);
   });
   afterAll(async () => {
-    await t.master.db!.dropDatabase();
     await t.close();
   });
 
   /** The owner view needs a valid token of the organization; a bad token gets 401. */
-  const ownerView = (token: string, app: TestApp = t) =>
-    app.http().get('/org/get').query({ organization_name: org.name }).set(bearer(token));
+  const ownerView = (token: string) => api.as(token).getOrg(org.name);
 
   const expectRefused = async (token: string) => {
-    const res = await ownerView(token).expect(401);
-    expect(res.headers['content-type']).toMatch(/^application\/problem\+json/);
-    expect(res.body.code).toBe('UNAUTHORIZED');
+    expectProblem(await ownerView(token), 401, 'UNAUTHORIZED');
   };
 
   describe('verification', () => {
@@ -148,28 +147,14 @@ describe('Tokens (e2e)', () => {
   describe('revocation', () => {
     it('revokes the presented token on logout, until it expires, and only that token', async () => {
       const owner = await createOrg(t, 'Logout');
-      const second = await t
-        .http()
-        .post('/admin/login')
-        .send({ email: owner.email, password: PASSWORD })
-        .expect(200);
-      await t.http().post('/admin/logout').set(bearer(owner.token)).expect(204);
+      const second = await api.loginAs(owner.email, PASSWORD);
+      await owner.owner.logout().expect(204);
 
-      const refused = await t
-        .http()
-        .get('/org/get')
-        .query({ organization_name: owner.name })
-        .set(bearer(owner.token))
-        .expect(401);
-      expect(refused.body.detail).toMatch(/logout/);
-      await t.http().post('/admin/logout').set(bearer(owner.token)).expect(401);
+      const refused = expectProblem(await owner.owner.getOrg(owner.name), 401, 'UNAUTHORIZED');
+      expect(refused.detail).toMatch(/logout/);
+      await owner.owner.logout().expect(401);
       // Another session of the same admin is untouched.
-      await t
-        .http()
-        .get('/org/get')
-        .query({ organization_name: owner.name })
-        .set(bearer(second.body.access_token))
-        .expect(200);
+      await second.getOrg(owner.name).expect(200);
 
       const entry = await t.master
         .db!.collection(REVOKED_TOKENS_COLLECTION)
@@ -179,23 +164,18 @@ describe('Tokens (e2e)', () => {
 
     it('keeps a logout across a restart and on every instance', async () => {
       const owner = await createOrg(t, 'Restart');
-      await t.http().post('/admin/logout').set(bearer(owner.token)).expect(204);
+      await owner.owner.logout().expect(204);
       const restarted = await createTestApp({ masterDbName: t.master.db!.databaseName });
       try {
-        await restarted
-          .http()
-          .get('/org/get')
-          .query({ organization_name: owner.name })
-          .set(bearer(owner.token))
-          .expect(401);
+        await apiClient(restarted).as(owner.token).getOrg(owner.name).expect(401);
       } finally {
         await restarted.close();
       }
     });
 
     it('requires a valid token to log out', async () => {
-      await t.http().post('/admin/logout').expect(401);
-      await t.http().post('/admin/logout').set(bearer('not.a.token')).expect(401);
+      await api.logout().expect(401);
+      await api.as('not.a.token').logout().expect(401);
     });
 
     it('ignores revocation entries past their expiry and purges them, TTL index or not', async () => {
@@ -224,53 +204,28 @@ describe('Tokens (e2e)', () => {
 
     it('revokes older tokens on a password change', async () => {
       const owner = await createOrg(t, 'Password');
-      await t
-        .http()
-        .put('/org/update')
-        .set(bearer(owner.token))
-        .send({ password: 'a brand new passphrase', current_password: PASSWORD })
+      await owner.owner
+        .update({ password: 'a brand new passphrase', current_password: PASSWORD })
         .expect(200);
       await ownerView(owner.token).expect(401);
     });
 
     it('revokes older tokens on an email change', async () => {
       const owner = await createOrg(t, 'Email');
-      await t
-        .http()
-        .put('/org/update')
-        .set(bearer(owner.token))
-        .send({ email: `changed-${owner.email}`, current_password: PASSWORD })
+      await owner.owner
+        .update({ email: `changed-${owner.email}`, current_password: PASSWORD })
         .expect(200);
-      const res = await t
-        .http()
-        .get('/org/get')
-        .query({ organization_name: owner.name })
-        .set(bearer(owner.token))
-        .expect(401);
-      expect(res.body.detail).toMatch(/credentials change/);
+      const refused = expectProblem(await owner.owner.getOrg(owner.name), 401, 'UNAUTHORIZED');
+      expect(refused.detail).toMatch(/credentials change/);
     });
 
     it('revokes every token of a deleted organization', async () => {
       const owner = await createOrg(t, 'Deleted');
-      const second = await t
-        .http()
-        .post('/admin/login')
-        .send({ email: owner.email, password: PASSWORD })
-        .expect(200);
-      await t
-        .http()
-        .delete('/org/delete')
-        .query({ organization_name: owner.name })
-        .set(bearer(owner.token))
-        .expect(200);
-      for (const token of [owner.token, second.body.access_token as string]) {
-        await t
-          .http()
-          .put('/org/update')
-          .set(bearer(token))
-          .send({ new_organization_name: 'Ghost Org' })
-          .expect(401);
-        await t.http().post('/admin/logout').set(bearer(token)).expect(401);
+      const second = await api.loginAs(owner.email, PASSWORD);
+      await owner.owner.deleteOrg(owner.name).expect(200);
+      for (const session of [owner.owner, second]) {
+        await session.rename('Ghost Org').expect(401);
+        await session.logout().expect(401);
       }
     });
   });

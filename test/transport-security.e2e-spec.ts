@@ -15,7 +15,6 @@ describe('Strict-Transport-Security (e2e)', () => {
   });
   afterAll(async () => {
     for (const t of [behindProxy, direct]) {
-      await t.master.db!.dropDatabase();
       await t.close();
     }
   });

@@ -86,8 +86,12 @@ export class AdminsService implements OnModuleInit {
     }
   }
 
+  /** Read on every authenticated request: straight from the driver, as OrganizationsRepository.findById. */
   findById(id: Types.ObjectId): Promise<AdminRecord | null> {
-    return this.admins.findById(id, RECORD_PROJECTION).lean<AdminRecord>().exec();
+    return this.admins.collection.findOne<AdminRecord>(
+      { _id: id },
+      { projection: RECORD_PROJECTION },
+    );
   }
 
   /** Checks a password; unknown emails cost one bcrypt compare too. */

@@ -110,6 +110,13 @@ export class AuthService {
     if (admin.credentials_version !== ver) {
       throw unauthorized('The token was revoked by a credentials change; log in again.');
     }
-    return { adminId, organizationId, email: admin.email, role: admin.role, tokenId: jti };
+    return {
+      adminId,
+      organizationId,
+      organization: org ?? undefined,
+      email: admin.email,
+      role: admin.role,
+      tokenId: jti,
+    };
   }
 }

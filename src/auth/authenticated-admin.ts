@@ -1,11 +1,14 @@
 import type { Types } from 'mongoose';
 import type { AdminRole } from '../admins/schemas/admin.schema';
+import type { LiveOrganization } from '../organizations/tenant-access.service';
 
 /** What a verified token proves: this admin of this organization, right now. */
 export interface AuthenticatedAdmin {
   adminId: Types.ObjectId;
   /** Null for the super admin, who belongs to no organization. */
   organizationId: Types.ObjectId | null;
+  /** The organization as the token check read it (absent for the super admin). */
+  organization?: LiveOrganization;
   email: string;
   role: AdminRole;
   tokenId: string;

@@ -6,6 +6,7 @@ import { registerAs } from '@nestjs/config';
 import { parse as parseDotenv } from 'dotenv';
 import { type EnvironmentVariables, validateEnvironment } from './env.validation';
 import { parseRateLimit } from './rate-limit';
+import { parseTenantClusters } from './tenant-clusters';
 import { parseTrustProxy } from './trust-proxy-setting';
 
 function appSettings(e: EnvironmentVariables) {
@@ -31,8 +32,11 @@ function databaseSettings(e: EnvironmentVariables) {
     startupTimeoutMs: e.DB_STARTUP_TIMEOUT_MS,
     masterDbName: e.MASTER_DB_NAME,
     tenantCacheSize: e.TENANT_CACHE_SIZE,
+    tenantClusters: parseTenantClusters(e.TENANT_CLUSTERS).clusters,
+    tenantPlacement: e.TENANT_PLACEMENT,
     operationLeaseMs: e.OPERATION_LEASE_MS,
     copyBatchSize: e.COPY_BATCH_SIZE,
+    syncOperationBudgetMs: e.SYNC_OPERATION_BUDGET_MS,
     tenantWriteDrainMs: e.TENANT_WRITE_DRAIN_MS,
     migrateOnStart: e.MIGRATE_ON_START === 'true',
     auditRetentionDays: e.AUDIT_RETENTION_DAYS,

@@ -13,6 +13,7 @@ import {
   validateSync,
 } from 'class-validator';
 import { RATE_LIMIT_PATTERN } from './rate-limit';
+import { parseTenantClusters, TENANT_PLACEMENTS, type TenantPlacement } from './tenant-clusters';
 import { trustProxyListProblem } from './trust-proxy-setting';
 
 export const NODE_ENVS = ['development', 'test', 'production'] as const;
@@ -230,6 +231,29 @@ export class EnvironmentVariables {
   TENANT_CACHE_SIZE = 1000;
 
   /**
+   * More MongoDB clusters for tenant databases: a JSON object of cluster name
+   * (`[a-z0-9-]{1,32}`) to connection string. MONGODB_URI's cluster is always
+   * there as `default`.
+   *
+   * An organization records its cluster's name, never its URI, so a URI can
+   * be rotated here; removing a name that organizations still use makes
+   * their requests answer 503 ORG_CLUSTER_NOT_CONFIGURED.
+   * @default (none: every tenant on MONGODB_URI's cluster)
+   * @example '{"eu-2":"mongodb+srv://USER:PASSWORD@eu-2.example.mongodb.net/"}'
+   */
+  @IsOptional()
+  @IsString()
+  TENANT_CLUSTERS?: string;
+
+  /**
+   * The cluster of a new organization: `default`, or `spread` (the cluster
+   * with the fewest organizations). The super admin may name one instead.
+   */
+  @IsOptional()
+  @IsIn(TENANT_PLACEMENTS)
+  TENANT_PLACEMENT: TenantPlacement = 'default';
+
+  /**
    * How long a create, rename or delete may run without renewing its lease
    * before repair takes it over.
    */
@@ -238,6 +262,21 @@ export class EnvironmentVariables {
   @IsInt()
   @Min(1000)
   OPERATION_LEASE_MS = 30_000;
+
+  /**
+   * How long a rename or delete request waits for its operation before it
+   * answers 202 Accepted with the operation to poll (`Prefer: respond-async`
+   * asks for that at once).
+   *
+   * Keep it well under the proxy's timeout (60 s for NGINX and the AWS load
+   * balancer by default) so a long operation is never cut off with a 504.
+   */
+  @IsOptional()
+  @Transform(toInt)
+  @IsInt()
+  @Min(0)
+  @Max(50_000)
+  SYNC_OPERATION_BUDGET_MS = 10_000;
 
   /** Documents per batch when a rename copies a tenant database. */
   @IsOptional()
@@ -321,6 +360,7 @@ function crossFieldErrors(env: EnvironmentVariables): string[] {
       );
     }
   }
+  errors.push(...parseTenantClusters(env.TENANT_CLUSTERS).problems);
   if (Boolean(env.SUPERADMIN_EMAIL) !== Boolean(env.SUPERADMIN_PASSWORD)) {
     errors.push('SUPERADMIN_EMAIL and SUPERADMIN_PASSWORD must be set together');
   }

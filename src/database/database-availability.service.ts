@@ -1,68 +1,29 @@
-import { setTimeout as sleep } from 'node:timers/promises';
 import { Injectable, Logger, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
 import { InjectConnection } from '@nestjs/mongoose';
-import type { TopologyDescriptionChangedEvent } from 'mongodb';
 import type { Connection } from 'mongoose';
-
-/** Pause between recovery pings that fail at once (connection refused). */
-const PROBE_PAUSE_MS = 500;
+import { ReachabilityMonitor } from './reachability-monitor';
 
 /**
- * Whether the database can be reached at all, as the driver's own server
- * monitoring sees it. Once the driver has marked every server unknown, an
- * operation would wait the whole server-selection timeout before failing, so
- * requests that need the database are answered 503 at once instead (see
- * `failFastWhileDatabaseIsDown`).
- *
- * While the database is down, a ping runs back to back: a pending server
- * selection makes the driver re-check the server every half second, so
- * recovery is noticed within about a second, without a restart and without
- * waiting for client traffic (which is being refused) to notice it.
+ * Whether the master database can be reached at all. While it cannot,
+ * requests that need the database are answered 503 at once instead of after
+ * the server-selection timeout (the `onRequest` hook of http-hardening.ts).
  */
 @Injectable()
 export class DatabaseAvailability implements OnModuleInit, OnApplicationShutdown {
   private readonly logger = new Logger(DatabaseAvailability.name);
-  private reachable = true;
-  private probing?: Promise<void>;
-  private stopped = false;
+  private monitor?: ReachabilityMonitor;
 
   constructor(@InjectConnection() private readonly connection: Connection) {}
 
   get isReachable(): boolean {
-    return this.reachable;
+    return this.monitor?.isReachable ?? true;
   }
 
   onModuleInit(): void {
-    this.connection
-      .getClient()
-      .on('topologyDescriptionChanged', (event: TopologyDescriptionChangedEvent) =>
-        this.onTopologyChanged(event.newDescription.hasKnownServers),
-      );
+    this.monitor = new ReachabilityMonitor(this.connection, this.logger, 'The database');
   }
 
   async onApplicationShutdown(): Promise<void> {
-    this.stopped = true;
-    await this.probing;
-  }
-
-  private onTopologyChanged(reachable: boolean): void {
-    if (reachable === this.reachable) return;
-    this.reachable = reachable;
-    if (reachable) {
-      this.logger.log('The database is reachable again');
-      return;
-    }
-    this.logger.error('The database is unreachable; answering 503 until it is back');
-    this.probing ??= this.probeUntilReachable().finally(() => (this.probing = undefined));
-  }
-
-  private async probeUntilReachable(): Promise<void> {
-    while (!this.reachable && !this.stopped) {
-      try {
-        await this.connection.db?.command({ ping: 1 });
-      } catch {
-        await sleep(PROBE_PAUSE_MS);
-      }
-    }
+    await this.monitor?.stop();
   }
 }

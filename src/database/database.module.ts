@@ -2,6 +2,7 @@ import { Global, Module } from '@nestjs/common';
 import { MongooseModule } from '@nestjs/mongoose';
 import mongoose from 'mongoose';
 import { databaseConfig, type DatabaseConfig } from '../config/configuration';
+import { ClusterConnections } from './cluster-connections';
 import { DatabaseAvailability } from './database-availability.service';
 import { ExpiringCollections } from './expiring-collections.service';
 import { MutexService } from './mutex.service';
@@ -13,6 +14,17 @@ import { TenantWriteFence } from './tenant-write-fence';
 // on unknown paths fail loudly instead of silently matching everything.
 mongoose.set('sanitizeFilter', true);
 mongoose.set('strictQuery', 'throw');
+
+/** Every feature module may use these; they are the database layer's whole surface. */
+const DATABASE_SERVICES = [
+  ClusterConnections,
+  TenantConnectionFactory,
+  MutexService,
+  TenantWriteFence,
+  TenantOwnership,
+  ExpiringCollections,
+  DatabaseAvailability,
+];
 
 @Global()
 @Module({
@@ -41,21 +53,7 @@ mongoose.set('strictQuery', 'throw');
       },
     }),
   ],
-  providers: [
-    TenantConnectionFactory,
-    MutexService,
-    TenantWriteFence,
-    TenantOwnership,
-    ExpiringCollections,
-    DatabaseAvailability,
-  ],
-  exports: [
-    TenantConnectionFactory,
-    MutexService,
-    TenantWriteFence,
-    TenantOwnership,
-    ExpiringCollections,
-    DatabaseAvailability,
-  ],
+  providers: DATABASE_SERVICES,
+  exports: DATABASE_SERVICES,
 })
 export class DatabaseModule {}

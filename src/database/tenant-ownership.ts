@@ -1,8 +1,9 @@
-import { Injectable, Logger } from '@nestjs/common';
+import { Inject, Injectable, Logger } from '@nestjs/common';
 import type { Db } from 'mongodb';
 import type { Types } from 'mongoose';
 import { TENANT_META_COLLECTION } from './database.constants';
 import { isDuplicateKeyError } from '../common/errors/mongo-errors';
+import { databaseConfig, type DatabaseConfig } from '../config/configuration';
 import { TenantConnectionFactory, type TenantLocation } from './tenant-connection.factory';
 
 /** The one document of `_tenant_meta`. */
@@ -11,6 +12,13 @@ const TENANT_META_ID = 'tenant';
 interface TenantMetaDocument {
   _id: string;
   organization_id?: Types.ObjectId;
+  /**
+   * The master database of the deployment that made this database. Several
+   * deployments (staging and production, two services) may share a server:
+   * an organization missing from our master proves nothing about theirs.
+   * Absent in databases made before it was recorded.
+   */
+  master?: string;
   /** The create or rename operation that made this database. */
   op_id?: string;
   created_at?: Date;
@@ -20,12 +28,14 @@ interface TenantMetaDocument {
 /**
  * Whose a tenant database is, as recorded in the database itself:
  * - `empty`: no documents at all, so dropping it can lose nothing;
- * - `owned`: its `_tenant_meta` names the organization and the operation that made it;
+ * - `owned`: its `_tenant_meta` names the organization and the operation that
+ *   made it, and whether this deployment's master made it (`thisMaster`; false
+ *   for another deployment's, and for metadata older than that record);
  * - `foreign`: documents without our metadata, which no protocol ever drops or adopts.
  */
 export type TenantOwner =
   | { kind: 'empty' }
-  | { kind: 'owned'; organizationId: string; opId: string | null }
+  | { kind: 'owned'; organizationId: string; opId: string | null; thisMaster: boolean }
   | { kind: 'foreign' };
 
 /**
@@ -38,16 +48,24 @@ export type TenantOwner =
 export class TenantOwnership {
   private readonly logger = new Logger(TenantOwnership.name);
 
-  constructor(private readonly tenants: TenantConnectionFactory) {}
+  private readonly master: string;
+
+  constructor(
+    private readonly tenants: TenantConnectionFactory,
+    @Inject(databaseConfig.KEY) config: DatabaseConfig,
+  ) {
+    this.master = config.masterDbName;
+  }
 
   async inspect(location: TenantLocation): Promise<TenantOwner> {
-    const db = this.tenants.db(location);
+    const db = await this.tenants.db(location);
     const meta = await this.meta(db);
     if (meta?.organization_id) {
       return {
         kind: 'owned',
         organizationId: String(meta.organization_id),
         opId: meta.op_id ?? null,
+        thisMaster: meta.master === this.master,
       };
     }
     // Metadata that names no owner (a late schema-version write), and
@@ -72,11 +90,14 @@ export class TenantOwnership {
     location: TenantLocation,
     owner: { organizationId: Types.ObjectId; opId: string; schemaVersion?: number },
   ): Promise<boolean> {
-    const meta = this.tenants.db(location).collection<TenantMetaDocument>(TENANT_META_COLLECTION);
+    const meta = (await this.tenants.db(location)).collection<TenantMetaDocument>(
+      TENANT_META_COLLECTION,
+    );
     try {
       await meta.insertOne({
         _id: TENANT_META_ID,
         organization_id: owner.organizationId,
+        master: this.master,
         op_id: owner.opId,
         created_at: new Date(),
         schema_version: owner.schemaVersion ?? 0,

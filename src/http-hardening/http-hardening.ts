@@ -4,6 +4,7 @@ import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { DomainError } from '../common/errors/domain.error';
 import { sendProblem } from '../common/filters/problem-details.filter';
+import { NO_STORE } from '../common/http/conditional-get';
 import { REQUEST_ID_HEADER } from '../common/http/request-id';
 import { ErrorCode } from '../common/errors/error-codes';
 import { DOCS_PATH, REDOC_PATH } from '../docs/api-docs';
@@ -102,7 +103,7 @@ export function answerFrameworkError(
 }
 
 /**
- * Security headers, JSON-only bodies with limits, query-string checks, 405
+ * Security headers, `Cache-Control: no-store` by default, JSON-only bodies with limits, query-string checks, 405
  * for a known path with the wrong method, and 503 without waiting while the
  * database is unreachable. Call before the docs are set up and before
  * `init()`: the route table and the body parsers must be in place before the
@@ -143,7 +144,11 @@ export function applyHttpSecurity(app: NestFastifyApplication): void {
     const path = pathOf(request);
     addStrictTransportSecurity(request, reply);
     try {
+      // The API's default: nothing is stored anywhere (private data, tokens);
+      // a handler opts a public response in (conditional-get.ts). The docs
+      // keep their own caching.
       if (isDocs(path)) void reply.header('content-security-policy', DOCS_CONTENT_SECURITY_POLICY);
+      else void reply.header('cache-control', NO_STORE);
       checkQueryString(request);
       const allowed = request.is404 ? routes.methodsFor(path) : [];
       if (allowed.length > 0) {

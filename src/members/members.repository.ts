@@ -24,7 +24,8 @@ export class MembersRepository {
   ): Promise<{ items: Member[]; next: string | null }> {
     const filter = query.after ? { _id: trusted({ $gt: new Types.ObjectId(query.after) }) } : {};
     // One extra document tells whether another page exists.
-    const page = await this.members(location)
+    const members = await this.members(location);
+    const page = await members
       .find(filter)
       .sort({ _id: 1 })
       .limit(query.limit + 1)
@@ -35,13 +36,14 @@ export class MembersRepository {
     return { items, next };
   }
 
-  findById(location: TenantLocation, id: Types.ObjectId): Promise<Member | null> {
-    return this.members(location).findById(id).lean<Member>().exec();
+  async findById(location: TenantLocation, id: Types.ObjectId): Promise<Member | null> {
+    return (await this.members(location)).findById(id).lean<Member>().exec();
   }
 
   /** Throws the driver's duplicate-key error when the email is taken. */
   async insert(location: TenantLocation, fields: MemberFields): Promise<Member> {
-    return (await this.members(location).create(fields)).toObject();
+    const members = await this.members(location);
+    return (await members.create(fields)).toObject();
   }
 
   /** Sets the given fields; null when there is no such member. */
@@ -50,7 +52,7 @@ export class MembersRepository {
     id: Types.ObjectId,
     set: Partial<MemberFields>,
   ): Promise<Member | null> {
-    const members = this.members(location);
+    const members = await this.members(location);
     const after = await setFields(members, id, set);
     if (after && set.metadata !== undefined && !sameJson(after.metadata, set.metadata)) {
       // FerretDB 1.24 skips a $set of an embedded document that holds the
@@ -64,11 +66,12 @@ export class MembersRepository {
 
   /** True when a member was removed. */
   async remove(location: TenantLocation, id: Types.ObjectId): Promise<boolean> {
-    const { deletedCount } = await this.members(location).deleteOne({ _id: id }).exec();
+    const members = await this.members(location);
+    const { deletedCount } = await members.deleteOne({ _id: id }).exec();
     return deletedCount > 0;
   }
 
-  private members(location: TenantLocation): Model<Member> {
+  private members(location: TenantLocation): Promise<Model<Member>> {
     return this.tenants.model<Member>(location, MEMBER_MODEL, MemberSchema);
   }
 }

@@ -12,6 +12,16 @@ export const MASTER_MIGRATIONS: ReadonlyArray<Migration<Db>> = [
         .createIndex({ organization_id: 1, role: 1 }, { name: 'organization_id_1_role_1' });
     },
   },
+  {
+    version: 2,
+    description: 'organizations: drop the reserved cluster_uri (the cluster is named in `cluster`)',
+    up: async (db) => {
+      // Always null: no organization could be placed by URI.
+      await db
+        .collection('organizations')
+        .updateMany({ cluster_uri: { $exists: true } }, { $unset: { cluster_uri: '' } });
+    },
+  },
 ];
 
 export const LATEST_MASTER_VERSION = MASTER_MIGRATIONS[MASTER_MIGRATIONS.length - 1].version;

@@ -28,7 +28,7 @@ async function main(): Promise<void> {
     if (started) bar.stop();
     console.log(
       `master: v${report.master.from} -> v${report.master.to}; tenants: ${report.tenants.migrated} migrated, ` +
-        `${report.tenants.upToDate} already current, ${report.tenants.skipped.length} skipped (busy)` +
+        `${report.tenants.upToDate} already current, ${report.tenants.skipped.length} skipped (busy, or cluster unreachable)` +
         (report.tenants.skipped.length
           ? `: ${report.tenants.skipped.join(', ')} (run again later)`
           : ''),

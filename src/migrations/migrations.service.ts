@@ -3,6 +3,7 @@ import { InjectConnection } from '@nestjs/mongoose';
 import type { Db } from 'mongodb';
 import type { Connection } from 'mongoose';
 import { databaseConfig, type DatabaseConfig } from '../config/configuration';
+import { ClusterUnreachableError } from '../database/cluster-connections';
 import { TenantConnectionFactory } from '../database/tenant-connection.factory';
 import { TenantOwnership } from '../database/tenant-ownership';
 import { OrganizationsRepository } from '../organizations/organizations.repository';
@@ -81,11 +82,11 @@ export class MigrationsService implements OnApplicationBootstrap {
     };
     let done = 0;
     for (const { location, busy } of tenants) {
-      // An operation in flight owns the organization's data; the next run
-      // picks it up once the operation has finished or been repaired.
-      if (busy) report.tenants.skipped.push(location.databaseName);
+      // An operation in flight owns the organization's data, or its cluster
+      // cannot be reached now; the next run picks it up.
+      const db = busy ? undefined : await this.tenants.db(location).catch(unlessUnreachable);
+      if (!db) report.tenants.skipped.push(location.databaseName);
       else {
-        const db = this.tenants.db(location);
         const from = await this.tenantVersion(db);
         if (from >= LATEST_TENANT_VERSION) report.tenants.upToDate += 1;
         else {
@@ -126,6 +127,12 @@ export class MigrationsService implements OnApplicationBootstrap {
       .collection<{ _id: string }>(MASTER_VERSION_COLLECTION)
       .updateOne({ _id: MASTER_VERSION_ID }, { $max: { version } }, { upsert: true });
   }
+}
+
+/** Undefined for a tenant whose cluster is down or not configured; other errors stand. */
+function unlessUnreachable(error: unknown): undefined {
+  if (!(error instanceof ClusterUnreachableError)) throw error;
+  return undefined;
 }
 
 export { LATEST_MASTER_VERSION, LATEST_TENANT_VERSION };

@@ -6,6 +6,7 @@ import { MigrationsModule } from '../migrations/migrations.module';
 import { CreateOrganizationOperation } from './lifecycle/create-organization.operation';
 import { DeleteOrganizationOperation } from './lifecycle/delete-organization.operation';
 import { OperationHooks } from './lifecycle/operation-hooks';
+import { OperationJournal } from './lifecycle/operation-journal';
 import { OperationLedger } from './lifecycle/operation-ledger';
 import { OperationRecords } from './lifecycle/operation-records';
 import { OperationRepairService } from './lifecycle/operation-repair.service';
@@ -13,6 +14,9 @@ import { OrphanCollector } from './lifecycle/orphan-collector';
 import { RenameOrganizationOperation } from './lifecycle/rename-organization.operation';
 import { TenantClaims } from './lifecycle/tenant-claims';
 import { TenantDataMover } from './lifecycle/tenant-data-mover';
+import { ClusterPlacement } from './cluster-placement';
+import { LongOperations } from './long-operations.service';
+import { OperationsController } from './operations.controller';
 import { OrganizationsController } from './organizations.controller';
 import { OrganizationsService } from './organizations.service';
 import { ORGANIZATION_MODELS } from './schemas/organization.schema';
@@ -27,14 +31,17 @@ import { TenantAccessModule } from './tenant-access.module';
     // The lifecycle's protocol steps write the records themselves; nobody outside this module does.
     MongooseModule.forFeature(ORGANIZATION_MODELS),
   ],
-  controllers: [OrganizationsController],
+  controllers: [OrganizationsController, OperationsController],
   providers: [
     OrganizationsService,
+    ClusterPlacement,
     CreateOrganizationOperation,
     RenameOrganizationOperation,
     DeleteOrganizationOperation,
     OperationRecords,
     OperationLedger,
+    OperationJournal,
+    LongOperations,
     TenantClaims,
     TenantDataMover,
     OperationRepairService,

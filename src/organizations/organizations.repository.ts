@@ -1,6 +1,7 @@
 import { Injectable, OnModuleInit } from '@nestjs/common';
 import { InjectModel } from '@nestjs/mongoose';
 import { Model, Types, trusted } from 'mongoose';
+import { DEFAULT_CLUSTER } from '../config/tenant-clusters';
 import { tenantLocationOf, type TenantLocation } from '../database/tenant-connection.factory';
 import { Organization, SlugReservation } from './schemas/organization.schema';
 
@@ -30,12 +31,16 @@ export class OrganizationsRepository implements OnModuleInit {
     await Promise.all([this.organizations.createIndexes(), this.slugs.createIndexes()]);
   }
 
+  // The two reads on every authenticated request and every public view go
+  // straight to the driver: a lean Mongoose query returns the same document
+  // but first builds, casts and hooks a Query, a cost paid per request. The
+  // filters are typed values (an ObjectId, a validated slug), nothing to cast.
   findById(id: Types.ObjectId): Promise<OrganizationRecord | null> {
-    return this.organizations.findById(id).lean<OrganizationRecord>().exec();
+    return this.organizations.collection.findOne<OrganizationRecord>({ _id: id });
   }
 
   findBySlug(slug: string): Promise<OrganizationRecord | null> {
-    return this.organizations.findOne({ slug }).lean<OrganizationRecord>().exec();
+    return this.organizations.collection.findOne<OrganizationRecord>({ slug });
   }
 
   /** Whether a record exists, in any state (half created and being deleted included). */
@@ -81,12 +86,31 @@ export class OrganizationsRepository implements OnModuleInit {
     return { items, next: page.length > query.limit ? items[items.length - 1].slug : null };
   }
 
+  /**
+   * How many organizations (in any state) each of `clusters` holds. `default`
+   * gets every record the other names do not count (those naming no cluster
+   * among them), so pass every configured cluster.
+   */
+  async countPerCluster(clusters: readonly string[]): Promise<Map<string, number>> {
+    const named = clusters.filter((name) => name !== DEFAULT_CLUSTER);
+    // One count per named cluster rather than a $group, whose grouping of
+    // null and missing fields is not the same on every server.
+    const [total, ...counts] = await Promise.all([
+      this.organizations.countDocuments({}).exec(),
+      ...named.map((cluster) => this.organizations.countDocuments({ cluster }).exec()),
+    ]);
+    const perCluster = new Map(named.map((name, i) => [name, counts[i]]));
+    const elsewhere = counts.reduce((sum, n) => sum + n, 0);
+    if (clusters.includes(DEFAULT_CLUSTER)) perCluster.set(DEFAULT_CLUSTER, total - elsewhere);
+    return perCluster;
+  }
+
   /** Every organization's tenant database, oldest organization first. */
   async tenantDatabases(): Promise<TenantDatabase[]> {
     const orgs = await this.organizations
-      .find({}, { database_name: 1, cluster_uri: 1, pending: 1 })
+      .find({}, { database_name: 1, cluster: 1, pending: 1 })
       .sort({ _id: 1 })
-      .lean<Array<Pick<Organization, 'database_name' | 'cluster_uri' | 'pending'>>>()
+      .lean<Array<Pick<Organization, 'database_name' | 'cluster' | 'pending'>>>()
       .exec();
     return orgs.map((org) => ({ location: tenantLocationOf(org), busy: Boolean(org.pending) }));
   }

@@ -9,10 +9,13 @@ import { DomainError, orgBusy } from '../common/errors/domain.error';
 import { ErrorCode } from '../common/errors/error-codes';
 import type { RequestContext } from '../auth/request-context';
 import { authConfig, type AuthConfig } from '../config/configuration';
+import { ClusterConnections, clusterUnavailable } from '../database/cluster-connections';
+import { ClusterPlacement } from './cluster-placement';
 import { CreateOrganizationOperation } from './lifecycle/create-organization.operation';
 import { DeleteOrganizationOperation } from './lifecycle/delete-organization.operation';
 import { RenameOrganizationOperation } from './lifecycle/rename-organization.operation';
 import { OrganizationsRepository, type OrganizationRecord } from './organizations.repository';
+import { LongOperations } from './long-operations.service';
 import { OrganizationsService } from './organizations.service';
 import { TenantAccess } from './tenant-access.service';
 
@@ -24,7 +27,7 @@ const acme: OrganizationRecord = {
   name: 'Acme Inc',
   slug: 'acme_inc',
   database_name: 'org_acme_inc',
-  cluster_uri: null,
+  cluster: null,
   pending: null,
   created_at: new Date(),
   updated_at: new Date(),
@@ -57,12 +60,16 @@ describe('OrganizationsService: who may create and delete', () => {
   let remove: jest.Mock;
   let findLiveBySlug: jest.Mock;
   let record: jest.Mock;
+  let choose: jest.Mock;
+  let clusterConnection: jest.Mock;
 
   async function build(orgCreatePolicy: AuthConfig['orgCreatePolicy']): Promise<void> {
     create = jest.fn(() => Promise.resolve({ organization: acme, owner }));
     remove = jest.fn(() => Promise.resolve(acme));
     findLiveBySlug = jest.fn((slug: string) => Promise.resolve(slug === acme.slug ? acme : null));
     record = jest.fn(() => Promise.resolve());
+    choose = jest.fn((requested?: string) => Promise.resolve(requested ?? 'default'));
+    clusterConnection = jest.fn(() => Promise.resolve({}));
     const moduleRef = await Test.createTestingModule({
       providers: [
         OrganizationsService,
@@ -74,6 +81,17 @@ describe('OrganizationsService: who may create and delete', () => {
         { provide: PasswordConfirmation, useValue: {} },
         { provide: AuditService, useValue: { record } },
         { provide: TenantAccess, useValue: { findLiveBySlug } },
+        { provide: ClusterPlacement, useValue: { choose } },
+        { provide: ClusterConnections, useValue: { connection: clusterConnection } },
+        // Within the budget: the request answers with the work's own result.
+        {
+          provide: LongOperations,
+          useValue: {
+            run: async (_request: unknown, work: (origin: unknown) => Promise<unknown>) => ({
+              done: await work({}),
+            }),
+          },
+        },
         { provide: authConfig.KEY, useValue: { orgCreatePolicy } },
       ],
     }).compile();
@@ -88,6 +106,7 @@ describe('OrganizationsService: who may create and delete', () => {
         name: 'Acme Inc',
         email: 'owner@acme.test',
         password: 'long password',
+        cluster: 'default',
       });
       expect(view).toMatchObject({ organization_name: 'Acme Inc', admin: { email: owner.email } });
       expect(record).toHaveBeenCalledWith(
@@ -113,6 +132,40 @@ describe('OrganizationsService: who may create and delete', () => {
       expect(create).toHaveBeenCalledTimes(1);
     });
 
+    it('lets the super admin choose the cluster, and audits it', async () => {
+      await build('public');
+      create.mockResolvedValueOnce({ organization: { ...acme, cluster: 'eu-2' }, owner });
+      const view = await service.create(context('superadmin'), { ...dto, cluster: 'eu-2' });
+      expect(choose).toHaveBeenCalledWith('eu-2');
+      expect(create).toHaveBeenCalledWith(expect.objectContaining({ cluster: 'eu-2' }));
+      expect(view).toMatchObject({ cluster: 'eu-2' });
+      expect(record).toHaveBeenCalledWith(
+        expect.anything(),
+        expect.objectContaining({ details: expect.objectContaining({ cluster: 'eu-2' }) }),
+      );
+    });
+
+    it.each<[string, AdminRole | undefined]>([
+      ['an anonymous caller', undefined],
+      ['an organization owner', 'owner'],
+    ])('refuses %s a cluster of its choosing with 403, creating nothing', async (_, role) => {
+      await build('public');
+      await expect(
+        service.create(context(role), { ...dto, cluster: 'default' }),
+      ).rejects.toMatchObject(codeOf(ErrorCode.FORBIDDEN));
+      expect(choose).not.toHaveBeenCalled();
+      expect(create).not.toHaveBeenCalled();
+    });
+
+    it('refuses with 503 before recording anything when the chosen cluster is down', async () => {
+      await build('public');
+      clusterConnection.mockRejectedValueOnce(clusterUnavailable());
+      await expect(service.create(context(), dto)).rejects.toMatchObject(
+        codeOf(ErrorCode.SERVICE_UNAVAILABLE),
+      );
+      expect(create).not.toHaveBeenCalled();
+    });
+
     it.each([ErrorCode.ORG_NAME_TAKEN, ErrorCode.EMAIL_TAKEN])(
       'passes a %s conflict through and audits nothing',
       async (code) => {
@@ -129,11 +182,10 @@ describe('OrganizationsService: who may create and delete', () => {
 
     it('lets an owner delete their own organization, found by any spelling of its name', async () => {
       await expect(service.delete(context('owner'), '  ACME inc ')).resolves.toEqual({
-        organization_name: 'Acme Inc',
-        deleted: true,
+        done: { organization_name: 'Acme Inc', deleted: true },
       });
       expect(findLiveBySlug).toHaveBeenCalledWith('acme_inc');
-      expect(remove).toHaveBeenCalledWith(ACME);
+      expect(remove).toHaveBeenCalledWith(ACME, expect.anything());
       expect(record).toHaveBeenCalledWith(
         expect.anything(),
         expect.objectContaining({ action: 'organization.deleted', organizationId: ACME }),
@@ -142,7 +194,7 @@ describe('OrganizationsService: who may create and delete', () => {
 
     it('lets the super admin delete any organization', async () => {
       await service.delete(context('superadmin'), 'Acme Inc');
-      expect(remove).toHaveBeenCalledWith(ACME);
+      expect(remove).toHaveBeenCalledWith(ACME, expect.anything());
     });
 
     it.each<[string, AdminRole, Types.ObjectId]>([

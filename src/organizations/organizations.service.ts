@@ -7,6 +7,9 @@ import { DomainError, orgNotFound } from '../common/errors/domain.error';
 import { ErrorCode } from '../common/errors/error-codes';
 import type { RequestContext } from '../auth/request-context';
 import { authConfig, type AuthConfig } from '../config/configuration';
+import { ClusterConnections } from '../database/cluster-connections';
+import { clusterOf } from '../database/tenant-connection.factory';
+import { ClusterPlacement } from './cluster-placement';
 import type { CreateOrganizationDto } from './dto/create-organization.dto';
 import {
   OrganizationDeletedView,
@@ -17,6 +20,8 @@ import type { UpdateOrganizationDto } from './dto/update-organization.dto';
 import { CreateOrganizationOperation } from './lifecycle/create-organization.operation';
 import { DeleteOrganizationOperation } from './lifecycle/delete-organization.operation';
 import { RenameOrganizationOperation } from './lifecycle/rename-organization.operation';
+import { type LongAnswer, LongOperations, type LongRequest } from './long-operations.service';
+import type { OperationOrigin } from './lifecycle/operation-journal';
 import { slugify } from './organization-name';
 import { OrganizationsRepository, type OrganizationRecord } from './organizations.repository';
 import { TenantAccess } from './tenant-access.service';
@@ -37,6 +42,9 @@ export class OrganizationsService {
     private readonly passwords: PasswordConfirmation,
     private readonly audit: AuditService,
     private readonly access: TenantAccess,
+    private readonly placement: ClusterPlacement,
+    private readonly clusters: ClusterConnections,
+    private readonly long: LongOperations,
     @Inject(authConfig.KEY) private readonly auth: AuthConfig,
   ) {}
 
@@ -52,15 +60,26 @@ export class OrganizationsService {
             "Creating organizations needs the super admin's token.",
           );
     }
+    if (dto.cluster !== undefined && context.actor?.role !== 'superadmin') {
+      throw forbidden('Only the super admin may choose the cluster of an organization.');
+    }
+    const cluster = await this.placement.choose(dto.cluster);
+    // A cluster that is down refuses here, before anything is recorded.
+    await this.clusters.connection(cluster);
     const { organization, owner } = await this.creation.run({
       name: dto.organization_name,
       email: dto.email,
       password: dto.password,
+      cluster,
     });
     await this.audit.record(context, {
       action: 'organization.created',
       organizationId: organization._id,
-      details: { organization_name: organization.name, owner_email: owner.email },
+      details: {
+        organization_name: organization.name,
+        owner_email: owner.email,
+        cluster: clusterOf(organization),
+      },
     });
     return OrganizationOwnerView.fromOwner(organization, owner);
   }
@@ -79,11 +98,18 @@ export class OrganizationsService {
     });
   }
 
+  /** Anyone gets the public view; the organization's own admins get the owner view. */
+  async get(name: string, viewer: undefined): Promise<OrganizationPublicView>;
+  async get(
+    name: string,
+    viewer: AuthenticatedAdmin | undefined,
+  ): Promise<OrganizationPublicView | OrganizationOwnerView>;
   async get(
     name: string,
     viewer: AuthenticatedAdmin | undefined,
   ): Promise<OrganizationPublicView | OrganizationOwnerView> {
-    const org = await this.findVisible(name);
+    // The owner view of one's own organization costs no read beyond the token check's.
+    const org = await this.findVisible(name, viewer);
     if (viewer?.organizationId && org._id.equals(viewer.organizationId)) {
       return OrganizationOwnerView.fromOwner(org, { _id: viewer.adminId, email: viewer.email });
     }
@@ -93,11 +119,17 @@ export class OrganizationsService {
   /**
    * Credentials are checked and the new email's availability is confirmed
    * before the rename starts, so the common failures leave nothing half-done.
+   *
+   * A rename alone is a long operation (202 past the budget or on request).
+   * A rename with an email or password change always answers itself: the
+   * change revokes the token the client would poll with, and it must follow
+   * the rename (which refuses admin writes while it runs).
    */
   async update(
     context: RequestContext,
     dto: UpdateOrganizationDto,
-  ): Promise<OrganizationOwnerView> {
+    respondAsync = false,
+  ): Promise<LongAnswer<OrganizationOwnerView>> {
     const viewer = context.actor as AuthenticatedAdmin;
     const changesCredentials = dto.email !== undefined || dto.password !== undefined;
     if (dto.new_organization_name === undefined && !changesCredentials) {
@@ -122,17 +154,29 @@ export class OrganizationsService {
         throw emailTaken();
       }
     }
-    if (dto.new_organization_name !== undefined && dto.new_organization_name !== org.name) {
-      if (viewer.role !== 'owner') throw ownersOnly();
-      const previous = org.name;
-      org = await this.renaming.run(org._id, dto.new_organization_name);
-      await this.audit.record(context, {
-        action: 'organization.renamed',
-        organizationId: org._id,
-        details: { from: previous, to: org.name },
-      });
-    }
     let admin = { _id: viewer.adminId, email: viewer.email };
+    const newName = dto.new_organization_name;
+    if (newName !== undefined && newName !== org.name) {
+      if (viewer.role !== 'owner') throw ownersOnly();
+      const current = org;
+      // The copy runs on the organization's cluster: refused at once while it is down.
+      await this.clusters.connection(clusterOf(current));
+      const rename = async (origin?: OperationOrigin) => {
+        const renamed = await this.renaming.run(current._id, newName, origin);
+        await this.audit.record(context, {
+          action: 'organization.renamed',
+          organizationId: renamed._id,
+          details: { from: current.name, to: renamed.name, cluster: clusterOf(renamed) },
+        });
+        return renamed;
+      };
+      if (!changesCredentials) {
+        return this.long.run(longRequest(context, '/org/update', respondAsync), async (origin) =>
+          OrganizationOwnerView.fromOwner(await rename(origin), admin),
+        );
+      }
+      org = await rename();
+    }
     if (changesCredentials) {
       // An admin write like any other: fenced against a delete of the organization.
       admin = await this.access.write(viewer, () =>
@@ -150,10 +194,14 @@ export class OrganizationsService {
         },
       });
     }
-    return OrganizationOwnerView.fromOwner(org, admin);
+    return { done: OrganizationOwnerView.fromOwner(org, admin) };
   }
 
-  async delete(context: RequestContext, name: string): Promise<OrganizationDeletedView> {
+  async delete(
+    context: RequestContext,
+    name: string,
+    respondAsync = false,
+  ): Promise<LongAnswer<OrganizationDeletedView>> {
     const viewer = context.actor as AuthenticatedAdmin;
     const org = await this.findVisible(name);
     // The operator may delete any organization; otherwise only its owners.
@@ -161,18 +209,43 @@ export class OrganizationsService {
       if (!viewer.organizationId || !org._id.equals(viewer.organizationId)) throw forbidden();
       if (viewer.role !== 'owner') throw ownersOnly();
     }
-    const deleted = await this.deletion.run(org._id);
-    await this.audit.record(context, {
-      action: 'organization.deleted',
-      organizationId: deleted._id,
-      details: { organization_name: deleted.name },
+    // Its database is dropped on its cluster: refused at once while that is down.
+    await this.clusters.connection(clusterOf(org));
+    return this.long.run(longRequest(context, '/org/delete', respondAsync), async (origin) => {
+      const deleted = await this.deletion.run(org._id, origin);
+      await this.audit.record(context, {
+        action: 'organization.deleted',
+        organizationId: deleted._id,
+        details: { organization_name: deleted.name, cluster: clusterOf(deleted) },
+      });
+      return { organization_name: deleted.name, deleted: true as const };
     });
-    return { organization_name: deleted.name, deleted: true };
   }
 
-  private async findVisible(name: string): Promise<OrganizationRecord> {
-    const org = await this.access.findLiveBySlug(slugify(name));
+  private async findVisible(
+    name: string,
+    viewer?: AuthenticatedAdmin,
+  ): Promise<OrganizationRecord> {
+    const org = viewer
+      ? await this.access.findLiveBySlugFor(slugify(name), viewer)
+      : await this.access.findLiveBySlug(slugify(name));
     if (!org) throw orgNotFound(name);
     return org;
   }
+}
+
+function longRequest(
+  context: RequestContext,
+  instance: string,
+  respondAsync: boolean,
+): LongRequest {
+  const actor = context.actor as AuthenticatedAdmin;
+  return {
+    respondAsync,
+    origin: {
+      admin: { id: String(actor.adminId), email: actor.email },
+      instance,
+      requestId: context.requestId,
+    },
+  };
 }

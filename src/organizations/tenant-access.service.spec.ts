@@ -15,7 +15,7 @@ function record(pending: OperationType | null = null): OrganizationRecord {
     name: 'Acme',
     slug: 'acme',
     database_name: 'org_acme',
-    cluster_uri: null,
+    cluster: null,
     pending: pending && {
       op_id: 'op',
       type: pending,
@@ -36,11 +36,13 @@ const BUSY = { code: 'ORG_BUSY' };
 describe('TenantAccess', () => {
   let access: TenantAccess;
   let findById: jest.Mock<Promise<OrganizationRecord | null>, [Types.ObjectId]>;
+  let findBySlug: jest.Mock<Promise<OrganizationRecord | null>, [string]>;
   /** The fence's contract: the admission check runs before the write, and a refusal stops it. */
   let run: jest.Mock;
 
   beforeEach(async () => {
     findById = jest.fn();
+    findBySlug = jest.fn();
     run = jest.fn(async (_id: Types.ObjectId, admit: () => Promise<void>, write: () => unknown) => {
       await admit();
       return write();
@@ -48,7 +50,7 @@ describe('TenantAccess', () => {
     const moduleRef = await Test.createTestingModule({
       providers: [
         TenantAccess,
-        { provide: OrganizationsRepository, useValue: { findById } },
+        { provide: OrganizationsRepository, useValue: { findById, findBySlug } },
         { provide: TenantWriteFence, useValue: { run } },
       ],
     }).compile();
@@ -80,7 +82,7 @@ describe('TenantAccess', () => {
       findById.mockResolvedValue(record());
       const org = await access.organizationFor(member, intent);
       expect(org._id).toBe(ORG_ID);
-      expect(org.location).toEqual({ databaseName: 'org_acme', clusterUri: null });
+      expect(org.location).toEqual({ databaseName: 'org_acme', cluster: 'default' });
     });
   });
 
@@ -160,8 +162,28 @@ describe('TenantAccess', () => {
       await access.write(member, () => Promise.resolve('written'), stray);
       expect(stray).toHaveBeenCalledWith(
         'written',
-        expect.objectContaining({ location: { databaseName: 'org_acme', clusterUri: null } }),
+        expect.objectContaining({ location: { databaseName: 'org_acme', cluster: 'default' } }),
       );
+    });
+  });
+
+  describe('findLiveBySlugFor', () => {
+    it("reuses the caller's organization as the token check read it when the slug is its", async () => {
+      findById.mockResolvedValue(record());
+      const own = (await access.findLive(ORG_ID))!;
+      await expect(
+        access.findLiveBySlugFor('acme', { organizationId: ORG_ID, organization: own }),
+      ).resolves.toBe(own);
+      expect(findBySlug).not.toHaveBeenCalled();
+    });
+
+    it('reads by slug for any other name, or a caller without a loaded organization', async () => {
+      findBySlug.mockResolvedValue({ ...record(), slug: 'other' });
+      findById.mockResolvedValue(record());
+      const own = (await access.findLive(ORG_ID))!;
+      await access.findLiveBySlugFor('other', { organizationId: ORG_ID, organization: own });
+      await access.findLiveBySlugFor('acme', member);
+      expect(findBySlug.mock.calls).toEqual([['other'], ['acme']]);
     });
   });
 });

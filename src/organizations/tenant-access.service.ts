@@ -9,6 +9,11 @@ import { OrganizationsRepository, type OrganizationRecord } from './organization
 /** Who asks: the organization a verified token names (null for the super admin). */
 export interface TenantPrincipal {
   organizationId: Types.ObjectId | null;
+  /**
+   * That organization as the token check found it, live, while authenticating
+   * this request: a read may use it instead of reading it again.
+   */
+  organization?: LiveOrganization;
 }
 
 /**
@@ -48,6 +53,20 @@ export class TenantAccess {
 
   async findLiveBySlug(slug: string): Promise<LiveOrganization | null> {
     return live(await this.organizations.findBySlug(slug));
+  }
+
+  /**
+   * For a read by name: the caller's own organization as this request's
+   * token check already read it when the slug is its (slugs are unique, so a
+   * read by slug would find that same record), else a read by slug.
+   */
+  async findLiveBySlugFor(
+    slug: string,
+    principal: TenantPrincipal | undefined,
+  ): Promise<LiveOrganization | null> {
+    const own = principal?.organization;
+    if (own?.slug === slug) return own;
+    return this.findLiveBySlug(slug);
   }
 
   /**

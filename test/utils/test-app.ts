@@ -12,6 +12,7 @@ import { JwtStrategy } from '../../src/auth/jwt.strategy';
 import { configProviders, loadConfig } from '../../src/config/configuration';
 import { TENANT_DB_PREFIX } from '../../src/database/database.constants';
 import { OperationHooks } from '../../src/organizations/lifecycle/operation-hooks';
+import { recordMaster, recordSuffix, TEST_MASTER_PREFIX, trackOpenApp } from './test-databases';
 
 export interface TestApp {
   app: NestFastifyApplication;
@@ -27,10 +28,18 @@ export interface TestAppOptions {
   hooks?: OperationHooks;
 }
 
-export const uniqueSuffix = () => randomBytes(4).toString('hex');
+/**
+ * Random hex for names. The databases whose names carry it are dropped when
+ * the test file ends (test/setup/drop-test-databases.ts).
+ */
+export const uniqueSuffix = () => {
+  const suffix = randomBytes(4).toString('hex');
+  recordSuffix(suffix);
+  return suffix;
+};
 
 /** A fresh master database name, so test files never see each other's data. */
-export const uniqueMasterDb = () => `test_master_${uniqueSuffix()}`;
+export const uniqueMasterDb = () => `${TEST_MASTER_PREFIX}${uniqueSuffix()}`;
 
 /**
  * Passport keeps one strategy per name per process, and each application
@@ -52,14 +61,13 @@ export async function createTestApp(options: TestAppOptions = {}): Promise<TestA
   // This app's own configuration: the process's environment (test/setup/env.ts)
   // with the test's variables on top; process.env is left alone, and a
   // developer's .env cannot change what the tests exercise.
-  const config = loadConfig({
-    envFile: false,
-    overrides: {
-      MASTER_DB_NAME: options.masterDbName ?? uniqueMasterDb(),
-      OPERATION_LEASE_MS: '30000',
-      ...options.env,
-    },
-  });
+  const overrides = {
+    MASTER_DB_NAME: options.masterDbName ?? uniqueMasterDb(),
+    OPERATION_LEASE_MS: '30000',
+    ...options.env,
+  };
+  recordMaster(overrides.MASTER_DB_NAME);
+  const config = loadConfig({ envFile: false, overrides });
   let builder = Test.createTestingModule({ imports: [AppModule] });
   for (const { provide, useValue } of configProviders(config)) {
     builder = builder.overrideProvider(provide).useValue(useValue);
@@ -80,15 +88,16 @@ export async function createTestApp(options: TestAppOptions = {}): Promise<TestA
   }
   const master = app.get<Connection>(getConnectionToken());
   openApps.push(app);
-  return {
-    app,
-    master,
-    http: () => request(app.getHttpServer()),
-    close: async () => {
+  // Once only: the file-end cleanup closes whatever a test left open.
+  let closing: Promise<void> | undefined;
+  const close = () =>
+    (closing ??= (async () => {
+      untrack();
       await app.close();
       appClosed(app);
-    },
-  };
+    })());
+  const untrack = trackOpenApp(close);
+  return { app, master, http: () => request(app.getHttpServer()), close };
 }
 
 /** Names of tenant databases that currently exist on the server. */
@@ -98,8 +107,4 @@ export async function tenantDatabases(master: Connection): Promise<string[]> {
   return (databases as Array<{ name: string }>)
     .map((d) => d.name)
     .filter((name) => name.startsWith(TENANT_DB_PREFIX));
-}
-
-export async function dropDatabase(master: Connection, name: string): Promise<void> {
-  await master.getClient().db(name).dropDatabase();
 }

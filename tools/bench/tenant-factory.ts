@@ -27,26 +27,35 @@ const { values: args } = parseArgs({
 
 interface TenantLocation {
   databaseName: string;
-  clusterUri?: string | null;
+  cluster: string;
 }
 
 /** What this benchmark uses of the production factory (loaded from dist/, untyped here). */
 interface TenantConnectionFactory {
-  connection(location: TenantLocation): Connection;
-  db(location: TenantLocation): Db;
+  connection(location: TenantLocation): Promise<Connection>;
+  db(location: TenantLocation): Promise<Db>;
   forget(location: TenantLocation): void;
   readonly cachedHandleCount: number;
 }
 
+interface FactoryConfig {
+  tenantCacheSize: number;
+  tenantClusters: Record<string, string>;
+}
+
 // The build of src/, not src/ itself: the benchmark measures what ships.
-const { TenantConnectionFactory } = createRequire(__filename)(
+const load = createRequire(__filename);
+const { TenantConnectionFactory } = load(
   join(PROJECT_ROOT, 'dist', 'database', 'tenant-connection.factory.js'),
 ) as {
   TenantConnectionFactory: new (
-    master: Connection,
-    config: { tenantCacheSize: number },
+    clusters: unknown,
+    config: FactoryConfig,
   ) => TenantConnectionFactory;
 };
+const { ClusterConnections } = load(
+  join(PROJECT_ROOT, 'dist', 'database', 'cluster-connections.js'),
+) as { ClusterConnections: new (master: Connection, config: FactoryConfig) => unknown };
 
 const MB = 1024 * 1024;
 
@@ -84,13 +93,16 @@ async function main(): Promise<void> {
   });
   client.on('connectionClosed', () => (open -= 1));
 
-  const factory = new TenantConnectionFactory(master, { tenantCacheSize: cacheSize });
+  const config: FactoryConfig = { tenantCacheSize: cacheSize, tenantClusters: {} };
+  const factory = new TenantConnectionFactory(new ClusterConnections(master, config), config);
   // Warm the driver and the code paths once before the baseline heap reading.
-  await factory
-    .db({ databaseName: 'org_bench_warmup' })
+  const warmup = { databaseName: 'org_bench_warmup', cluster: 'default' };
+  await (
+    await factory.db(warmup)
+  )
     .collection<{ _id: string }>('_tenant_meta')
     .findOne({ _id: 'tenant' });
-  factory.forget({ databaseName: 'org_bench_warmup' });
+  factory.forget(warmup);
 
   const heapBefore = heapAfterGc();
   let peakHeap = heapBefore;
@@ -98,13 +110,12 @@ async function main(): Promise<void> {
   let queries = 0;
   const started = performance.now();
   for (let i = 0; i < tenants; i++) {
-    const location = { databaseName: `org_bench_tenant_${i}`, clusterUri: null };
-    factory.connection(location);
+    const location = { databaseName: `org_bench_tenant_${i}`, cluster: 'default' };
+    await factory.connection(location);
     if (i % queryEvery === 0) {
       const query: Promise<unknown> = factory
         .db(location)
-        .collection<{ _id: string }>('_tenant_meta')
-        .findOne({ _id: 'tenant' })
+        .then((db) => db.collection<{ _id: string }>('_tenant_meta').findOne({ _id: 'tenant' }))
         .finally(() => inFlight.delete(query));
       inFlight.add(query);
       queries += 1;

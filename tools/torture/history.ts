@@ -86,8 +86,9 @@ export interface FaultEntry {
 
 export type HistoryEntry = RequestEntry | FaultEntry;
 
+/** A 2xx answer, except 202 Accepted: a rename or delete accepted to run on, whose outcome is still open. */
 export function isAcknowledged(entry: RequestEntry): boolean {
-  return entry.status !== null && entry.status >= 200 && entry.status < 300;
+  return entry.status !== null && entry.status >= 200 && entry.status < 300 && entry.status !== 202;
 }
 
 /**

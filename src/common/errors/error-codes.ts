@@ -27,9 +27,11 @@ export const ErrorCode = {
   IDEMPOTENCY_IN_PROGRESS: 'IDEMPOTENCY_IN_PROGRESS',
   CONFLICT: 'CONFLICT',
   OPERATION_INTERRUPTED: 'OPERATION_INTERRUPTED',
+  OPERATION_NOT_FOUND: 'OPERATION_NOT_FOUND',
   WRITE_OUTCOME_UNKNOWN: 'WRITE_OUTCOME_UNKNOWN',
   TOO_MANY_REQUESTS: 'TOO_MANY_REQUESTS',
   SERVICE_UNAVAILABLE: 'SERVICE_UNAVAILABLE',
+  ORG_CLUSTER_NOT_CONFIGURED: 'ORG_CLUSTER_NOT_CONFIGURED',
   INTERNAL_ERROR: 'INTERNAL_ERROR',
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
@@ -69,11 +71,16 @@ export const ERROR_STATUS: Record<ErrorCode, { status: HttpStatus; title: string
     status: HttpStatus.SERVICE_UNAVAILABLE,
     title: 'Operation taken over by recovery',
   },
+  OPERATION_NOT_FOUND: { status: HttpStatus.NOT_FOUND, title: 'Operation not found' },
   WRITE_OUTCOME_UNKNOWN: {
     status: HttpStatus.SERVICE_UNAVAILABLE,
     title: 'Write outcome unknown',
   },
   TOO_MANY_REQUESTS: { status: HttpStatus.TOO_MANY_REQUESTS, title: 'Too many requests' },
   SERVICE_UNAVAILABLE: { status: HttpStatus.SERVICE_UNAVAILABLE, title: 'Service unavailable' },
+  ORG_CLUSTER_NOT_CONFIGURED: {
+    status: HttpStatus.SERVICE_UNAVAILABLE,
+    title: "The organization's database cluster is not configured",
+  },
   INTERNAL_ERROR: { status: HttpStatus.INTERNAL_SERVER_ERROR, title: 'Internal server error' },
 };

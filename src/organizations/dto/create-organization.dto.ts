@@ -1,4 +1,6 @@
+import { IsOptional, Matches } from 'class-validator';
 import { IsAdminEmail, IsPassword } from '../../common/decorators/validation.decorators';
+import { CLUSTER_NAME_PATTERN } from '../../config/tenant-clusters';
 import { IsOrganizationName } from './organization-name.decorator';
 
 export class CreateOrganizationDto {
@@ -24,4 +26,16 @@ export class CreateOrganizationDto {
    */
   @IsPassword()
   password!: string;
+
+  /**
+   * Super admin only (403 for anyone else): the database cluster to place the
+   * organization on, `default` or a TENANT_CLUSTERS name (400 if unknown).
+   * Without it, TENANT_PLACEMENT decides.
+   * @example "eu-2"
+   */
+  @IsOptional()
+  @Matches(CLUSTER_NAME_PATTERN, {
+    message: 'cluster must be 1-32 characters of lower-case letters, digits or "-"',
+  })
+  cluster?: string;
 }

@@ -1,5 +1,6 @@
 import { ApiProperty } from '@nestjs/swagger';
 import type { AdminRecord } from '../../admins/admins.service';
+import { clusterOf } from '../../database/tenant-connection.factory';
 import type { OrganizationRecord } from '../organizations.repository';
 
 /** What anyone may see of an organization. */
@@ -24,6 +25,16 @@ export class OrganizationPublicView {
   }
 }
 
+/** What the super admin sees of each organization in the list. */
+export class OrganizationListItemView extends OrganizationPublicView {
+  /** The database cluster holding its data (`default` is MONGODB_URI's). @example "eu-2" */
+  cluster!: string;
+
+  static fromRecord(org: OrganizationRecord): OrganizationListItemView {
+    return { ...OrganizationPublicView.from(org), cluster: clusterOf(org) };
+  }
+}
+
 export class AdminSummaryView {
   /** @example "665f1c2b9d3e4a0012345679" */
   id!: string;
@@ -36,6 +47,9 @@ export class OrganizationOwnerView extends OrganizationPublicView {
   /** @example "org_acme_inc" */
   database_name!: string;
 
+  /** The database cluster holding the tenant database (`default` is MONGODB_URI's). @example "default" */
+  cluster!: string;
+
   @ApiProperty({ type: AdminSummaryView })
   admin!: AdminSummaryView;
 
@@ -46,6 +60,7 @@ export class OrganizationOwnerView extends OrganizationPublicView {
     return {
       ...OrganizationPublicView.from(org),
       database_name: org.database_name,
+      cluster: clusterOf(org),
       admin: { id: String(admin._id), email: admin.email },
     };
   }
@@ -59,8 +74,8 @@ export class OrganizationDeletedView {
 }
 
 export class OrganizationPageView {
-  @ApiProperty({ type: [OrganizationPublicView] })
-  items!: OrganizationPublicView[];
+  @ApiProperty({ type: [OrganizationListItemView] })
+  items!: OrganizationListItemView[];
 
   /** Pass as `after` for the next page; null on the last page. */
   @ApiProperty({ type: String, nullable: true, example: 'acme_inc' })

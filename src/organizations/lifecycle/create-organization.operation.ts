@@ -42,9 +42,11 @@ export class CreateOrganizationOperation {
     name: string;
     email: string;
     password: string;
+    /** The cluster placement chose (default `default`); recorded before its database is made. */
+    cluster?: string;
   }): Promise<{ organization: OrganizationRecord; owner: AdminRecord }> {
     const slug = slugify(input.name);
-    const location = this.tenants.locationForSlug(slug);
+    const location = this.tenants.locationForSlug(slug, input.cluster);
     const pending = this.records.newOperation('create', 'provisioning');
     let organization: OrganizationRecord;
     try {
@@ -53,7 +55,7 @@ export class CreateOrganizationOperation {
           name: input.name,
           slug,
           database_name: location.databaseName,
-          cluster_uri: null,
+          cluster: location.cluster,
           pending,
         })
       ).toObject();
@@ -79,7 +81,7 @@ export class CreateOrganizationOperation {
       await this.claims.claimDatabase(lease, location, 0);
       await this.ledger.assertCurrent(lease);
       // New organizations start at the latest tenant schema version.
-      await this.migrations.initialiseTenant(this.tenants.db(location));
+      await this.migrations.initialiseTenant(await this.tenants.db(location));
       await this.hooks.reached('create', 'tenant_initialised');
       if ((await this.ledger.decide(lease, 'commit')) !== 'commit') throw operationInterrupted();
       return { organization: await this.records.close(lease), owner };

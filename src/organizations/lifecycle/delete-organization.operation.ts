@@ -8,6 +8,7 @@ import { TenantWriteFence } from '../../database/tenant-write-fence';
 import type { OrganizationRecord } from '../organizations.repository';
 import { Organization, SlugReservation } from '../schemas/organization.schema';
 import { OperationHooks } from './operation-hooks';
+import { OperationJournal, type OperationOrigin } from './operation-journal';
 import { OperationLedger, type OperationLease, type Outcome } from './operation-ledger';
 import { OperationRecords } from './operation-records';
 
@@ -26,13 +27,16 @@ export class DeleteOrganizationOperation {
     private readonly ownership: TenantOwnership,
     private readonly writes: TenantWriteFence,
     private readonly hooks: OperationHooks,
+    private readonly journal: OperationJournal,
   ) {}
 
-  async run(organizationId: Types.ObjectId): Promise<OrganizationRecord> {
+  /** `origin`: the request it runs for, whose operation resource it keeps up to date. */
+  async run(organizationId: Types.ObjectId, origin?: OperationOrigin): Promise<OrganizationRecord> {
     const pending = this.records.newOperation('delete', 'dropping');
     const locked = await this.records.whileIdle(organizationId, { pending });
     const lease = await this.ledger.open(organizationId, pending.op_id, 'delete');
     try {
+      await this.journal.open(lease, locked, origin);
       await this.hooks.reached('delete', 'recorded');
       await this.recover(locked, lease);
       return locked;
@@ -63,6 +67,7 @@ export class DeleteOrganizationOperation {
     await this.ledger.assertCurrent(lease);
     await this.slugs.deleteMany({ organization_id: org._id }).exec();
     await this.hooks.reached('delete', 'slug_released');
+    await this.journal.succeed(lease, org);
     await this.ledger.assertCurrent(lease);
     await this.organizations.deleteOne({ _id: org._id, 'pending.op_id': lease.opId }).exec();
     return 'commit';

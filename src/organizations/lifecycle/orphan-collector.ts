@@ -1,8 +1,13 @@
 import { Injectable, Logger } from '@nestjs/common';
-import { InjectConnection, InjectModel } from '@nestjs/mongoose';
-import type { Connection, Model } from 'mongoose';
+import { InjectModel } from '@nestjs/mongoose';
+import type { Model } from 'mongoose';
 import { AdminsService } from '../../admins/admins.service';
-import { TENANT_DB_PREFIX } from '../../database/database.constants';
+import { DEFAULT_CLUSTER } from '../../config/tenant-clusters';
+import { ClusterConnections } from '../../database/cluster-connections';
+import {
+  TenantConnectionFactory,
+  type TenantLocation,
+} from '../../database/tenant-connection.factory';
 import { TenantOwnership } from '../../database/tenant-ownership';
 import { OperationLedger } from './operation-ledger';
 import { TenantClaims } from './tenant-claims';
@@ -23,13 +28,20 @@ export interface CollectedOrphans {
  * and an admin whose organization is gone (an insert that landed late).
  * Every organization records a database or slug before it creates one, so
  * "nobody refers to it" cannot hit a create or rename in flight.
+ *
+ * Every configured cluster is scanned. A database counts as referenced when
+ * an organization names it on any cluster: names are unique across clusters
+ * (they come from unique slugs), so this is exact for everything the service
+ * makes, and it can never drop a database because two cluster names reach
+ * one server or a cluster was renamed in TENANT_CLUSTERS.
  */
 @Injectable()
 export class OrphanCollector {
   private readonly logger = new Logger(OrphanCollector.name);
 
   constructor(
-    @InjectConnection() private readonly master: Connection,
+    private readonly clusters: ClusterConnections,
+    private readonly tenants: TenantConnectionFactory,
     @InjectModel(Organization.name) private readonly organizations: Model<Organization>,
     @InjectModel(SlugReservation.name) private readonly slugs: Model<SlugReservation>,
     private readonly ownership: TenantOwnership,
@@ -53,16 +65,12 @@ export class OrphanCollector {
   }
 
   private async collectDatabases(): Promise<number> {
-    const { databases } = await this.master
-      .getClient()
-      .db()
-      .admin()
-      .listDatabases({ nameOnly: true });
-    const names = (databases as Array<{ name: string }>)
-      .map((d) => d.name)
-      .filter((name) => name.startsWith(TENANT_DB_PREFIX));
-    if (names.length === 0) return 0;
-    // Read after listing: a database that exists was referenced before it was created.
+    const found: TenantLocation[] = [];
+    for (const cluster of this.clusters.names()) {
+      for (const databaseName of await this.listOn(cluster)) found.push({ databaseName, cluster });
+    }
+    if (found.length === 0) return 0;
+    // Read after listing every cluster: a database that exists was referenced before it was created.
     const referenced = new Set<string>();
     const orgs = await this.organizations
       .find({}, { database_name: 1, pending: 1 })
@@ -74,8 +82,7 @@ export class OrphanCollector {
       if (org.pending?.source_database) referenced.add(org.pending.source_database);
     }
     let dropped = 0;
-    for (const name of names.filter((n) => !referenced.has(n))) {
-      const location = { databaseName: name, clusterUri: null };
+    for (const location of found.filter((l) => !referenced.has(l.databaseName))) {
       const owner = await this.ownership.inspect(location);
       const removed =
         owner.kind === 'empty'
@@ -84,12 +91,26 @@ export class OrphanCollector {
       if (removed) dropped += 1;
       else if (owner.kind === 'foreign') {
         this.logger.warn(
-          { database: name },
+          { database: location.databaseName, cluster: location.cluster },
           'A tenant-named database holds data of no organization',
         );
       }
     }
     return dropped;
+  }
+
+  /** The tenant databases of `cluster`; none while a tenant cluster is unreachable (retried next time). */
+  private async listOn(cluster: string): Promise<string[]> {
+    try {
+      return await this.tenants.databaseNames(cluster);
+    } catch (error) {
+      if (cluster === DEFAULT_CLUSTER) throw error;
+      this.logger.warn(
+        { cluster, error: (error as Error).name },
+        'Skipped an unreachable tenant cluster while collecting orphans',
+      );
+      return [];
+    }
   }
 
   private async collectReservations(): Promise<number> {

@@ -5,6 +5,7 @@ import { operationInterrupted, orgBusy, orgNotFound } from '../../common/errors/
 import { databaseConfig, type DatabaseConfig } from '../../config/configuration';
 import { isDuplicateKeyError } from '../../common/errors/mongo-errors';
 import {
+  clusterOf,
   TenantConnectionFactory,
   tenantLocationOf,
 } from '../../database/tenant-connection.factory';
@@ -15,6 +16,7 @@ import { slugify } from '../organization-name';
 import type { OrganizationRecord } from '../organizations.repository';
 import { Organization, PendingOperation } from '../schemas/organization.schema';
 import { OperationHooks } from './operation-hooks';
+import { OperationJournal, type OperationOrigin } from './operation-journal';
 import { OperationLedger, type OperationLease, type Outcome } from './operation-ledger';
 import { isInterruption, OperationRecords } from './operation-records';
 import { orgNameTaken, TenantClaims } from './tenant-claims';
@@ -40,9 +42,15 @@ export class RenameOrganizationOperation {
     private readonly mover: TenantDataMover,
     private readonly migrations: MigrationsService,
     private readonly hooks: OperationHooks,
+    private readonly journal: OperationJournal,
   ) {}
 
-  async run(organizationId: Types.ObjectId, newName: string): Promise<OrganizationRecord> {
+  /** `origin`: the request it runs for, whose operation resource it keeps up to date. */
+  async run(
+    organizationId: Types.ObjectId,
+    newName: string,
+    origin?: OperationOrigin,
+  ): Promise<OrganizationRecord> {
     const current = await this.organizations
       .findById(organizationId)
       .lean<OrganizationRecord>()
@@ -55,21 +63,23 @@ export class RenameOrganizationOperation {
       return this.records.whileIdle(organizationId, { name: newName });
     }
 
-    const target = this.tenants.locationForSlug(newSlug);
+    // The copy stays on the organization's own cluster.
+    const target = this.tenants.locationForSlug(newSlug, clusterOf(current));
     const pending = this.records.newOperation('rename', 'reserving', {
       target_name: newName,
       target_slug: newSlug,
       target_database: target.databaseName,
     });
     const locked = await this.records.whileIdle(organizationId, { pending }, (fresh) => {
-      // Another rename finished while this one waited for the lock.
-      if (fresh.slug !== current.slug) throw orgBusy();
+      // Another rename (or a move to another cluster) finished while this one waited for the lock.
+      if (fresh.slug !== current.slug || clusterOf(fresh) !== target.cluster) throw orgBusy();
       pending.source_database = fresh.database_name;
       pending.source_slug = fresh.slug;
     });
     const lease = await this.ledger.open(organizationId, pending.op_id, 'rename');
 
     try {
+      await this.journal.open(lease, locked, origin);
       await this.hooks.reached('rename', 'recorded');
       await this.ledger.assertCurrent(lease);
       await this.claims.reserveSlug(newSlug, organizationId, newName);
@@ -88,15 +98,22 @@ export class RenameOrganizationOperation {
       // first; later ones see the record and are refused. The copy below
       // therefore sees every acknowledged write.
       await this.writes.drain(organizationId, () => this.ledger.renew(lease));
-      const source = this.tenants.db(tenantLocationOf(locked));
+      const source = await this.tenants.db(tenantLocationOf(locked));
       await this.claims.claimDatabase(lease, target, await this.migrations.tenantVersion(source));
-      const targetDb = this.tenants.db(target);
+      const targetDb = await this.tenants.db(target);
+      const progress = this.journal.progressReporter(lease);
       await this.ledger.keepAlive(lease, () =>
         this.mover.copy(source, targetDb, {
           batchSize: this.config.copyBatchSize,
-          write: (write, undo) => this.ledger.write(lease, write, undo),
+          write: async (write, undo) => {
+            const result = await this.ledger.write(lease, write, undo);
+            await this.hooks.reached('rename', 'copy_write');
+            return result;
+          },
+          progress,
         }),
       );
+      await progress.flush();
       await this.hooks.reached('rename', 'copied');
 
       await this.records.advance(lease, 'verifying');
@@ -109,8 +126,9 @@ export class RenameOrganizationOperation {
       await this.hooks.reached('rename', 'switched');
       return await this.finish(switched, lease);
     } catch (error) {
+      const answer = clientError(error, newName);
       const outcome = await this.records.afterFailure(lease, error, (org, own) =>
-        this.recover(org, own),
+        this.recover(org, own, answer),
       );
       // Committed and then finished by recovery: the rename happened.
       if (outcome === 'commit' && !isInterruption(error)) {
@@ -120,18 +138,23 @@ export class RenameOrganizationOperation {
           .exec();
         if (renamed) return renamed;
       }
-      if (isDuplicateKeyError(error)) throw orgNameTaken(newName);
-      // Only a write that stalled past the drain can change the source under
-      // the copy; it was answered 503, and the rename is rolled back whole.
-      if (error instanceof CopyVerificationError) throw orgBusy();
-      throw error;
+      throw answer;
     }
   }
 
-  async recover(org: OrganizationRecord, lease: OperationLease): Promise<Outcome> {
+  /**
+   * Finishes a committed rename or undoes one that was not. `reason`: what
+   * the worker answers its client, recorded as a rolled-back operation's
+   * error (repair has none: the instance stopped).
+   */
+  async recover(
+    org: OrganizationRecord,
+    lease: OperationLease,
+    reason?: unknown,
+  ): Promise<Outcome> {
     const outcome = await this.ledger.decide(lease, 'abort');
     if (outcome === 'commit') await this.finish(await this.applySwitch(lease), lease);
-    else await this.undo(org, lease);
+    else await this.undo(org, lease, reason);
     return outcome;
   }
 
@@ -172,7 +195,7 @@ export class RenameOrganizationOperation {
       // The old database is this organization's, made by an earlier operation.
       await this.ledger.keepAlive(lease, () =>
         this.ownership.dropIf(
-          { databaseName: source, clusterUri: org.cluster_uri },
+          tenantLocationOf(org, source),
           (owner) => ownedBy(org._id)(owner) && owner.kind === 'owned' && owner.opId !== op.op_id,
           () => this.ledger.assertFresh(lease),
         ),
@@ -183,19 +206,22 @@ export class RenameOrganizationOperation {
       await this.ledger.assertCurrent(lease);
       await this.claims.releaseSlug(op.source_slug, org._id);
     }
+    await this.journal.succeed(lease, org);
     return this.records.close(lease);
   }
 
-  private async undo(org: OrganizationRecord, lease: OperationLease): Promise<void> {
+  private async undo(
+    org: OrganizationRecord,
+    lease: OperationLease,
+    reason: unknown,
+  ): Promise<void> {
     const op = org.pending as PendingOperation;
     const target = op.target_database;
     if (target) {
       await this.ledger.renew(lease);
       await this.ledger.keepAlive(lease, () =>
-        this.ownership.dropIf(
-          { databaseName: target, clusterUri: org.cluster_uri },
-          ownedBy(org._id, op.op_id),
-          () => this.ledger.assertFresh(lease),
+        this.ownership.dropIf(tenantLocationOf(org, target), ownedBy(org._id, op.op_id), () =>
+          this.ledger.assertFresh(lease),
         ),
       );
     }
@@ -203,6 +229,16 @@ export class RenameOrganizationOperation {
       await this.ledger.assertCurrent(lease);
       await this.claims.releaseSlug(op.target_slug, org._id);
     }
+    await this.journal.fail(lease, reason);
     await this.records.close(lease);
   }
+}
+
+/** The error the client of a failed rename is answered. */
+function clientError(error: unknown, newName: string): unknown {
+  if (isDuplicateKeyError(error)) return orgNameTaken(newName);
+  // Only a write that stalled past the drain can change the source under
+  // the copy; it was answered 503, and the rename is rolled back whole.
+  if (error instanceof CopyVerificationError) return orgBusy();
+  return error;
 }

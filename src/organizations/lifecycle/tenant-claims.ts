@@ -16,7 +16,7 @@ export const orgNameTaken = (name: string) =>
 const nameBlocked = () =>
   new DomainError(
     ErrorCode.CONFLICT,
-    'A database for this name already exists and belongs to no organization; an operator must remove it.',
+    "A database for this name already exists and is not ours to reuse (foreign data, or another deployment's); an operator must remove it.",
   );
 
 /**
@@ -83,11 +83,14 @@ export class TenantClaims {
 
   /**
    * Drops a database whose metadata names an organization that no longer
-   * refers to it (a leftover of an interrupted operation). Foreign data, and
-   * every database an organization or its operation in flight uses, stay.
+   * refers to it (a leftover of an interrupted operation). Foreign data,
+   * another deployment's databases, and every database an organization or its
+   * operation in flight uses, stay.
    */
   async reclaimOrphan(location: TenantLocation, owner: TenantOwner): Promise<boolean> {
-    if (owner.kind !== 'owned') return false;
+    // Only our master can tell that its organization is gone: another
+    // deployment's database (or one whose metadata predates that record) stays.
+    if (owner.kind !== 'owned' || !owner.thisMaster) return false;
     const org = await this.organizations
       .findById(owner.organizationId, { database_name: 1, pending: 1 })
       .lean<OrganizationRecord>()

@@ -23,6 +23,8 @@ export interface CopyOptions {
    * landed after the operation was taken over.
    */
   write: <T>(write: () => Promise<T>, undo?: (result: T) => Promise<unknown>) => Promise<T>;
+  /** Told after each batch has landed: documents copied so far, of the total counted at the start. */
+  progress?: (copied: number, total: number) => void;
 }
 
 interface CollectionInfo {
@@ -52,6 +54,14 @@ async function indexSpecs(db: Db, collection: string): Promise<IndexDescription[
     }));
 }
 
+async function countDocuments(db: Db, infos: CollectionInfo[]): Promise<number> {
+  let total = 0;
+  for (const info of infos) {
+    if (info.type !== 'view') total += await db.collection(info.name).countDocuments({});
+  }
+  return total;
+}
+
 /**
  * Copies every collection, document and index of one database into another,
  * and verifies the result. Only features shared by MongoDB 7 and FerretDB
@@ -61,7 +71,14 @@ async function indexSpecs(db: Db, collection: string): Promise<IndexDescription[
 export class TenantDataMover {
   async copy(source: Db, target: Db, options: CopyOptions): Promise<CopyReport> {
     const report: CopyReport = { collections: 0, documents: 0, indexes: 0 };
-    for (const info of await listCopyable(source)) {
+    const copyable = await listCopyable(source);
+    const total = options.progress ? await countDocuments(source, copyable) : 0;
+    let copied = 0;
+    const landed = (documents: number) => {
+      copied += documents;
+      options.progress?.(copied, total);
+    };
+    for (const info of copyable) {
       if (info.type === 'view') {
         await options.write(() => target.createCollection(info.name, info.options ?? {}));
         report.collections += 1;
@@ -69,7 +86,7 @@ export class TenantDataMover {
       }
       const hasOptions = info.options && Object.keys(info.options).length > 0;
       await options.write(() => target.createCollection(info.name, hasOptions ? info.options : {}));
-      report.documents += await this.copyDocuments(source, target, info.name, options);
+      report.documents += await this.copyDocuments(source, target, info.name, options, landed);
       // Indexes after the documents: building once is cheaper than
       // maintaining them through every batch insert.
       const specs = await indexSpecs(source, info.name);
@@ -87,6 +104,7 @@ export class TenantDataMover {
     target: Db,
     collection: string,
     options: CopyOptions,
+    landed: (documents: number) => void,
   ): Promise<number> {
     const cursor = source.collection(collection).find({}, { batchSize: options.batchSize });
     const destination = target.collection(collection);
@@ -98,12 +116,14 @@ export class TenantDataMover {
       await inFlight;
       const ops: AnyBulkWriteOperation[] = docs.map((document) => ({ insertOne: { document } }));
       const ids = docs.map((document) => document._id as ObjectId);
-      const write = options.write(
-        () => destination.bulkWrite(ops, { ordered: false }),
-        // Landed after a take-over, perhaps in a database another
-        // organization now owns: remove exactly what this batch inserted.
-        () => destination.deleteMany({ _id: { $in: ids } }),
-      );
+      const write = options
+        .write(
+          () => destination.bulkWrite(ops, { ordered: false }),
+          // Landed after a take-over, perhaps in a database another
+          // organization now owns: remove exactly what this batch inserted.
+          () => destination.deleteMany({ _id: { $in: ids } }),
+        )
+        .then(() => landed(docs.length));
       // Observed now so a failure while the next batch is read is not an
       // unhandled rejection; it is rethrown where `inFlight` is awaited.
       write.catch(() => undefined);

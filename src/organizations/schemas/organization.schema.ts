@@ -86,9 +86,13 @@ export class Organization {
   @Prop({ required: true })
   database_name!: string;
 
-  /** Reserved: a per-organization cluster. Null means the shared cluster. */
+  /**
+   * The name of the database cluster (TENANT_CLUSTERS) holding the tenant
+   * database; absent or null on records older than clusters means `default`.
+   * A name, never a URI: URIs hold credentials and rotate.
+   */
   @Prop({ type: String, default: null })
-  cluster_uri!: string | null;
+  cluster!: string | null;
 
   @Prop({ type: PendingOperationSchema, default: null })
   pending!: PendingOperation | null;

@@ -18,6 +18,7 @@ import {
   createHash,
   createHmac,
   createSecretKey,
+  hash,
   randomBytes,
   randomUUID,
   timingSafeEqual,
@@ -349,6 +350,7 @@ async function main(): Promise<void> {
     if (request.protocol === 'https')
       reply.header('strict-transport-security', STRICT_TRANSPORT_SECURITY);
     reply.header('x-request-id', request.id);
+    reply.header('cache-control', 'no-store');
     try {
       checkQueryString(request.raw.url ?? '/');
       done();
@@ -450,7 +452,7 @@ async function main(): Promise<void> {
         },
       },
     },
-    async (request) => {
+    async (request, reply) => {
       // @OptionalAuth(): no header is fine, a header must carry a valid token.
       const viewer =
         request.headers.authorization === undefined ? undefined : await resolveSession(request);
@@ -469,6 +471,23 @@ async function main(): Promise<void> {
       if (viewer && org._id.equals(viewer.organizationId)) {
         view.database_name = org.database_name;
         view.admin = { id: String(viewer.adminId), email: viewer.email };
+      }
+      reply.header('vary', 'Authorization');
+      if (viewer) return view;
+      // The service's conditional GET of the public view: strong ETag, revalidate, 304.
+      let fields = '';
+      for (const [key, value] of Object.entries(view)) {
+        fields += `${key}=${value instanceof Date ? value.getTime() : String(value)}\n`;
+      }
+      const etag = `"${hash('sha256', fields, 'base64url').slice(0, 27)}"`;
+      reply.header('etag', etag).header('cache-control', 'no-cache');
+      const match = request.headers['if-none-match'];
+      if (
+        typeof match === 'string' &&
+        match.split(',').some((t) => t.trim().replace(/^W\//, '') === etag || t.trim() === '*')
+      ) {
+        // The route's types know only its 200 schema; a 304 has no body to check.
+        return (reply as FastifyReply).status(304).send();
       }
       return view;
     },

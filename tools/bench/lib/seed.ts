@@ -153,7 +153,7 @@ export async function seedFillerOrganizations(
       name: `Filler ${tag} ${i}`,
       slug,
       database_name: `org_${slug}`,
-      cluster_uri: null,
+      cluster: null,
       pending: null,
       created_at: now,
       updated_at: now,

@@ -123,6 +123,7 @@ interface OrganizationRecord {
   name: string;
   slug: string;
   database_name: string;
+  cluster?: string | null;
   pending: { type: string } | null;
   created_at: Date;
   updated_at: Date;
@@ -447,7 +448,12 @@ async function main(): Promise<void> {
         response: {
           200: {
             type: 'object',
-            properties: { ...publicView, database_name: { type: 'string' }, admin: idEmail },
+            properties: {
+              ...publicView,
+              database_name: { type: 'string' },
+              cluster: { type: 'string' },
+              admin: idEmail,
+            },
           },
         },
       },
@@ -470,6 +476,8 @@ async function main(): Promise<void> {
       };
       if (viewer && org._id.equals(viewer.organizationId)) {
         view.database_name = org.database_name;
+        // MONGODB_URI's cluster unless the organization was placed on another.
+        view.cluster = org.cluster ?? 'default';
         view.admin = { id: String(viewer.adminId), email: viewer.email };
       }
       reply.header('vary', 'Authorization');

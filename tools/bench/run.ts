@@ -151,7 +151,19 @@ async function fetchText(
   init: RequestInit = {},
   timeoutMs = 30_000,
 ): Promise<TextAnswer> {
-  const response = await fetch(url, { ...init, signal: AbortSignal.timeout(timeoutMs) });
+  const send = () => fetch(url, { ...init, signal: AbortSignal.timeout(timeoutMs) });
+  let response: Response;
+  try {
+    response = await send();
+  } catch (error) {
+    // A pooled keep-alive connection the server closed while idle (its
+    // keep-alive timeout is shorter than a baseline copy of 100,000
+    // documents) fails on the first write: the request never reached the
+    // server, so sending it again on a fresh connection is safe.
+    const code = ((error as Error).cause as NodeJS.ErrnoException | undefined)?.code;
+    if (code !== 'EPIPE') throw error;
+    response = await send();
+  }
   const headers = [...response.headers.entries()]
     .filter(([name]) => !VOLATILE_HEADERS.has(name))
     .map(([name, value]) => `${name}: ${value}`)

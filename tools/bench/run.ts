@@ -656,7 +656,8 @@ async function main(): Promise<void> {
   const tag = randomBytes(3).toString('hex');
   const db = await launchMongo({ persistent: false, preferPostgres: true, log: (m) => log(m) });
   const client = await MongoClient.connect(db.uri);
-  let databaseLabel: string = db.description ?? db.kind;
+  // What runs, without the launcher's parenthesis (a path of this machine, why it was chosen).
+  let databaseLabel: string = db.description?.replace(/ \(.*$/, '') ?? db.kind;
   try {
     const info = await client.db('admin').command({ buildInfo: 1 });
     if (info.ferretdbVersion === undefined) databaseLabel = `MongoDB ${String(info.version)}`;

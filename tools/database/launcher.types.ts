@@ -18,6 +18,13 @@ export interface LaunchedMongo {
   readonly logFile?: string;
   /** Pid of the server process while it runs (undefined for `external`). */
   readonly pid?: number;
+  /**
+   * Pid of the database server behind it, if any: FerretDB's PostgreSQL
+   * (whose connections are its child processes). For CPU accounting.
+   */
+  readonly backendPid?: number;
+  /** What runs, for logs and reports, e.g. "FerretDB 1.24 on PostgreSQL 15 (...)". */
+  readonly description?: string;
   /** Stops the server and, unless it is persistent, removes its data. Idempotent. */
   stop(): Promise<void>;
   /**

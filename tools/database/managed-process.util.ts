@@ -143,15 +143,17 @@ function rotateLogIfLarge(file: string): void {
 // so kill them on the way out. 'exit' handlers must be synchronous: SIGKILL
 // is the only thing that reliably lands; both backends are crash-safe.
 // Temp data dirs go too, or every crashed test run would litter the temp dir.
-const liveChildren = new Set<ChildProcess>();
+// The signal is how each is ended: SIGKILL for the MongoDB-protocol servers,
+// SIGQUIT for PostgreSQL (immediate shutdown that also ends its backends).
+const liveChildren = new Map<ChildProcess, NodeJS.Signals>();
 const tempDirs = new Set<string>();
 let exitHookInstalled = false;
 
 function cleanUpOnExit(): void {
-  for (const child of liveChildren) {
+  for (const [child, signal] of liveChildren) {
     if (child.exitCode === null && child.signalCode === null) {
       try {
-        child.kill('SIGKILL');
+        child.kill(signal);
       } catch {
         // Already gone.
       }
@@ -166,6 +168,16 @@ function cleanUpOnExit(): void {
     }
   }
   tempDirs.clear();
+}
+
+/** A temporary directory to remove if this process exits before removing it itself. */
+export function removeOnExit(dir: string): void {
+  tempDirs.add(dir);
+  installExitHook();
+}
+
+export function forgetOnExit(dir: string): void {
+  tempDirs.delete(dir);
 }
 
 function installExitHook(): void {
@@ -187,9 +199,15 @@ function onTerminatingSignal(signal: NodeJS.Signals): void {
   process.kill(process.pid, signal);
 }
 
-function track(child: ChildProcess): void {
-  liveChildren.add(child);
+function track(child: ChildProcess, signal: NodeJS.Signals = 'SIGKILL'): void {
+  liveChildren.set(child, signal);
   installExitHook();
+}
+
+/** Ends `child` with `signal` if this process exits (or dies of a signal) while it runs. */
+export function endWithOwner(child: ChildProcess, signal: NodeJS.Signals): void {
+  track(child, signal);
+  child.once('exit', () => liveChildren.delete(child));
 }
 
 interface ExitInfo {
@@ -402,6 +420,10 @@ export interface ProcessLaunchOptions {
   afterStart?: () => void;
   /** Called after every stop of the process. */
   afterStop?: () => void;
+  /** Called once by `stop()`, after the process stopped, before its data dir goes. */
+  afterFinalStop?: () => Promise<void>;
+  /** The pid of a server behind this one (FerretDB's PostgreSQL). */
+  backendPid?: () => number | undefined;
 }
 
 /** Wraps a started {@link ManagedProcess} in the public {@link LaunchedMongo} shape. */
@@ -414,6 +436,8 @@ export function launchedFromProcess(options: ProcessLaunchOptions): LaunchedMong
     removeDataDirOnStop,
     afterStart,
     afterStop,
+    afterFinalStop,
+    backendPid,
   } = options;
   let stopped = false;
   const stopProcess = async (stopOptions?: StopProcessOptions): Promise<void> => {
@@ -438,6 +462,9 @@ export function launchedFromProcess(options: ProcessLaunchOptions): LaunchedMong
     get pid() {
       return server.pid;
     },
+    get backendPid() {
+      return backendPid?.();
+    },
     stopProcess,
     startProcess,
     restart: async () => {
@@ -448,6 +475,7 @@ export function launchedFromProcess(options: ProcessLaunchOptions): LaunchedMong
       if (stopped) return;
       stopped = true;
       await stopProcess();
+      await afterFinalStop?.();
       if (removeDataDirOnStop) {
         rmSync(dataDir, { recursive: true, force: true });
         tempDirs.delete(dataDir);

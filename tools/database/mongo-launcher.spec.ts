@@ -1,16 +1,25 @@
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { createServer as createHttpServer } from 'node:http';
 import { createServer as createTcpServer, type AddressInfo, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { MongoClient } from 'mongodb';
 import { compileProject } from '../lib/build';
-import { ferretDbArgs } from './ferretdb.server';
+import { chooseFerretDbBackend, ferretDbArgs, type FerretDbBackend } from './ferretdb.server';
 import { installFerretDb, locateFerretDb } from './ferretdb.installer';
 import type { LaunchedMongo, MongoKind, StartContext } from './launcher.types';
 import { isPidAlive, pingMongo } from './managed-process.util';
 import { launchMongo, type LauncherDeps } from './mongo-launcher';
+import { locatePostgres, unprivilegedUser, type PostgresInstall } from './postgresql.server';
 import { findProjectRoot } from './project-root.util';
 import { checkReachable } from './reachability.util';
 
@@ -30,8 +39,10 @@ function fakeMachine(machine: {
   ferretdb?: string;
   memoryServer?: 'works' | 'fails';
   mongodFails?: boolean;
+  postgres?: PostgresInstall;
 }) {
   const calls: string[] = [];
+  const backends: FerretDbBackend[] = [];
   const contexts: StartContext[] = [];
   const deps: LauncherDeps = {
     findExecutable: (name) =>
@@ -48,11 +59,14 @@ function fakeMachine(machine: {
         ? Promise.reject(new Error('mongod exited during startup'))
         : Promise.resolve(fakeServer('mongod'));
     },
-    startFerretDb: (binary, ctx) => {
+    startFerretDb: (binary, ctx, backend) => {
       calls.push(`startFerretDb ${binary}`);
       contexts.push(ctx);
+      backends.push(backend);
       return Promise.resolve(fakeServer('ferretdb'));
     },
+    ferretDbVersion: () => Promise.resolve('v1.24.2'),
+    locatePostgres: () => machine.postgres,
     startMemoryServer: () => {
       calls.push('startMemoryServer');
       return machine.memoryServer === 'works'
@@ -64,7 +78,7 @@ function fakeMachine(machine: {
       return Promise.resolve('/project/.tools/bin/ferretdb');
     },
   };
-  return { deps, calls, contexts };
+  return { deps, calls, contexts, backends };
 }
 
 describe('launchMongo: which source is picked', () => {
@@ -192,6 +206,165 @@ describe('launchMongo: which source is picked', () => {
       'installFerretDb (No MongoDB found)',
       'startFerretDb /project/.tools/bin/ferretdb',
     ]);
+  });
+});
+
+describe('launchMongo: which storage FerretDB runs on', () => {
+  const postgres: PostgresInstall = { binDir: '/usr/lib/postgresql/15/bin', version: '15' };
+  const launch = (
+    machine: { postgres?: PostgresInstall },
+    env: NodeJS.ProcessEnv,
+    persistent = false,
+    preferPostgres = true,
+  ) => {
+    const fake = fakeMachine({ ferretdb: '/bin/ferretdb', ...machine });
+    const lines: string[] = [];
+    const started = launchMongo(
+      { projectRoot: '/project', env, persistent, preferPostgres, log: (line) => lines.push(line) },
+      fake.deps,
+    );
+    return { ...fake, lines, started };
+  };
+
+  it('runs a throwaway server on PostgreSQL when asked and installed, and says so in one line', async () => {
+    const { started, backends, lines } = launch({ postgres }, {});
+    const server = await started;
+    expect(backends.map((b) => b.kind)).toEqual(['postgresql']);
+    expect(backends[0]).toMatchObject({ install: postgres });
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toMatch(
+      /^Started FerretDB 1\.24 on PostgreSQL 15 \(\/bin\/ferretdb; PostgreSQL is installed\)/,
+    );
+    expect(server.description).toMatch(/^FerretDB 1\.24 on PostgreSQL 15 /);
+  });
+
+  it('stays on SQLite unless the caller prefers PostgreSQL', async () => {
+    const { started, backends, lines } = launch({ postgres }, {}, false, false);
+    await started;
+    expect(backends.map((b) => b.kind)).toEqual(['sqlite']);
+    expect(lines[0]).toMatch(/^Started FerretDB 1\.24 on SQLite \(\/bin\/ferretdb; the default/);
+
+    const forced = launch({ postgres }, { FERRETDB_BACKEND: 'postgresql' }, false, false);
+    await forced.started;
+    expect(forced.backends.map((b) => b.kind)).toEqual(['postgresql']);
+  });
+
+  it('falls back to SQLite without PostgreSQL', async () => {
+    const { started, backends, lines } = launch({}, {});
+    await started;
+    expect(backends.map((b) => b.kind)).toEqual(['sqlite']);
+    expect(lines[0]).toMatch(
+      /^Started FerretDB 1\.24 on SQLite \(\/bin\/ferretdb; no PostgreSQL installed\)/,
+    );
+  });
+
+  it('keeps a persistent server on SQLite unless told otherwise', async () => {
+    const kept = launch({ postgres }, {}, true);
+    await kept.started;
+    expect(kept.backends.map((b) => b.kind)).toEqual(['sqlite']);
+
+    const forced = launch({ postgres }, { FERRETDB_BACKEND: 'postgresql' }, true);
+    await forced.started;
+    expect(forced.backends.map((b) => b.kind)).toEqual(['postgresql']);
+  });
+
+  it('FERRETDB_BACKEND=sqlite forces SQLite even with PostgreSQL installed', async () => {
+    const { started, backends, lines } = launch({ postgres }, { FERRETDB_BACKEND: ' SQLite ' });
+    await started;
+    expect(backends.map((b) => b.kind)).toEqual(['sqlite']);
+    expect(lines[0]).toContain('FERRETDB_BACKEND=sqlite');
+  });
+
+  it('refuses FERRETDB_BACKEND=postgresql without PostgreSQL, and an unknown value, before starting anything', async () => {
+    const missing = launch({}, { FERRETDB_BACKEND: 'postgresql' });
+    await expect(missing.started).rejects.toThrow(/FERRETDB_BACKEND=postgresql, but PostgreSQL/);
+    expect(missing.calls).toEqual(['locateFerretDb']);
+
+    const unknown = launch({ postgres }, { FERRETDB_BACKEND: 'mysql' });
+    await expect(unknown.started).rejects.toThrow(/must be "sqlite" or "postgresql"/);
+    expect(unknown.calls).toEqual(['locateFerretDb']);
+  });
+
+  it('decides without looking for PostgreSQL when the answer does not depend on it', () => {
+    const locate = jest.fn(() => postgres);
+    const throwaway = { persistent: false, preferPostgres: true };
+    expect(chooseFerretDbBackend({ FERRETDB_BACKEND: 'sqlite' }, throwaway, locate).kind).toBe(
+      'sqlite',
+    );
+    expect(chooseFerretDbBackend({}, { ...throwaway, persistent: true }, locate).kind).toBe(
+      'sqlite',
+    );
+    expect(chooseFerretDbBackend({}, { ...throwaway, preferPostgres: false }, locate).kind).toBe(
+      'sqlite',
+    );
+    expect(locate).not.toHaveBeenCalled();
+  });
+
+  it('finds PostgreSQL in POSTGRESQL_BIN_DIR, the newest Debian version, or PATH', () => {
+    const root = mkdtempSync(join(tmpdir(), 'pg-bin-'));
+    const fakeInstall = (dir: string, programs = ['initdb', 'postgres', 'createdb']) => {
+      mkdirSync(dir, { recursive: true });
+      for (const program of programs) {
+        writeFileSync(join(dir, program), '#!/bin/sh\n');
+        chmodSync(join(dir, program), 0o755);
+      }
+      return dir;
+    };
+    try {
+      const explicit = fakeInstall(join(root, 'explicit'));
+      const onPath = fakeInstall(join(root, 'path'));
+      const partial = fakeInstall(join(root, 'partial'), ['initdb']);
+      const none = () => [];
+      expect(locatePostgres({ POSTGRESQL_BIN_DIR: explicit, PATH: onPath }, none)).toEqual({
+        binDir: explicit,
+        version: '',
+      });
+      expect(locatePostgres({ PATH: `${partial}:${onPath}` }, none)?.binDir).toBe(onPath);
+      expect(locatePostgres({ PATH: partial }, none)).toBeUndefined();
+      // The Debian layout names the major version; the newest listed comes first.
+      const found = locatePostgres({ PATH: onPath }, () => ['99', '15']);
+      if (existsSync('/usr/lib/postgresql/15/bin/initdb')) {
+        expect(found).toEqual({ binDir: '/usr/lib/postgresql/15/bin', version: '15' });
+      } else {
+        expect(found?.binDir).toBe(onPath);
+      }
+    } finally {
+      rmSync(root, { recursive: true, force: true });
+    }
+  });
+
+  it('runs the cluster as an unprivileged account when it is root', () => {
+    const passwd = [
+      ['root', 'x', '0', '0'],
+      ['nobody', 'x', '65534', '65534'],
+      ['postgres', 'x', '101', '104'],
+    ];
+    if (process.getuid?.() === 0) {
+      expect(unprivilegedUser(passwd)).toEqual({ name: 'postgres', uid: 101, gid: 104 });
+      expect(unprivilegedUser([passwd[0], passwd[1]])).toEqual({
+        name: 'nobody',
+        uid: 65534,
+        gid: 65534,
+      });
+      expect(() => unprivilegedUser([passwd[0]])).toThrow(/neither a postgres nor a nobody/);
+    } else {
+      expect(unprivilegedUser(passwd)).toBeUndefined();
+    }
+  });
+
+  it('passes the PostgreSQL URL to FerretDB instead of a SQLite directory', () => {
+    const args = ferretDbArgs(
+      '/data/state',
+      4242,
+      '127.0.0.1',
+      'postgres://ferretdb@127.0.0.1:5/ferretdb',
+    );
+    expect(args.slice(0, 3)).toEqual([
+      '--handler=postgresql',
+      '--postgresql-url=postgres://ferretdb@127.0.0.1:5/ferretdb',
+      '--state-dir=/data/state',
+    ]);
+    expect(args.some((arg) => arg.startsWith('--sqlite-url'))).toBe(false);
   });
 });
 
@@ -356,6 +529,53 @@ describe('FerretDB (real process)', () => {
     await expect(server.startProcess()).rejects.toThrow(/stopped for good/);
   }, 60_000);
 
+  it('on PostgreSQL: keeps the cluster across FerretDB restarts and removes it on stop', async () => {
+    if (binary === undefined || locatePostgres(process.env) === undefined) return;
+    const server = await launchMongo({
+      kinds: ['ferretdb'],
+      allowBuild: false,
+      log: quiet,
+      env: { ...process.env, FERRETDB_BACKEND: 'postgresql' },
+    });
+    const postgresPid = server.backendPid as number;
+    const clusterDir = dirname(
+      /-D\0([^\0]+)\0/.exec(readFileSync(`/proc/${postgresPid}/cmdline`, 'utf8'))?.[1] ?? '',
+    );
+    try {
+      expect(server.description).toMatch(/^FerretDB 1\.\d+ on PostgreSQL \d+ /);
+      expect(existsSync(join(clusterDir, 'pgdata', 'PG_VERSION'))).toBe(true);
+      await withClient(server.uri, (db) => db.collection('things').insertOne({ name: 'in pg' }));
+      await server.restart();
+      expect(server.backendPid).toBe(postgresPid);
+      const doc = await withClient(server.uri, (db) =>
+        db.collection('things').findOne({ name: 'in pg' }),
+      );
+      expect(doc?.name).toBe('in pg');
+    } finally {
+      await server.stop();
+    }
+    expect(isPidAlive(postgresPid)).toBe(false);
+    expect(existsSync(clusterDir)).toBe(false);
+    expect(existsSync(server.dataDir as string)).toBe(false);
+  }, 60_000);
+
+  it('FERRETDB_BACKEND=sqlite runs on SQLite with no cluster behind it', async () => {
+    if (binary === undefined) return;
+    const server = await launchMongo({
+      kinds: ['ferretdb'],
+      allowBuild: false,
+      log: quiet,
+      env: { ...process.env, FERRETDB_BACKEND: 'sqlite' },
+    });
+    try {
+      expect(server.description).toMatch(/ on SQLite /);
+      expect(server.backendPid).toBeUndefined();
+      await pingMongo(server.uri, 2000);
+    } finally {
+      await server.stop();
+    }
+  }, 60_000);
+
   it('runs several instances side by side (no fixed debug port)', async () => {
     if (binary === undefined) return;
     const servers = await Promise.all([launchFerret(), launchFerret(), launchFerret()]);
@@ -486,8 +706,8 @@ describe('FerretDB (real process)', () => {
     function ownerProcess(then: 'exit' | NodeJS.Signals) {
       const script = [
         `const { launchMongo } = require(${JSON.stringify(join(buildDir, 'database', 'mongo-launcher.js'))});`,
-        `launchMongo({ kinds: ['ferretdb'], allowBuild: false, log: () => {} }).then((s) => {`,
-        '  console.log(JSON.stringify({ pid: s.pid, dataDir: s.dataDir }));',
+        `launchMongo({ kinds: ['ferretdb'], allowBuild: false, preferPostgres: true, log: () => {} }).then((s) => {`,
+        '  console.log(JSON.stringify({ pid: s.pid, dataDir: s.dataDir, backendPid: s.backendPid }));',
         // Stay alive until signalled, like a server would.
         then === 'exit' ? '});' : '  setInterval(() => {}, 1000); });',
       ].join('\n');
@@ -499,25 +719,31 @@ describe('FerretDB (real process)', () => {
         output += chunk.toString();
         if (then !== 'exit' && output.includes('\n')) child.kill(then);
       });
-      return new Promise<{ pid: number; dataDir: string; signal: NodeJS.Signals | null }>(
-        (resolve, reject) => {
-          child.once('error', reject);
-          child.once('close', (_code, signal) => {
-            try {
-              resolve({ ...(JSON.parse(output) as { pid: number; dataDir: string }), signal });
-            } catch {
-              reject(new Error(`owner printed no server: ${output}`));
-            }
-          });
-        },
-      );
+      return new Promise<{
+        pid: number;
+        dataDir: string;
+        backendPid?: number;
+        signal: NodeJS.Signals | null;
+      }>((resolve, reject) => {
+        child.once('error', reject);
+        child.once('close', (_code, signal) => {
+          try {
+            resolve({
+              ...(JSON.parse(output) as { pid: number; dataDir: string; backendPid?: number }),
+              signal,
+            });
+          } catch {
+            reject(new Error(`owner printed no server: ${output}`));
+          }
+        });
+      });
     }
 
     it.each(['exit', 'SIGTERM', 'SIGINT'] as const)(
       'kills the server and removes its temp dir (%s)',
       async (how) => {
         if (binary === undefined) return;
-        const { pid, dataDir, signal } = await ownerProcess(how);
+        const { pid, dataDir, backendPid, signal } = await ownerProcess(how);
         try {
           expect(pid).toBeGreaterThan(0);
           // The owner still dies of the signal: we clean up without swallowing it.
@@ -525,6 +751,12 @@ describe('FerretDB (real process)', () => {
           await waitFor(() => !isPidAlive(pid), 5000);
           expect(isPidAlive(pid)).toBe(false);
           expect(existsSync(dataDir)).toBe(false);
+          // On PostgreSQL the cluster behind it goes too.
+          if (locatePostgres(process.env) !== undefined) {
+            expect(backendPid).toBeGreaterThan(0);
+            await waitFor(() => !isPidAlive(backendPid as number), 5000);
+            expect(isPidAlive(backendPid as number)).toBe(false);
+          }
         } finally {
           if (isPidAlive(pid)) process.kill(pid, 'SIGKILL');
           rmSync(dataDir, { recursive: true, force: true });

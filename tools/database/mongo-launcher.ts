@@ -4,12 +4,19 @@ import {
   ferretDbToolPath,
   installFerretDb,
   locateFerretDb,
+  readFerretDbVersion,
 } from './ferretdb.installer';
-import { startFerretDb } from './ferretdb.server';
+import {
+  chooseFerretDbBackend,
+  describeFerretDb,
+  startFerretDb,
+  type FerretDbBackend,
+} from './ferretdb.server';
 import type { LaunchedMongo, LauncherLog, MongoKind, StartContext } from './launcher.types';
 import { findExecutable } from './managed-process.util';
 import { startMemoryServer } from './memory-server.server';
 import { startMongod } from './mongod.server';
+import { locatePostgres, type PostgresInstall } from './postgresql.server';
 import { findProjectRoot } from './project-root.util';
 
 export type {
@@ -42,6 +49,11 @@ export interface LaunchMongoOptions {
    * Building FerretDB stays the last resort whenever 'ferretdb' is included.
    */
   kinds?: readonly MongoKind[];
+  /**
+   * Run a throwaway FerretDB on PostgreSQL when it is installed (the
+   * benchmark). Default false: SQLite. `FERRETDB_BACKEND` overrides both.
+   */
+  preferPostgres?: boolean;
   /** Allow building FerretDB with Go as the last resort. Default true. */
   allowBuild?: boolean;
   projectRoot?: string;
@@ -60,7 +72,15 @@ export interface LauncherDeps {
   findExecutable(name: string, env: NodeJS.ProcessEnv): string | undefined;
   locateFerretDb(ctx: StartContext): Promise<string | undefined>;
   startMongod(binary: string, ctx: StartContext): Promise<LaunchedMongo>;
-  startFerretDb(binary: string, ctx: StartContext): Promise<LaunchedMongo>;
+  startFerretDb(
+    binary: string,
+    ctx: StartContext,
+    backend: FerretDbBackend,
+  ): Promise<LaunchedMongo>;
+  /** The version a FerretDB binary reports, e.g. `v1.24.2`. */
+  ferretDbVersion(binary: string): Promise<string | undefined>;
+  /** PostgreSQL's server programs, for FerretDB's PostgreSQL backend. */
+  locatePostgres(env: NodeJS.ProcessEnv): PostgresInstall | undefined;
   startMemoryServer(ctx: StartContext): Promise<LaunchedMongo>;
   /** Builds FerretDB; resolves to the binary path. */
   installFerretDb(ctx: StartContext, reason: string): Promise<string>;
@@ -71,6 +91,8 @@ export const defaultLauncherDeps: LauncherDeps = {
   locateFerretDb: (ctx) => locateFerretDb(ctx.projectRoot, ctx.env, ctx.log),
   startMongod,
   startFerretDb,
+  ferretDbVersion: readFerretDbVersion,
+  locatePostgres: (env) => locatePostgres(env),
   startMemoryServer,
   installFerretDb: async (ctx, reason) =>
     (await installFerretDb({ projectRoot: ctx.projectRoot, env: ctx.env, log: ctx.log, reason }))
@@ -83,7 +105,9 @@ const defaultLog: LauncherLog = (message) => process.stderr.write(`[mongo-launch
  * A MongoDB-compatible server for development, tests and benchmarks: the first of
  * 1. `MONGODB_URI`, if set (nothing is started);
  * 2. `mongod` on PATH;
- * 3. FerretDB 1.x (on PATH, or `<project>/.tools/bin/ferretdb`) on SQLite;
+ * 3. FerretDB 1.x (on PATH, or `<project>/.tools/bin/ferretdb`), on a private PostgreSQL
+ *    cluster when the caller prefers it and PostgreSQL is installed, else on SQLite
+ *    (see {@link chooseFerretDbBackend});
  * 4. mongodb-memory-server, if its mongod is cached or downloadable (checked quickly first);
  * 5. FerretDB built with Go into `.tools/bin` (one-off);
  * otherwise an error saying how to get one of them.
@@ -123,10 +147,20 @@ export async function launchMongo(
     tried.push('no `mongod` on PATH');
   }
 
+  // Decided before anything starts, so a bad FERRETDB_BACKEND fails at once.
+  const ferretDb = async (binary: string): Promise<LaunchedMongo> => {
+    const backend = chooseFerretDbBackend(
+      ctx.env,
+      { persistent: ctx.persistent, preferPostgres: options.preferPostgres === true },
+      () => d.locatePostgres(ctx.env),
+    );
+    const description = describeFerretDb(await d.ferretDbVersion(binary), backend, binary);
+    return announce(await d.startFerretDb(binary, ctx, backend), description, log);
+  };
+
   if (kinds.has('ferretdb')) {
     const ferretdb = await d.locateFerretDb(ctx);
-    if (ferretdb !== undefined)
-      return announce(await d.startFerretDb(ferretdb, ctx), `FerretDB (${ferretdb})`, log);
+    if (ferretdb !== undefined) return ferretDb(ferretdb);
     tried.push(
       `no FerretDB 1.x on PATH or at ${relative(ctx.projectRoot, ferretDbToolPath(ctx.projectRoot))}`,
     );
@@ -145,7 +179,7 @@ export async function launchMongo(
   if (kinds.has('ferretdb') && options.allowBuild !== false) {
     if (d.findExecutable('go', ctx.env) !== undefined) {
       const binary = await d.installFerretDb(ctx, 'No MongoDB found');
-      return announce(await d.startFerretDb(binary, ctx), `FerretDB (${binary})`, log);
+      return ferretDb(binary);
     }
     tried.push('no `go` on PATH to build FerretDB');
   }
@@ -166,7 +200,8 @@ export async function launchMongo(
 function announce(server: LaunchedMongo, what: string, log: LauncherLog): LaunchedMongo {
   const where = server.dataDir !== undefined ? `, data in ${server.dataDir}` : '';
   log(`Started ${what} at ${server.uri}${where}`);
-  return server;
+  // Not a spread: the servers' `pid` is a getter.
+  return Object.assign(server, { description: what });
 }
 
 function externalServer(uri: string): LaunchedMongo {

@@ -1,9 +1,8 @@
-'use strict';
 /** Benchmark data: a master database with organizations and admins, and one large tenant. */
-const { ObjectId } = require('mongodb');
+import { ObjectId, type Db, type Document, type IndexDescription } from 'mongodb';
 
 /** Deterministic pseudo-random numbers (mulberry32), so every run copies the same data. */
-function prng(seed) {
+function prng(seed: number): () => number {
   let a = seed >>> 0;
   return () => {
     a = (a + 0x6d2b79f5) >>> 0;
@@ -19,12 +18,19 @@ const STATUSES = ['placed', 'paid', 'shipped', 'delivered', 'cancelled'];
 const EVENT_TYPES = ['login', 'logout', 'view', 'update', 'export', 'invite'];
 const EPOCH = Date.UTC(2024, 0, 1);
 
+export interface TenantCollection {
+  name: string;
+  share: number;
+  indexes: IndexDescription[];
+  make: (i: number, r: () => number) => Document;
+}
+
 /**
  * The tenant's collections: share of the documents, a document maker and
  * the indexes, so the copy moves mixed shapes (nested objects, arrays,
  * dates, doubles) and rebuilds unique and compound indexes.
  */
-const TENANT_COLLECTIONS = [
+export const TENANT_COLLECTIONS: TenantCollection[] = [
   {
     name: 'customers',
     share: 0.4,
@@ -51,7 +57,7 @@ const TENANT_COLLECTIONS = [
     share: 0.3,
     indexes: [{ key: { customer_no: 1, placed_at: -1 } }, { key: { status: 1 } }],
     make: (i, r) => {
-      const items = [];
+      const items: { sku: string; qty: number; price: number }[] = [];
       for (let k = 0, n = 1 + Math.floor(r() * 3); k < n; k++) {
         items.push({
           sku: `SKU-${Math.floor(r() * 5000)}`,
@@ -104,7 +110,11 @@ const TENANT_COLLECTIONS = [
 ];
 
 /** Fills `db` with `total` documents over the tenant collections; returns the document count. */
-async function seedTenant(db, total, { batchSize = 5000 } = {}) {
+export async function seedTenant(
+  db: Db,
+  total: number,
+  { batchSize = 5000 } = {},
+): Promise<number> {
   const r = prng(42);
   let written = 0;
   for (const [index, spec] of TENANT_COLLECTIONS.entries()) {
@@ -112,7 +122,7 @@ async function seedTenant(db, total, { batchSize = 5000 } = {}) {
     const count = last ? total - written : Math.round(total * spec.share);
     const collection = db.collection(spec.name);
     for (let start = 0; start < count; start += batchSize) {
-      const docs = [];
+      const docs: Document[] = [];
       for (let i = start; i < Math.min(count, start + batchSize); i++) docs.push(spec.make(i, r));
       await collection.insertMany(docs, { ordered: false });
     }
@@ -127,11 +137,14 @@ async function seedTenant(db, total, { batchSize = 5000 } = {}) {
  * slug reservation, owner admin), so the master database is not trivially
  * small. They have no tenant database; nothing benchmarked reads one.
  */
-async function seedFillerOrganizations(master, { count, passwordHash, tag }) {
+export async function seedFillerOrganizations(
+  master: Db,
+  { count, passwordHash, tag }: { count: number; passwordHash: string; tag: string },
+): Promise<void> {
   const now = new Date();
-  const orgs = [];
-  const slugs = [];
-  const admins = [];
+  const orgs: Document[] = [];
+  const slugs: Document[] = [];
+  const admins: Document[] = [];
   for (let i = 0; i < count; i++) {
     const slug = `filler_${tag}_${i}`;
     const _id = new ObjectId();
@@ -163,7 +176,11 @@ async function seedFillerOrganizations(master, { count, passwordHash, tag }) {
   await master.collection('admins').insertMany(admins, { ordered: false });
 }
 
-async function postJson(url, body, headers = {}) {
+export async function postJson(
+  url: string,
+  body: unknown,
+  headers: Record<string, string> = {},
+): Promise<unknown> {
   const response = await fetch(url, {
     method: 'POST',
     headers: { 'content-type': 'application/json', ...headers },
@@ -176,16 +193,13 @@ async function postJson(url, body, headers = {}) {
 }
 
 /** Creates an organization through the service's own API; resolves to its owner's token. */
-async function createOrganization(baseUrl, { name, email, password }) {
+export async function createOrganization(
+  baseUrl: string,
+  { name, email, password }: { name: string; email: string; password: string },
+): Promise<string> {
   await postJson(`${baseUrl}/org/create`, { organization_name: name, email, password });
-  const login = await postJson(`${baseUrl}/admin/login`, { email, password });
+  const login = (await postJson(`${baseUrl}/admin/login`, { email, password })) as {
+    access_token: string;
+  };
   return login.access_token;
 }
-
-module.exports = {
-  TENANT_COLLECTIONS,
-  seedTenant,
-  seedFillerOrganizations,
-  createOrganization,
-  postJson,
-};

@@ -1,4 +1,3 @@
-'use strict';
 /**
  * The yardstick for a rename's data move: copy every collection, document
  * and index of one database into another with the raw driver, then verify
@@ -6,10 +5,16 @@
  * TenantDataMover.verify does, then drop the copy (a rename drops its source,
  * a database of the same size). Prints one JSON line with the timings.
  *
- *   node bench/baseline/copy.js --uri URI --source DB --target DB [--batch N] [--sequential]
+ *   node dist-tools/bench/baseline/copy.js --uri URI --source DB --target DB [--batch N] [--sequential]
  */
-const { parseArgs } = require('node:util');
-const { MongoClient } = require('mongodb');
+import { parseArgs } from 'node:util';
+import {
+  MongoClient,
+  type CollectionInfo,
+  type Db,
+  type Document,
+  type IndexDescription,
+} from 'mongodb';
 
 const { values: args } = parseArgs({
   options: {
@@ -23,33 +28,38 @@ const { values: args } = parseArgs({
 });
 const BATCH = Number(args.batch);
 
-async function listCopyable(db) {
-  const infos = await db.listCollections({}, { nameOnly: false }).toArray();
+type CopyableInfo = Pick<CollectionInfo, 'name' | 'type' | 'options'>;
+
+async function listCopyable(db: Db): Promise<CopyableInfo[]> {
+  const infos: CopyableInfo[] = await db.listCollections({}, { nameOnly: false }).toArray();
   return infos
     .filter((c) => !c.name.startsWith('system.'))
     .sort((a, b) => a.name.localeCompare(b.name));
 }
 
-async function indexSpecs(db, name) {
-  const indexes = await db.collection(name).listIndexes().toArray();
+async function indexSpecs(db: Db, name: string): Promise<IndexDescription[]> {
+  const indexes = (await db.collection(name).listIndexes().toArray()) as Document[];
   return indexes
     .filter((ix) => ix.name !== '_id_')
-    .map(({ v: _v, ns: _ns, key, ...options }) => ({ key, ...options }));
+    .map(({ v: _v, ns: _ns, key, ...options }) => ({
+      key: key as IndexDescription['key'],
+      ...options,
+    }));
 }
 
 /** Reads batch n+1 while batch n is written: one read and one write in flight per collection. */
-async function copyCollection(source, target, info) {
+async function copyCollection(source: Db, target: Db, info: CopyableInfo): Promise<number> {
   if (info.type === 'view') {
     await target.createCollection(info.name, info.options ?? {});
     return 0;
   }
-  const hasOptions = info.options && Object.keys(info.options).length > 0;
+  const hasOptions = info.options !== undefined && Object.keys(info.options).length > 0;
   await target.createCollection(info.name, hasOptions ? info.options : {});
   const destination = target.collection(info.name);
   const cursor = source.collection(info.name).find({}, { batchSize: BATCH });
   let copied = 0;
-  let batch = [];
-  let writing = Promise.resolve();
+  let batch: Document[] = [];
+  let writing: Promise<unknown> = Promise.resolve();
   for await (const doc of cursor) {
     batch.push(doc);
     if (batch.length >= BATCH) {
@@ -67,13 +77,16 @@ async function copyCollection(source, target, info) {
   return copied;
 }
 
-async function verify(source, target) {
+async function verify(source: Db, target: Db): Promise<void> {
   const [from, to] = await Promise.all([listCopyable(source), listCopyable(target)]);
   const toNames = new Set(to.map((c) => c.name));
-  const mismatches = [];
+  const mismatches: string[] = [];
   await Promise.all(
     from.map(async (info) => {
-      if (!toNames.has(info.name)) return mismatches.push(`collection ${info.name} missing`);
+      if (!toNames.has(info.name)) {
+        mismatches.push(`collection ${info.name} missing`);
+        return;
+      }
       if (info.type === 'view') return;
       const [a, b, ia, ib] = await Promise.all([
         source.collection(info.name).countDocuments({}),
@@ -82,7 +95,7 @@ async function verify(source, target) {
         indexSpecs(target, info.name),
       ]);
       if (a !== b) mismatches.push(`${info.name}: ${a} documents in source, ${b} in target`);
-      const names = (specs) =>
+      const names = (specs: IndexDescription[]) =>
         specs
           .map((s) => s.name)
           .sort()
@@ -94,7 +107,9 @@ async function verify(source, target) {
   if (mismatches.length > 0) throw new Error(`verification failed: ${mismatches.join('; ')}`);
 }
 
-async function main() {
+async function main(): Promise<void> {
+  if (args.uri === undefined || args.source === undefined || args.target === undefined)
+    throw new Error('--uri, --source and --target are required');
   const client = await MongoClient.connect(args.uri, { maxPoolSize: 50 });
   try {
     const source = client.db(args.source);
@@ -134,7 +149,7 @@ async function main() {
   }
 }
 
-main().catch((error) => {
+main().catch((error: unknown) => {
   console.error(error);
   process.exit(1);
 });

@@ -1,4 +1,3 @@
-'use strict';
 /**
  * Resolves many distinct tenants through the production
  * TenantConnectionFactory (from dist/) on a real connection configured like
@@ -6,11 +5,14 @@
  * heap growth after GC, the handles kept, and the most pool connections ever
  * open at once. Run with --expose-gc; prints one JSON line.
  *
- *   node --expose-gc bench/tenant-factory.js --uri URI [--tenants 10000] [--cache-size 1000]
+ *   node --expose-gc dist-tools/bench/tenant-factory.js --uri URI [--tenants 10000] [--cache-size 1000]
  */
-const { parseArgs } = require('node:util');
-const { join } = require('node:path');
-const mongoose = require('mongoose');
+import { createRequire } from 'node:module';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import type { Db } from 'mongodb';
+import mongoose, { type Connection } from 'mongoose';
+import { PROJECT_ROOT } from '../lib/service';
 
 const { values: args } = parseArgs({
   options: {
@@ -22,18 +24,47 @@ const { values: args } = parseArgs({
     'max-pool-size': { type: 'string', default: '50' },
   },
 });
-const dist = join(__dirname, '..', 'dist');
-const { TenantConnectionFactory } = require(join(dist, 'database', 'tenant-connection.factory'));
-const { ClusterConnections } = require(join(dist, 'database', 'cluster-connections'));
+
+interface TenantLocation {
+  databaseName: string;
+  cluster: string;
+}
+
+/** What this benchmark uses of the production factory (loaded from dist/, untyped here). */
+interface TenantConnectionFactory {
+  connection(location: TenantLocation): Promise<Connection>;
+  db(location: TenantLocation): Promise<Db>;
+  forget(location: TenantLocation): void;
+  readonly cachedHandleCount: number;
+}
+
+interface FactoryConfig {
+  tenantCacheSize: number;
+  tenantClusters: Record<string, string>;
+}
+
+// The build of src/, not src/ itself: the benchmark measures what ships.
+const load = createRequire(__filename);
+const { TenantConnectionFactory } = load(
+  join(PROJECT_ROOT, 'dist', 'database', 'tenant-connection.factory.js'),
+) as {
+  TenantConnectionFactory: new (
+    clusters: unknown,
+    config: FactoryConfig,
+  ) => TenantConnectionFactory;
+};
+const { ClusterConnections } = load(
+  join(PROJECT_ROOT, 'dist', 'database', 'cluster-connections.js'),
+) as { ClusterConnections: new (master: Connection, config: FactoryConfig) => unknown };
 
 const MB = 1024 * 1024;
 
-function heapAfterGc() {
-  for (let i = 0; i < 3; i++) global.gc();
+function heapAfterGc(): number {
+  for (let i = 0; i < 3; i++) global.gc?.();
   return process.memoryUsage().heapUsed;
 }
 
-async function main() {
+async function main(): Promise<void> {
   if (typeof global.gc !== 'function') throw new Error('run with --expose-gc');
   const tenants = Number(args.tenants);
   const cacheSize = Number(args['cache-size']);
@@ -41,6 +72,7 @@ async function main() {
   const maxInFlight = Number(args['in-flight']);
   const maxPoolSize = Number(args['max-pool-size']);
 
+  if (args.uri === undefined) throw new Error('--uri is required');
   const master = await mongoose
     .createConnection(args.uri, {
       dbName: `bench_tenants_${process.pid}`,
@@ -61,25 +93,29 @@ async function main() {
   });
   client.on('connectionClosed', () => (open -= 1));
 
-  const config = { tenantCacheSize: cacheSize, tenantClusters: {} };
+  const config: FactoryConfig = { tenantCacheSize: cacheSize, tenantClusters: {} };
   const factory = new TenantConnectionFactory(new ClusterConnections(master, config), config);
   // Warm the driver and the code paths once before the baseline heap reading.
   const warmup = { databaseName: 'org_bench_warmup', cluster: 'default' };
-  await (await factory.db(warmup)).collection('_tenant_meta').findOne({ _id: 'tenant' });
+  await (
+    await factory.db(warmup)
+  )
+    .collection<{ _id: string }>('_tenant_meta')
+    .findOne({ _id: 'tenant' });
   factory.forget(warmup);
 
   const heapBefore = heapAfterGc();
   let peakHeap = heapBefore;
-  const inFlight = new Set();
+  const inFlight = new Set<Promise<unknown>>();
   let queries = 0;
   const started = performance.now();
   for (let i = 0; i < tenants; i++) {
     const location = { databaseName: `org_bench_tenant_${i}`, cluster: 'default' };
     await factory.connection(location);
     if (i % queryEvery === 0) {
-      const query = factory
+      const query: Promise<unknown> = factory
         .db(location)
-        .then((db) => db.collection('_tenant_meta').findOne({ _id: 'tenant' }))
+        .then((db) => db.collection<{ _id: string }>('_tenant_meta').findOne({ _id: 'tenant' }))
         .finally(() => inFlight.delete(query));
       inFlight.add(query);
       queries += 1;
@@ -92,6 +128,11 @@ async function main() {
   peakHeap = Math.max(peakHeap, process.memoryUsage().heapUsed);
   const heapAfter = heapAfterGc();
 
+  // Mongoose's own bookkeeping of useDb handles, untyped: what the LRU must keep bounded.
+  const internals = master as unknown as {
+    relatedDbs: Record<string, unknown>;
+    otherDbs: unknown[];
+  };
   const result = {
     tenants,
     cacheSize,
@@ -100,8 +141,8 @@ async function main() {
     heapGrowthMB: (heapAfter - heapBefore) / MB,
     peakHeapGrowthMB: (peakHeap - heapBefore) / MB,
     handlesKept: factory.cachedHandleCount,
-    mongooseRelatedDbs: Object.keys(master.relatedDbs).length,
-    mongooseOtherDbs: master.otherDbs.length,
+    mongooseRelatedDbs: Object.keys(internals.relatedDbs).length,
+    mongooseOtherDbs: internals.otherDbs.length,
     maxPoolSize,
     connectionsCreated: created,
     connectionsMaxOpen: maxOpen,
@@ -110,7 +151,7 @@ async function main() {
   console.log(JSON.stringify(result));
 }
 
-main().catch((error) => {
+main().catch((error: unknown) => {
   console.error(error);
   process.exit(1);
 });

@@ -1,30 +1,37 @@
-'use strict';
 /**
  * Summarizes V8 CPU profiles (`node --cpu-prof`, or `npm run bench -- --profile`):
  * self time by package (or node internals / our code) and the hottest
  * functions. Prints Markdown.
  *
- *   node bench/profile-summary.js bench/results/profiles/service [--top 25]
+ *   node dist-tools/bench/profile-summary.js tools/bench/results/profiles/service [--top 25]
  */
-const { readdirSync, readFileSync, statSync } = require('node:fs');
-const { join, relative } = require('node:path');
-const { parseArgs } = require('node:util');
+import { readdirSync, readFileSync, statSync } from 'node:fs';
+import type { Profiler } from 'node:inspector';
+import { join, relative } from 'node:path';
+import { parseArgs } from 'node:util';
+import { PROJECT_ROOT } from '../lib/service';
 
 const { values: args, positionals } = parseArgs({
   allowPositionals: true,
   options: { top: { type: 'string', default: '25' } },
 });
-const ROOT = join(__dirname, '..');
+const ROOT = PROJECT_ROOT;
 
-function profilesIn(path) {
+interface Summary {
+  total: number;
+  byOwner: Map<string, number>;
+  byFunction: Map<string, number>;
+}
+
+function profilesIn(path: string): string[] {
   if (statSync(path).isFile()) return [path];
   return readdirSync(path)
     .filter((f) => f.endsWith('.cpuprofile'))
     .map((f) => join(path, f));
 }
 
-/** Where a function's code lives: an npm package, our dist/ or bench/ code, Node itself, or V8. */
-function ownerOf(url, functionName) {
+/** Where a function's code lives: an npm package, our dist/ or dist-tools/ code, Node itself, or V8. */
+function ownerOf(url: string, functionName: string): string {
   if (!url) return functionName.startsWith('(') ? functionName : '(native)';
   const modules = url.lastIndexOf('node_modules/');
   if (modules >= 0) {
@@ -36,20 +43,23 @@ function ownerOf(url, functionName) {
   return relative(ROOT, file).split('/').slice(0, 2).join('/');
 }
 
-function summarize(file) {
-  const profile = JSON.parse(readFileSync(file, 'utf8'));
+function summarize(file: string): Summary {
+  const profile = JSON.parse(readFileSync(file, 'utf8')) as Profiler.Profile;
   const byId = new Map(profile.nodes.map((node) => [node.id, node]));
-  const selfUs = new Map();
-  const intervals = profile.timeDeltas;
-  for (let i = 0; i < profile.samples.length; i++) {
-    const id = profile.samples[i];
+  const selfUs = new Map<number, number>();
+  const intervals = profile.timeDeltas ?? [];
+  const samples = profile.samples ?? [];
+  for (let i = 0; i < samples.length; i++) {
+    const id = samples[i];
     selfUs.set(id, (selfUs.get(id) ?? 0) + (intervals[i] ?? 0));
   }
-  const byOwner = new Map();
-  const byFunction = new Map();
+  const byOwner = new Map<string, number>();
+  const byFunction = new Map<string, number>();
   let total = 0;
   for (const [id, us] of selfUs) {
-    const { callFrame } = byId.get(id);
+    const node = byId.get(id);
+    if (node === undefined) continue;
+    const { callFrame } = node;
     const owner = ownerOf(callFrame.url, callFrame.functionName);
     total += us;
     byOwner.set(owner, (byOwner.get(owner) ?? 0) + us);
@@ -62,7 +72,7 @@ function summarize(file) {
   return { total, byOwner, byFunction };
 }
 
-function table(map, total, top) {
+function table(map: Map<string, number>, total: number, top: number): string {
   const rows = [...map.entries()].sort((a, b) => b[1] - a[1]).slice(0, top);
   return [
     '| self time | share | where |',
@@ -74,10 +84,10 @@ function table(map, total, top) {
   ].join('\n');
 }
 
-function main() {
+function main(): void {
   const top = Number(args.top);
   for (const path of positionals) {
-    const total = { total: 0, byOwner: new Map(), byFunction: new Map() };
+    const total: Summary = { total: 0, byOwner: new Map(), byFunction: new Map() };
     for (const file of profilesIn(path)) {
       const s = summarize(file);
       total.total += s.total;

@@ -1,14 +1,13 @@
-'use strict';
 /**
  * The ceiling for logins: how many `bcrypt.compare` calls per second this
  * machine completes on libuv's thread pool (the pool the service's compares
  * run on, same UV_THREADPOOL_SIZE), with `concurrency` compares always queued.
  * Prints one JSON line.
  *
- *   node bench/baseline/bcrypt-rate.js --hash HASH --password PW [--concurrency 8] [--seconds 10]
+ *   node dist-tools/bench/baseline/bcrypt-rate.js --hash HASH --password PW [--concurrency 8] [--seconds 10]
  */
-const { parseArgs } = require('node:util');
-const bcrypt = require('bcrypt');
+import { parseArgs } from 'node:util';
+import bcrypt from 'bcrypt';
 
 const { values: args } = parseArgs({
   options: {
@@ -25,10 +24,13 @@ const { values: args } = parseArgs({
  * window, so both sides pay the same ramp-up and neither counts work that
  * ends after it.
  */
-async function main() {
+async function main(): Promise<void> {
+  const { password, hash } = args;
+  if (password === undefined || hash === undefined)
+    throw new Error('--hash and --password are required');
   const concurrency = Number(args.concurrency);
   const windowMs = Number(args.seconds) * 1000;
-  if (!(await bcrypt.compare(args.password, args.hash)))
+  if (!(await bcrypt.compare(password, hash)))
     throw new Error('The password does not match the hash');
   const started = performance.now();
   const deadline = started + windowMs;
@@ -36,14 +38,14 @@ async function main() {
   // CPU read when the window closes, like the harness reads the service's
   // when autocannon stops: both include the compares still running then.
   const cpuStart = process.cpuUsage();
-  let cpuMs;
+  let cpuMs = NaN;
   setTimeout(() => {
     const cpu = process.cpuUsage(cpuStart);
     cpuMs = (cpu.user + cpu.system) / 1000;
   }, windowMs);
   const worker = async () => {
     while (performance.now() < deadline) {
-      await bcrypt.compare(args.password, args.hash);
+      await bcrypt.compare(password, hash);
       if (performance.now() <= deadline) done += 1;
     }
   };
@@ -61,7 +63,7 @@ async function main() {
   );
 }
 
-main().catch((error) => {
+main().catch((error: unknown) => {
   console.error(error);
   process.exit(1);
 });

@@ -1,4 +1,3 @@
-'use strict';
 /**
  * The yardstick: the benchmarked endpoints of the service written as directly
  * as we know how, with plain Fastify, the official `mongodb` driver and
@@ -8,14 +7,14 @@
  * organization still there, not revoked by a logout, credentials version),
  * the login lock-out's writes, the same validation and query-string and JSON
  * hardening, one log line, the same headers and byte-identical response
- * bodies (bench/run.js compares them before measuring).
+ * bodies (the benchmark compares them before measuring).
  *
  * Everything a framework would add is left out, and Fastify gets response
  * schemas so it serializes with fast-json-stringify. Only the endpoints the
  * benchmark drives exist here.
  */
-const { isUtf8 } = require('node:buffer');
-const {
+import { isUtf8 } from 'node:buffer';
+import {
   createHash,
   createHmac,
   createSecretKey,
@@ -23,29 +22,34 @@ const {
   randomBytes,
   randomUUID,
   timingSafeEqual,
-} = require('node:crypto');
-const { readFileSync } = require('node:fs');
-const { join } = require('node:path');
-const bcrypt = require('bcrypt');
-const Fastify = require('fastify');
-const { MongoClient, ObjectId } = require('mongodb');
-const pino = require('pino');
-const isEmail = require('validator/lib/isEmail');
+} from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import bcrypt from 'bcrypt';
+import Fastify, { type FastifyReply, type FastifyRequest } from 'fastify';
+import { MongoClient, ObjectId } from 'mongodb';
+import pino from 'pino';
+import isEmail from 'validator/lib/isEmail';
+import { PROJECT_ROOT } from '../../lib/service';
 
 const env = process.env;
 const PORT = Number(env.PORT ?? 8100);
 const MASTER_DB = env.MASTER_DB_NAME ?? 'master_db';
-const SECRET = env.JWT_SECRET;
+const SECRET = env.JWT_SECRET ?? '';
+const MONGODB_URI = env.MONGODB_URI ?? '';
 const BCRYPT_COST = Number(env.BCRYPT_COST ?? 12);
 const EXPIRES_IN = Number(env.JWT_EXPIRES_IN_SECONDS ?? 1800);
 const ISSUER = 'org-management-service';
 const AUDIENCE = 'org-management-api';
-if (!env.MONGODB_URI || !SECRET) {
+if (!MONGODB_URI || !SECRET) {
   console.error('MONGODB_URI and JWT_SECRET are required');
   process.exit(1);
 }
 
-const pkg = JSON.parse(readFileSync(join(__dirname, '..', '..', 'package.json'), 'utf8'));
+const pkg = JSON.parse(readFileSync(join(PROJECT_ROOT, 'package.json'), 'utf8')) as {
+  name: string;
+  version: string;
+};
 const BANNER = { status: 'ok', service: pkg.name, version: pkg.version };
 
 const KEY = createSecretKey(Buffer.from(SECRET));
@@ -55,7 +59,7 @@ const JWT_HEADER = Buffer.from(JSON.stringify({ alg: 'HS256', typ: 'JWT' })).toS
 const log = pino({
   level: env.LOG_LEVEL ?? 'info',
   timestamp: pino.stdTimeFunctions.isoTime,
-  formatters: { level: (label) => ({ level: label }) },
+  formatters: { level: (label: string) => ({ level: label }) },
 });
 
 const ORG_NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9 _-]*$/;
@@ -83,7 +87,7 @@ const SECURITY_HEADERS = {
 };
 const LOGIN_PROJECTION = { ...ADMIN_PROJECTION, password_hash: 1 };
 
-const TITLES = {
+const TITLES: Record<string, string> = {
   VALIDATION_FAILED: 'Validation failed',
   MALFORMED_REQUEST: 'Malformed request',
   UNAUTHORIZED: 'Authentication required',
@@ -97,19 +101,60 @@ const TITLES = {
   UNSUPPORTED_MEDIA_TYPE: 'Unsupported media type',
 };
 
+interface FieldError {
+  field: string;
+  message: string;
+}
+
 class Problem extends Error {
-  constructor(status, code, detail, errors) {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    detail: string,
+    readonly errors?: FieldError[],
+  ) {
     super(detail);
-    this.status = status;
-    this.code = code;
-    this.errors = errors;
   }
 }
+
+/** An organization's master record, the fields read here. */
+interface OrganizationRecord {
+  _id: ObjectId;
+  name: string;
+  slug: string;
+  database_name: string;
+  cluster?: string | null;
+  pending: { type: string } | null;
+  created_at: Date;
+  updated_at: Date;
+}
+
+interface AdminRecord {
+  _id: ObjectId;
+  email: string;
+  organization_id: ObjectId;
+  role: string;
+  credentials_version: number;
+  password_hash?: string;
+}
+
+interface Claims {
+  sub?: unknown;
+  org_id?: unknown;
+  ver?: unknown;
+  jti?: unknown;
+  iat?: unknown;
+  exp?: unknown;
+  nbf?: unknown;
+  aud?: unknown;
+  iss?: unknown;
+}
+
 const unauthorized = (detail = 'A valid bearer token is required.') =>
   new Problem(401, 'UNAUTHORIZED', detail);
 const invalidCredentials = () =>
   new Problem(401, 'INVALID_CREDENTIALS', 'The email or password is incorrect.');
-const invalid = (errors) =>
+const invalid = (errors: FieldError[]) =>
   new Problem(
     400,
     'VALIDATION_FAILED',
@@ -117,23 +162,24 @@ const invalid = (errors) =>
     errors,
   );
 
-function sendProblem(error, request, reply) {
+function sendProblem(error: unknown, request: FastifyRequest, reply: FastifyReply): FastifyReply {
   let problem = error instanceof Problem ? error : undefined;
-  if (!problem && typeof error?.code === 'string' && error.code.startsWith('FST_')) {
-    const status = error.statusCode ?? 400;
+  const fastifyError = error as { code?: unknown; statusCode?: number; message?: string } | null;
+  if (!problem && typeof fastifyError?.code === 'string' && fastifyError.code.startsWith('FST_')) {
+    const status = fastifyError.statusCode ?? 400;
     const code =
       status === 413
         ? 'PAYLOAD_TOO_LARGE'
         : status === 415
           ? 'UNSUPPORTED_MEDIA_TYPE'
           : 'MALFORMED_REQUEST';
-    problem = new Problem(status, code, error.message);
+    problem = new Problem(status, code, fastifyError.message ?? '');
   }
   if (!problem) {
     log.error({ err: error, request_id: request.id }, 'Unhandled error answered with 500');
     problem = new Problem(500, 'INTERNAL_ERROR', 'An unexpected error occurred.');
   }
-  const body = {
+  const body: Record<string, unknown> = {
     type: `urn:problem-type:${problem.code.toLowerCase().replace(/_/g, '-')}`,
     title: TITLES[problem.code],
     status: problem.status,
@@ -149,16 +195,18 @@ function sendProblem(error, request, reply) {
 // ------------------------------------------------------------------ tokens
 
 /** jsonwebtoken's checks for an HS256 token with issuer and audience, by hand. */
-function verifyToken(token) {
+function verifyToken(token: string): Claims | 'expired' | undefined {
   const dot1 = token.indexOf('.');
   const dot2 = token.indexOf('.', dot1 + 1);
   if (dot1 < 0 || dot2 < 0 || token.indexOf('.', dot2 + 1) >= 0) return undefined;
   const encodedHeader = token.slice(0, dot1);
   if (encodedHeader !== JWT_HEADER) {
     // Any other header is accepted only if it still says HS256.
-    let header;
+    let header: { alg?: unknown } | null;
     try {
-      header = JSON.parse(Buffer.from(encodedHeader, 'base64url').toString('utf8'));
+      header = JSON.parse(Buffer.from(encodedHeader, 'base64url').toString('utf8')) as {
+        alg?: unknown;
+      } | null;
     } catch {
       return undefined;
     }
@@ -168,9 +216,11 @@ function verifyToken(token) {
   const expected = createHmac('sha256', KEY).update(token.slice(0, dot2)).digest();
   if (signature.length !== expected.length || !timingSafeEqual(signature, expected))
     return undefined;
-  let claims;
+  let claims: Claims | null;
   try {
-    claims = JSON.parse(Buffer.from(token.slice(dot1 + 1, dot2), 'base64url').toString('utf8'));
+    claims = JSON.parse(
+      Buffer.from(token.slice(dot1 + 1, dot2), 'base64url').toString('utf8'),
+    ) as Claims | null;
   } catch {
     return undefined;
   }
@@ -188,7 +238,7 @@ function verifyToken(token) {
   return claims;
 }
 
-function signToken(claims) {
+function signToken(claims: { sub: string; org_id: string; ver: number }): string {
   const iat = Math.floor(Date.now() / 1000);
   const payload = {
     ...claims,
@@ -202,12 +252,13 @@ function signToken(claims) {
   return `${body}.${createHmac('sha256', KEY).update(body).digest('base64url')}`;
 }
 
-const isVisible = (org) => org !== null && (org.pending === null || org.pending.type === 'rename');
+const isVisible = (org: OrganizationRecord | null): org is OrganizationRecord =>
+  org !== null && (org.pending === null || org.pending.type === 'rename');
 
 // ------------------------------------------------------------------ app
 
-async function main() {
-  const client = new MongoClient(env.MONGODB_URI, {
+async function main(): Promise<void> {
+  const client = new MongoClient(MONGODB_URI, {
     appName: 'org-management-baseline',
     maxPoolSize: 50,
     serverSelectionTimeoutMS: 5000,
@@ -215,27 +266,27 @@ async function main() {
   });
   await client.connect();
   const db = client.db(MASTER_DB);
-  const admins = db.collection('admins');
-  const organizations = db.collection('organizations');
+  const admins = db.collection<AdminRecord>('admins');
+  const organizations = db.collection<OrganizationRecord>('organizations');
   const slugs = db.collection('organization_slugs');
-  const revokedTokens = db.collection('revoked_tokens');
+  const revokedTokens = db.collection<{ _id: string; expires_at: Date }>('revoked_tokens');
   const loginAttempts = db.collection('login_attempts');
   // The indexes the service declares, one createIndex at a time as Mongoose
   // does: FerretDB 1.24 drops the connection on a createIndexes whose
   // indexes all exist already.
   const indexes = [
-    [admins, { email: 1 }, { unique: true }],
-    [admins, { organization_id: 1 }, {}],
-    [organizations, { slug: 1 }, { unique: true }],
-    [organizations, { 'pending.lease_until': 1 }, { sparse: true }],
-    [slugs, { organization_id: 1 }, {}],
-    [loginAttempts, { account: 1, at: 1 }, { name: 'account_at' }],
+    () => admins.createIndex({ email: 1 }, { unique: true }),
+    () => admins.createIndex({ organization_id: 1 }),
+    () => organizations.createIndex({ slug: 1 }, { unique: true }),
+    () => organizations.createIndex({ 'pending.lease_until': 1 }, { sparse: true }),
+    () => slugs.createIndex({ organization_id: 1 }),
+    () => loginAttempts.createIndex({ account: 1, at: 1 }, { name: 'account_at' }),
   ];
-  for (const [collection, key, options] of indexes) await collection.createIndex(key, options);
+  for (const createIndex of indexes) await createIndex();
   // An unknown email costs one compare too, as in the service.
   const dummyHash = await bcrypt.hash(randomBytes(16).toString('hex'), BCRYPT_COST);
 
-  async function resolveSession(request) {
+  async function resolveSession(request: FastifyRequest) {
     const header = request.headers.authorization;
     const match = typeof header === 'string' ? /^(\S+)\s+(\S+)/.exec(header) : null;
     if (!match || match[1].toLowerCase() !== 'bearer') throw unauthorized();
@@ -290,9 +341,9 @@ async function main() {
   app.removeContentTypeParser('application/json');
   app.addContentTypeParser('application/json', { parseAs: 'buffer' }, (request, body, done) => {
     try {
-      done(null, parseJsonBody(request.headers['content-type'], body));
+      done(null, parseJsonBody(request.headers['content-type'], body as Buffer));
     } catch (error) {
-      done(error, undefined);
+      done(error as Error, undefined);
     }
   });
   app.addHook('onRequest', (request, reply, done) => {
@@ -302,10 +353,10 @@ async function main() {
     reply.header('x-request-id', request.id);
     reply.header('cache-control', 'no-store');
     try {
-      checkQueryString(request.raw.url);
+      checkQueryString(request.raw.url ?? '/');
       done();
     } catch (error) {
-      done(error);
+      done(error as Error);
     }
   });
   // One line per request, the fields the service logs.
@@ -313,7 +364,7 @@ async function main() {
     const status = reply.statusCode;
     const route = request.routeOptions.url ?? null;
     const path = request.url.split('?')[0];
-    const level =
+    const level: 'error' | 'warn' | 'debug' | 'info' =
       status >= 500
         ? 'error'
         : status >= 400
@@ -397,7 +448,12 @@ async function main() {
         response: {
           200: {
             type: 'object',
-            properties: { ...publicView, database_name: { type: 'string' }, admin: idEmail },
+            properties: {
+              ...publicView,
+              database_name: { type: 'string' },
+              cluster: { type: 'string' },
+              admin: idEmail,
+            },
           },
         },
       },
@@ -406,12 +462,12 @@ async function main() {
       // @OptionalAuth(): no header is fine, a header must carry a valid token.
       const viewer =
         request.headers.authorization === undefined ? undefined : await resolveSession(request);
-      const name = validName(request.query);
+      const name = validName(request.query as Record<string, unknown>);
       const slug = slugify(name);
       const org = await organizations.findOne({ slug });
       if (!isVisible(org))
         throw new Problem(404, 'ORG_NOT_FOUND', `No organization is named "${name}".`);
-      const view = {
+      const view: Record<string, unknown> = {
         id: String(org._id),
         organization_name: org.name,
         slug: org.slug,
@@ -420,6 +476,8 @@ async function main() {
       };
       if (viewer && org._id.equals(viewer.organizationId)) {
         view.database_name = org.database_name;
+        // MONGODB_URI's cluster unless the organization was placed on another.
+        view.cluster = org.cluster ?? 'default';
         view.admin = { id: String(viewer.adminId), email: viewer.email };
       }
       reply.header('vary', 'Authorization');
@@ -436,7 +494,8 @@ async function main() {
         typeof match === 'string' &&
         match.split(',').some((t) => t.trim().replace(/^W\//, '') === etag || t.trim() === '*')
       ) {
-        return reply.status(304).send();
+        // The route's types know only its 200 schema; a 304 has no body to check.
+        return (reply as FastifyReply).status(304).send();
       }
       return view;
     },
@@ -512,7 +571,7 @@ async function main() {
 
   await app.listen({ port: PORT, host: '127.0.0.1' });
   const shutdown = () => {
-    app
+    void app
       .close()
       .then(() => client.close())
       .finally(() => process.exit(0));
@@ -524,8 +583,8 @@ async function main() {
 // ------------------------------------------------------------------ validation
 
 /** OrganizationNameQueryDto: whitelist, trim, string, 3-50 characters, the name pattern. */
-function validName(query) {
-  const errors = [];
+function validName(query: Record<string, unknown>): string {
+  const errors: FieldError[] = [];
   for (const key of Object.keys(query)) {
     if (key !== 'organization_name')
       errors.push({ field: key, message: `property ${key} should not exist` });
@@ -547,22 +606,23 @@ function validName(query) {
     });
   }
   if (errors.length > 0) throw invalid(errors);
-  return value;
+  return value as string;
 }
 
 /** LoginDto: whitelist, email lower-cased and trimmed, at most 254, an email; password 1-1024. */
-function validLogin(body) {
+function validLogin(body: unknown): { email: string; password: string } {
   if (body === null || typeof body !== 'object' || Array.isArray(body)) {
     throw invalid([
       { field: 'body', message: 'an unknown value was passed to the validate function' },
     ]);
   }
-  const errors = [];
-  for (const key of Object.keys(body)) {
+  const errors: FieldError[] = [];
+  const fields = body as Record<string, unknown>;
+  for (const key of Object.keys(fields)) {
     if (key !== 'email' && key !== 'password')
       errors.push({ field: key, message: `property ${key} should not exist` });
   }
-  let email = body.email;
+  let email = fields.email;
   if (typeof email === 'string') email = email.trim().toLowerCase();
   if (typeof email !== 'string') errors.push({ field: 'email', message: 'email must be a string' });
   else if (email.length > 254)
@@ -572,7 +632,7 @@ function validLogin(body) {
     });
   else if (!isEmail(email, { allow_ip_domain: false, require_tld: true }))
     errors.push({ field: 'email', message: 'email must be a valid email address' });
-  const password = body.password;
+  const password = fields.password;
   if (typeof password !== 'string')
     errors.push({ field: 'password', message: 'password must be a string' });
   else if (password.length < 1)
@@ -586,11 +646,11 @@ function validLogin(body) {
       message: 'password must be shorter than or equal to 1024 characters',
     });
   if (errors.length > 0) throw invalid(errors);
-  return { email, password };
+  return { email: email as string, password: password as string };
 }
 
 /** request-hardening.ts's checkQueryString: no NUL, no prototype keys, no repeated key. */
-function checkQueryString(url) {
+function checkQueryString(url: string): void {
   const start = url.indexOf('?');
   if (start < 0) return;
   const seen = new Set();
@@ -616,7 +676,7 @@ function checkQueryString(url) {
   }
 }
 
-function decodeQueryComponent(component) {
+function decodeQueryComponent(component: string): string {
   try {
     return decodeURIComponent(component.replace(/\+/g, ' '));
   } catch {
@@ -625,7 +685,7 @@ function decodeQueryComponent(component) {
 }
 
 /** request-hardening.ts's parseJsonBody: UTF-8 only, no NUL, safe numbers, bounded depth, no prototype keys. */
-function parseJsonBody(contentType, body) {
+function parseJsonBody(contentType: string | undefined, body: Buffer): unknown {
   const charset = /;\s*charset\s*=\s*"?([^";\s]+)/i.exec(contentType ?? '')?.[1];
   if (charset !== undefined && !/^utf-?8$/i.test(charset)) {
     throw new Problem(
@@ -638,15 +698,15 @@ function parseJsonBody(contentType, body) {
     throw new Problem(400, 'MALFORMED_REQUEST', 'The request declares JSON but has an empty body.');
   if (!isUtf8(body))
     throw new Problem(400, 'MALFORMED_REQUEST', 'The request body is not valid UTF-8.');
-  let root;
+  let root: unknown;
   try {
     root = JSON.parse(body.toString('utf8'));
   } catch {
     throw new Problem(400, 'MALFORMED_REQUEST', 'The request body is not valid JSON.');
   }
-  const stack = [{ value: root, depth: 0 }];
-  while (stack.length > 0) {
-    const { value, depth } = stack.pop();
+  const stack: { value: unknown; depth: number }[] = [{ value: root, depth: 0 }];
+  for (let next = stack.pop(); next !== undefined; next = stack.pop()) {
+    const { value, depth } = next;
     if (typeof value === 'string') {
       if (value.includes('\u0000'))
         throw new Problem(400, 'MALFORMED_REQUEST', 'Strings may not contain NUL characters.');
@@ -673,7 +733,7 @@ function parseJsonBody(contentType, body) {
   return root;
 }
 
-function slugify(name) {
+function slugify(name: string): string {
   const collapsed = name
     .trim()
     .toLowerCase()
@@ -686,7 +746,7 @@ function slugify(name) {
   return collapsed.slice(start, end);
 }
 
-main().catch((error) => {
+main().catch((error: unknown) => {
   console.error(error);
   process.exit(1);
 });

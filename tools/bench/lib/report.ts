@@ -1,87 +1,128 @@
-'use strict';
 /** Medians, ratios against the targets, and the BENCHMARKS.md table. */
-const { existsSync, readFileSync, writeFileSync } = require('node:fs');
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import type { HttpRun } from './load';
+import type { BenchResults, CommandCount } from './results';
+
+/** One line of the table; `met` is true, false, or undefined where no target is set. */
+export interface Row {
+  scenario: string;
+  metric: string;
+  service: string;
+  baseline?: string;
+  ratio?: number;
+  ratioLabel?: string;
+  target?: string;
+  met?: boolean;
+}
 
 const START = '<!-- bench:results:start -->';
 const END = '<!-- bench:results:end -->';
 
-function median(values) {
+export function median(values: readonly (number | undefined)[]): number | undefined {
   const sorted = values
-    .filter((v) => typeof v === 'number' && Number.isFinite(v))
+    .filter((v): v is number => typeof v === 'number' && Number.isFinite(v))
     .sort((a, b) => a - b);
   if (sorted.length === 0) return undefined;
   const mid = Math.floor(sorted.length / 2);
   return sorted.length % 2 === 1 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
 }
 
-const pick = (runs, key) => median(runs.map((run) => run[key]));
+type Numeric<T> = { [K in keyof T]-?: T[K] extends number | undefined ? K : never }[keyof T];
 
-function fmt(value, digits = 0) {
+function pick<T extends object>(runs: readonly T[], key: Numeric<T>): number | undefined {
+  return median(runs.map((run) => run[key] as number | undefined));
+}
+
+export function fmt(value: number | undefined, digits = 0): string {
   if (value === undefined || Number.isNaN(value)) return 'n/a';
   return value.toLocaleString('en-US', {
     minimumFractionDigits: digits,
     maximumFractionDigits: digits,
   });
 }
-const mb = (bytes) => (bytes === undefined ? 'n/a' : `${fmt(bytes / (1024 * 1024), 0)} MB`);
-const ratio = (a, b) => (a === undefined || b === undefined || b === 0 ? undefined : a / b);
+export const mb = (bytes: number | undefined): string =>
+  bytes === undefined ? 'n/a' : `${fmt(bytes / (1024 * 1024), 0)} MB`;
+/** Process plus database CPU per request; undefined while the process's is unknown. */
+const cpuWithDb = (run: {
+  cpuUsPerRequest: number | undefined;
+  dbCpuUsPerRequest: number | undefined;
+}): number | undefined =>
+  run.cpuUsPerRequest === undefined
+    ? undefined
+    : run.cpuUsPerRequest + (run.dbCpuUsPerRequest ?? 0);
+const per = (value: number | undefined, unit: number): number | undefined =>
+  value === undefined ? undefined : value / unit;
+export const ratio = (a: number | undefined, b: number | undefined): number | undefined =>
+  a === undefined || b === undefined || b === 0 ? undefined : a / b;
 
 /**
  * The median over rounds of each round's own ratio. A round's two runs are
  * back to back, so load from other processes hits both alike; the ratio of
  * the two medians would mix rounds measured under different loads.
  */
-const pairedRatio = (a, b, keyA, keyB = keyA) =>
-  median(a.map((run, i) => ratio(run[keyA], b[i]?.[keyB])).filter((r) => r !== undefined));
+export function pairedRatio<A extends object, B extends object>(
+  a: readonly A[],
+  b: readonly B[],
+  keyA: Numeric<A>,
+  keyB: Numeric<B> = keyA as unknown as Numeric<B>,
+): number | undefined {
+  return median(
+    a.map((run, i) => {
+      const other = b[i];
+      return other === undefined
+        ? undefined
+        : ratio(run[keyA] as number | undefined, other[keyB] as number | undefined);
+    }),
+  );
+}
 
 /**
  * Turns the raw rounds into rows: { scenario, metric, service, baseline, ratio, target, met }.
  * `met` is true, false, or undefined where the issue sets no target.
  */
-function summarize(results) {
-  const rows = [];
+export function summarize(results: BenchResults): Row[] {
+  const rows: Row[] = [];
   for (const scenario of results.http) {
     const s = scenario.runs.service;
     const b = scenario.runs.baseline;
+    const { minRps, maxCpu, maxCommands } = scenario.targets;
     const rps = pairedRatio(s, b, 'rps');
-    const p99 = pairedRatio(s, b, 'p99');
+    const cpu = pairedRatio(s, b, 'cpuUsPerRequest');
     rows.push({
       scenario: scenario.title,
       metric: 'req/s',
       service: fmt(pick(s, 'rps')),
       baseline: fmt(pick(b, 'rps')),
       ratio: rps,
-      target: '≥ 0.85',
-      met: rps === undefined ? undefined : rps >= 0.85,
+      ...atLeast(rps, minRps),
     });
     rows.push({
       scenario: '',
       metric: 'p50 / p99 latency (ms)',
       service: `${fmt(pick(s, 'p50'), 1)} / ${fmt(pick(s, 'p99'), 1)}`,
       baseline: `${fmt(pick(b, 'p50'), 1)} / ${fmt(pick(b, 'p99'), 1)}`,
-      ratio: p99,
+      ratio: pairedRatio(s, b, 'p99'),
       ratioLabel: 'p99',
-      target: 'p99 ≤ 1.5',
-      met: p99 === undefined ? undefined : p99 <= 1.5,
     });
     rows.push({
       scenario: '',
       metric: 'server CPU per request (µs), peak RSS',
       service: `${fmt(pick(s, 'cpuUsPerRequest'))}, ${mb(pick(s, 'peakRss'))}`,
       baseline: `${fmt(pick(b, 'cpuUsPerRequest'))}, ${mb(pick(b, 'peakRss'))}`,
-      ratio: pairedRatio(s, b, 'cpuUsPerRequest'),
+      ratio: cpu,
       ratioLabel: 'CPU',
+      ...atMost(cpu, maxCpu),
     });
+    if (scenario.commands) rows.push(commandRow(scenario.commands, maxCommands));
     // Throughput if CPU (this process and the database together) were the
     // only limit: steadier than req/s while other processes share the cores.
     const capacity = median(
       s.map((run, i) => {
-        const mine = run.cpuUsPerRequest + (run.dbCpuUsPerRequest ?? 0);
-        const theirs = b[i] ? b[i].cpuUsPerRequest + (b[i].dbCpuUsPerRequest ?? 0) : undefined;
-        return ratio(theirs, mine);
+        const other = b[i];
+        return ratio(other === undefined ? undefined : cpuWithDb(other), cpuWithDb(run));
       }),
     );
-    if (pick(b, 'dbCpuUsPerRequest') > 1) {
+    if ((pick(b, 'dbCpuUsPerRequest') ?? 0) > 1) {
       rows.push({
         scenario: '',
         metric: 'database CPU per request (µs)',
@@ -107,7 +148,7 @@ function summarize(results) {
     });
   }
   if (results.login) {
-    const { service, baseline, raw } = results.login;
+    const { service, baseline, raw, commands } = results.login;
     const vsRaw = pairedRatio(service, raw, 'rps', 'rate');
     rows.push({
       scenario: `4. POST /admin/login, bcrypt cost ${results.login.cost}`,
@@ -122,26 +163,21 @@ function summarize(results) {
     // login's CPU (process and database) that is the compare itself.
     const capacity = median(
       service.map((run, i) => {
-        const perLogin = run.cpuUsPerRequest + (run.dbCpuUsPerRequest ?? 0);
-        return raw[i]?.cpuMsPerCompare ? (raw[i].cpuMsPerCompare * 1000) / perLogin : undefined;
+        const compare = raw[i]?.cpuMsPerCompare;
+        return compare ? ratio(compare * 1000, cpuWithDb(run)) : undefined;
       }),
     );
     rows.push({
       scenario: '',
       metric: 'CPU per login (process + database) vs per raw compare, ms',
-      service: fmt(
-        pick(
-          service.map((r) => ({ v: r.cpuUsPerRequest + (r.dbCpuUsPerRequest ?? 0) })),
-          'v',
-        ) / 1000,
-        1,
-      ),
+      service: fmt(per(median(service.map(cpuWithDb)), 1000), 1),
       baseline: `${fmt(pick(raw, 'cpuMsPerCompare'), 1)} (raw compare)`,
       ratio: capacity,
       ratioLabel: 'capacity',
       target: '≥ 0.9',
       met: capacity === undefined ? undefined : capacity >= 0.9,
     });
+    if (commands) rows.push(commandRow(commands));
     rows.push({
       scenario: '',
       metric: 'logins/s vs baseline login',
@@ -179,8 +215,8 @@ function summarize(results) {
     rows.push({
       scenario: '',
       metric: 'CPU seconds per move: Node / database',
-      service: `${fmt(pick(service, 'nodeCpuMs') / 1000, 1)} / ${fmt(pick(service, 'dbCpuMs') / 1000, 1)}`,
-      baseline: `${fmt(pick(baseline, 'nodeCpuMs') / 1000, 1)} / ${fmt(pick(baseline, 'dbCpuMs') / 1000, 1)}`,
+      service: `${fmt(per(pick(service, 'nodeCpuMs'), 1000), 1)} / ${fmt(per(pick(service, 'dbCpuMs'), 1000), 1)}`,
+      baseline: `${fmt(per(pick(baseline, 'nodeCpuMs'), 1000), 1)} / ${fmt(per(pick(baseline, 'dbCpuMs'), 1000), 1)}`,
     });
     rows.push({
       scenario: '',
@@ -193,21 +229,56 @@ function summarize(results) {
   }
   if (results.startup) {
     const { service, baseline } = results.startup;
+    const ready = pairedRatio(service, baseline, 'readyMs');
+    const idleRss = pick(service, 'idleRss');
     rows.push({
-      scenario: '6. Start-up',
+      scenario: '6. Start-up (one process)',
       metric: 'spawn to ready (ms)',
       service: fmt(pick(service, 'readyMs')),
       baseline: fmt(pick(baseline, 'readyMs')),
-      ratio: pairedRatio(service, baseline, 'readyMs'),
+      ratio: ready,
       ratioLabel: 'time',
+      ...atMost(ready, 1.5),
     });
     rows.push({
       scenario: '',
-      metric: 'RSS at idle',
-      service: mb(pick(service, 'idleRss')),
+      metric: 'RSS at idle, per worker',
+      service: mb(idleRss),
       baseline: mb(pick(baseline, 'idleRss')),
       ratio: pairedRatio(service, baseline, 'idleRss'),
       ratioLabel: 'RSS',
+      target: '≤ 100 MB',
+      met: idleRss === undefined ? undefined : idleRss <= 100 * MB,
+    });
+  }
+  if (results.scaling) {
+    const { scenarios, workerIdleRss, primaryIdleRss } = results.scaling;
+    for (const [index, scenario] of scenarios.entries()) {
+      rows.push({
+        scenario: index === 0 ? '7. Workers: WEB_CONCURRENCY=2 vs 1 (service)' : '',
+        metric: `${scenario.title}: req/s`,
+        service: `${fmt(pick(scenario.two, 'rps'))} with 2`,
+        baseline: `${fmt(pick(scenario.one, 'rps'))} with 1`,
+        ratio: pairedRatio(scenario.two, scenario.one, 'rps'),
+        ratioLabel: 'scaling',
+      });
+      rows.push({
+        scenario: '',
+        metric: `${scenario.title}: CPU per request (µs, all processes)`,
+        service: fmt(pick(scenario.two, 'cpuUsPerRequest')),
+        baseline: fmt(pick(scenario.one, 'cpuUsPerRequest')),
+        ratio: pairedRatio(scenario.two, scenario.one, 'cpuUsPerRequest'),
+        ratioLabel: 'CPU',
+      });
+    }
+    const largest = workerIdleRss.length > 0 ? Math.max(...workerIdleRss) : undefined;
+    rows.push({
+      scenario: '',
+      metric: 'RSS at idle with 2 workers: each worker / the primary',
+      service: `${workerIdleRss.map(mb).join(', ')} / ${mb(primaryIdleRss)}`,
+      baseline: '',
+      target: '≤ 100 MB',
+      met: largest === undefined ? undefined : largest <= 100 * MB,
     });
   }
   if (results.tenants) {
@@ -249,7 +320,47 @@ function summarize(results) {
   return rows;
 }
 
-function renderTable(rows) {
+const MB = 1024 * 1024;
+
+/** `target` and `met` for a ratio that must be at least `bound` (nothing without a bound). */
+function atLeast(value: number | undefined, bound: number | undefined): Partial<Row> {
+  if (bound === undefined) return {};
+  return { target: `≥ ${bound}`, met: value === undefined ? undefined : value >= bound };
+}
+
+function atMost(value: number | undefined, bound: number | undefined): Partial<Row> {
+  if (bound === undefined) return {};
+  return { target: `≤ ${bound}`, met: value === undefined ? undefined : value <= bound };
+}
+
+/** "3 (find 3)": commands per request and which, from the counting pass. */
+function describeCommands(count: CommandCount | undefined): string {
+  if (count === undefined) return 'n/a';
+  const names = Object.entries(count.byName)
+    .sort((a, b) => b[1] - a[1])
+    .map(([name, n]) => `${name} ${fmt(n / count.requests, n % count.requests === 0 ? 0 : 1)}`);
+  return `${fmt(count.perRequest, Number.isInteger(count.perRequest) ? 0 : 2)} (${names.join(', ') || 'none'})`;
+}
+
+function commandRow(
+  commands: Record<'service' | 'baseline', CommandCount>,
+  maxCommands?: number,
+): Row {
+  const perRequest = commands.service.perRequest;
+  return {
+    scenario: '',
+    metric: 'database commands per request',
+    service: describeCommands(commands.service),
+    baseline: describeCommands(commands.baseline),
+    ratio: ratio(perRequest, commands.baseline.perRequest),
+    ratioLabel: 'commands',
+    ...(maxCommands === undefined
+      ? {}
+      : { target: `≤ ${maxCommands}`, met: perRequest <= maxCommands }),
+  };
+}
+
+function renderTable(rows: readonly Row[]): string {
   const lines = [
     '| Scenario | Metric | Service | Baseline | Ratio | Target | Met |',
     '| --- | --- | ---: | ---: | ---: | --- | --- |',
@@ -267,10 +378,11 @@ function renderTable(rows) {
   return lines.join('\n');
 }
 
-function renderRounds(results) {
+function renderRounds(results: BenchResults): string {
   const lines = ['Per round (service / baseline), in run order:', ''];
   for (const scenario of results.http) {
-    const fmtRun = (run) => `${fmt(run.rps)} req/s p99 ${fmt(run.p99, 1)} ms`;
+    const fmtRun = (run: HttpRun | undefined) =>
+      `${fmt(run?.rps)} req/s p99 ${fmt(run?.p99, 1)} ms`;
     const rounds = scenario.runs.service.map(
       (run, i) => `${fmtRun(run)} / ${fmtRun(scenario.runs.baseline[i])}`,
     );
@@ -298,11 +410,17 @@ function renderRounds(results) {
     );
     lines.push(`- Start-up: ${rounds.join('; ')}`);
   }
+  for (const scenario of results.scaling?.scenarios ?? []) {
+    const rounds = scenario.two.map(
+      (run, i) => `${fmt(run.rps)} / ${fmt(scenario.one[i]?.rps)} req/s`,
+    );
+    lines.push(`- Workers, ${scenario.title} (2 / 1): ${rounds.join('; ')}`);
+  }
   return lines.join('\n');
 }
 
-function renderSection(results, rows) {
-  const env = results.environment;
+export function renderSection(results: BenchResults, rows: readonly Row[]): string {
+  const env = results.environment!;
   return [
     START,
     `Run ${env.date} on ${env.cpu} (${env.cores} cores, ${env.memoryGiB} GiB), ${env.platform}, Node ${env.node}, ` +
@@ -317,7 +435,7 @@ function renderSection(results, rows) {
 }
 
 /** Replaces the generated section of `file`, keeping everything written by hand around it. */
-function writeReport(file, section, intro) {
+export function writeReport(file: string, section: string, intro: string): void {
   let text = existsSync(file) ? readFileSync(file, 'utf8') : `${intro}\n\n${START}\n${END}\n`;
   const start = text.indexOf(START);
   const end = text.indexOf(END);
@@ -328,7 +446,7 @@ function writeReport(file, section, intro) {
   writeFileSync(file, text);
 }
 
-function printRatios(rows) {
+export function printRatios(rows: readonly Row[]): void {
   const lines = ['', 'Ratios (service ÷ baseline, same run, median of the rounds):'];
   let scenario = '';
   for (const row of rows) {
@@ -342,5 +460,3 @@ function printRatios(rows) {
   }
   console.log(lines.join('\n'));
 }
-
-module.exports = { median, summarize, renderSection, writeReport, printRatios };

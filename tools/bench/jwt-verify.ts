@@ -1,22 +1,15 @@
-'use strict';
 /**
  * Cost of one HS256 verification (signature, alg, iss, aud, exp) by each way
  * we considered, on a token shaped like the service's. This is why the
  * baseline checks tokens with node:crypto directly, and why the service
  * hands jsonwebtoken a KeyObject. Prints one JSON line.
  *
- *   node bench/jwt-verify.js [--iterations 50000]
+ *   node dist-tools/bench/jwt-verify.js [--iterations 50000]
  */
-const {
-  createHmac,
-  createSecretKey,
-  randomBytes,
-  randomUUID,
-  timingSafeEqual,
-} = require('node:crypto');
-const { parseArgs } = require('node:util');
-const { createVerifier } = require('fast-jwt');
-const jwt = require('jsonwebtoken');
+import { createHmac, createSecretKey, randomBytes, randomUUID, timingSafeEqual } from 'node:crypto';
+import { parseArgs } from 'node:util';
+import { createVerifier } from 'fast-jwt';
+import jwt from 'jsonwebtoken';
 
 const { values: args } = parseArgs({
   options: { iterations: { type: 'string', default: '50000' } },
@@ -38,7 +31,7 @@ const token = jwt.sign(
     jwtid: randomUUID(),
   },
 );
-const options = { algorithms: ['HS256'], issuer: ISSUER, audience: AUDIENCE };
+const options: jwt.VerifyOptions = { algorithms: ['HS256'], issuer: ISSUER, audience: AUDIENCE };
 const fastJwt = createVerifier({
   key: secret,
   algorithms: ['HS256'],
@@ -47,37 +40,48 @@ const fastJwt = createVerifier({
   cache: false,
 });
 
-/** What bench/baseline/server.js does (its header fast path included). */
-function hmacVerify(t) {
+/** What baseline/server.ts does (its header fast path included). */
+function hmacVerify(t: string): unknown {
   const dot1 = t.indexOf('.');
   const dot2 = t.indexOf('.', dot1 + 1);
-  const header = JSON.parse(Buffer.from(t.slice(0, dot1), 'base64url').toString('utf8'));
+  const header = JSON.parse(Buffer.from(t.slice(0, dot1), 'base64url').toString('utf8')) as {
+    alg?: unknown;
+  };
   if (header.alg !== 'HS256') throw new Error('alg');
   const signature = Buffer.from(t.slice(dot2 + 1), 'base64url');
   const expected = createHmac('sha256', key).update(t.slice(0, dot2)).digest();
   if (signature.length !== expected.length || !timingSafeEqual(signature, expected))
     throw new Error('signature');
-  const claims = JSON.parse(Buffer.from(t.slice(dot1 + 1, dot2), 'base64url').toString('utf8'));
-  if (claims.iss !== ISSUER || claims.aud !== AUDIENCE || !(claims.exp > Date.now() / 1000))
+  const claims = JSON.parse(Buffer.from(t.slice(dot1 + 1, dot2), 'base64url').toString('utf8')) as {
+    iss?: unknown;
+    aud?: unknown;
+    exp?: unknown;
+  };
+  if (
+    claims.iss !== ISSUER ||
+    claims.aud !== AUDIENCE ||
+    typeof claims.exp !== 'number' ||
+    !(claims.exp > Date.now() / 1000)
+  )
     throw new Error('claims');
   return claims;
 }
 
-const candidates = {
+const candidates: Record<string, () => unknown> = {
   'jsonwebtoken, string secret': () => jwt.verify(token, secret, options),
   'jsonwebtoken, KeyObject (the service)': () => jwt.verify(token, key, options),
-  'fast-jwt, no cache': () => fastJwt(token),
+  'fast-jwt, no cache': (): unknown => fastJwt(token),
   'node:crypto HMAC (the baseline)': () => hmacVerify(token),
 };
 
-function timePerCall(fn, iterations) {
+function timePerCall(fn: () => unknown, iterations: number): number {
   for (let i = 0; i < Math.min(2000, iterations); i++) fn();
   const started = process.hrtime.bigint();
   for (let i = 0; i < iterations; i++) fn();
   return Number(process.hrtime.bigint() - started) / iterations / 1000;
 }
 
-const result = {};
+const result: Record<string, number> = {};
 for (const [name, fn] of Object.entries(candidates)) {
   // The string-secret path is ~50x slower; fewer calls give the same precision.
   const iterations = name.includes('string') ? Math.ceil(ITERATIONS / 50) : ITERATIONS;

@@ -146,6 +146,8 @@ function rotateLogIfLarge(file: string): void {
 // The signal is how each is ended: SIGKILL for the MongoDB-protocol servers,
 // SIGQUIT for PostgreSQL (immediate shutdown that also ends its backends).
 const liveChildren = new Map<ChildProcess, NodeJS.Signals>();
+// Directories to remove once a child (by pid) has exited, after this process is gone.
+const removeAfterExit = new Map<ChildProcess, string>();
 const tempDirs = new Set<string>();
 let exitHookInstalled = false;
 
@@ -154,6 +156,21 @@ function cleanUpOnExit(): void {
     if (child.exitCode === null && child.signalCode === null) {
       try {
         child.kill(signal);
+        const dir = removeAfterExit.get(child);
+        // A server that owns its directory still writes to it while it shuts
+        // down; a detached reaper removes it once the server is gone.
+        if (dir !== undefined && child.pid !== undefined) {
+          spawn(
+            'sh',
+            [
+              '-c',
+              'while kill -0 "$0" 2>/dev/null; do sleep 0.1; done; rm -rf "$1"',
+              String(child.pid),
+              dir,
+            ],
+            { detached: true, stdio: 'ignore' },
+          ).unref();
+        }
       } catch {
         // Already gone.
       }
@@ -205,9 +222,17 @@ function track(child: ChildProcess, signal: NodeJS.Signals = 'SIGKILL'): void {
 }
 
 /** Ends `child` with `signal` if this process exits (or dies of a signal) while it runs. */
-export function endWithOwner(child: ChildProcess, signal: NodeJS.Signals): void {
+export function endWithOwner(
+  child: ChildProcess,
+  signal: NodeJS.Signals,
+  removeDir?: string,
+): void {
   track(child, signal);
-  child.once('exit', () => liveChildren.delete(child));
+  if (removeDir !== undefined) removeAfterExit.set(child, removeDir);
+  child.once('exit', () => {
+    liveChildren.delete(child);
+    removeAfterExit.delete(child);
+  });
 }
 
 interface ExitInfo {

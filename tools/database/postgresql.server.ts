@@ -156,7 +156,7 @@ export async function startPostgres(
       closeSync(logFd);
     }
     const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-    endWithOwner(child, 'SIGQUIT');
+    endWithOwner(child, 'SIGQUIT', options.durable ? undefined : dataDir);
     try {
       await createDatabase(
         install,

@@ -14,6 +14,7 @@ import { OperationRepairService } from './lifecycle/operation-repair.service';
 import { OrphanCollector } from './lifecycle/orphan-collector';
 import { RenameOrganizationOperation } from './lifecycle/rename-organization.operation';
 import { TenantClaims } from './lifecycle/tenant-claims';
+import { TenantCopyProtocol } from './lifecycle/tenant-copy-protocol';
 import { TenantDataMover } from './lifecycle/tenant-data-mover';
 import { ClusterPlacement } from './cluster-placement';
 import { LongOperations } from './long-operations.service';
@@ -46,6 +47,7 @@ import { TenantAccessModule } from './tenant-access.module';
     LongOperations,
     TenantClaims,
     TenantDataMover,
+    TenantCopyProtocol,
     OperationRepairService,
     OrphanCollector,
     OperationHooks,

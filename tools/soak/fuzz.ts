@@ -17,6 +17,7 @@ import { appendFileSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSyn
 import { join, relative, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { PROJECT_ROOT as PROJECT, serviceEntry, startServiceWithDatabase } from '../lib/service';
+import { launchMongo } from '../database/mongo-launcher';
 
 /** Where schemathesis_hooks.py is: the sources, not the compiled tools. */
 const HOOKS_DIR = join(PROJECT, 'tools', 'soak');
@@ -154,6 +155,8 @@ async function ensureSchemathesis() {
   return st;
 }
 
+const MOVE_CLUSTER = 'fuzz-2';
+
 async function main() {
   rmSync(REPORT_DIR, { recursive: true, force: true });
   mkdirSync(REPORT_DIR, { recursive: true });
@@ -163,6 +166,8 @@ async function main() {
     email: `fuzz-operator-${randomBytes(4).toString('hex')}@example.test`,
     password: `fuzz operator ${randomBytes(12).toString('hex')}`,
   };
+  // A second database server as a tenant cluster, for POST /org/move.
+  const moveCluster = await launchMongo({ kinds: ['ferretdb'], persistent: false, log: record });
   const service = await startServiceWithDatabase({
     entry: args.dist ? serviceEntry(resolve(args.dist)) : undefined,
     cwd: PROJECT,
@@ -171,6 +176,7 @@ async function main() {
       WEB_CONCURRENCY: '1',
       SUPERADMIN_EMAIL: superadmin.email,
       SUPERADMIN_PASSWORD: superadmin.password,
+      TENANT_CLUSTERS: JSON.stringify({ [MOVE_CLUSTER]: moveCluster.uri }),
       // One client address sends everything here; the limits are tested in
       // test/security.e2e-spec.ts, not by making the fuzzer wait.
       RATE_LIMIT_GLOBAL: '1000000/1m',
@@ -214,6 +220,7 @@ async function main() {
         FUZZ_BASE_URL: service.url,
         FUZZ_SUPERADMIN_EMAIL: superadmin.email,
         FUZZ_SUPERADMIN_PASSWORD: superadmin.password,
+        FUZZ_MOVE_CLUSTER: MOVE_CLUSTER,
         PYTHONPATH: HOOKS_DIR,
         SCHEMATHESIS_HOOKS: 'schemathesis_hooks',
       },
@@ -230,6 +237,7 @@ async function main() {
       if (errors.length > 0) record(`\nService errors:\n${errors.slice(-40).join('\n')}`);
     }
     await service.stop();
+    await moveCluster.stop();
   }
   const report = readdirSync(REPORT_DIR).find((name) => name.endsWith('.ndjson'));
   const { checks, cases, answers } = report

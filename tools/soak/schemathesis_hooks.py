@@ -6,6 +6,11 @@ generated input:
 
 - GET /org/list: the super admin, whom tools/soak/fuzz.ts bootstraps from
   FUZZ_SUPERADMIN_EMAIL / FUZZ_SUPERADMIN_PASSWORD;
+- POST /org/move: the super admin too, and schema-valid cases move an
+  organization made for that case to FUZZ_MOVE_CLUSTER (a second database
+  server that tools/soak/fuzz.ts starts);
+- GET /org/operations/{id}: the owner of an organization made for the case,
+  and schema-valid cases ask for the operation of a rename it started;
 - DELETE /org/delete: the owner of an organization made for that one case,
   and schema-valid cases name that organization, so deletes really happen;
 - everything else: the token of a freshly created organization. Fuzzing logs
@@ -94,6 +99,55 @@ class SuperAdminToken:
 
     def set(self, case, data, ctx):
         _set_bearer(case, data)
+
+
+def _superadmin_token() -> str:
+    login = requests.post(
+        f"{BASE_URL}/admin/login",
+        json={
+            "email": os.environ["FUZZ_SUPERADMIN_EMAIL"],
+            "password": os.environ["FUZZ_SUPERADMIN_PASSWORD"],
+        },
+        timeout=10,
+    )
+    login.raise_for_status()
+    return login.json()["access_token"]
+
+
+# No caching: every schema-valid case moves an organization of its own.
+@schemathesis.auth(refresh_interval=None).apply_to(method="POST", path="/org/move")
+class OrganizationToMove:
+    def get(self, case, ctx):
+        return {"token": _superadmin_token(), "org": _create_organization()}
+
+    def set(self, case, data, ctx):
+        _set_bearer(case, data["token"])
+        if _positive(case):
+            case.body = {
+                **_body(case),
+                "organization_name": data["org"]["name"],
+                "cluster": os.environ["FUZZ_MOVE_CLUSTER"],
+            }
+
+
+# No caching: every schema-valid case reads an operation of its own.
+@schemathesis.auth(refresh_interval=None).apply_to(method="GET", path="/org/operations/{id}")
+class OperationToRead:
+    def get(self, case, ctx):
+        org = _fresh_organization()
+        started = requests.put(
+            f"{BASE_URL}/org/update",
+            json={"new_organization_name": f"{org['name']} Renamed"},
+            headers={"Authorization": f"Bearer {org['token']}", "Prefer": "respond-async"},
+            timeout=10,
+        )
+        started.raise_for_status()
+        return {"token": org["token"], "id": started.json().get("id")}
+
+    def set(self, case, data, ctx):
+        _set_bearer(case, data["token"])
+        if _positive(case) and data["id"]:
+            case.path_parameters = {**(case.path_parameters or {}), "id": data["id"]}
 
 
 # No caching: every case deletes an organization of its own.

@@ -14,7 +14,6 @@ import {
   TenantConnectionFactory,
   type TenantLocation,
 } from '../../database/tenant-connection.factory';
-import { ownedBy, TenantOwnership } from '../../database/tenant-ownership';
 import { TenantWriteFence } from '../../database/tenant-write-fence';
 import { MigrationsService } from '../../migrations/migrations.service';
 import type { OrganizationRecord } from '../organizations.repository';
@@ -22,8 +21,9 @@ import { Organization, PendingOperation, type OperationStep } from '../schemas/o
 import { OperationHooks } from './operation-hooks';
 import { OperationJournal, type OperationOrigin } from './operation-journal';
 import { OperationLedger, type OperationLease, type Outcome } from './operation-ledger';
-import { isInterruption, OperationRecords } from './operation-records';
+import { OperationRecords } from './operation-records';
 import { TenantClaims } from './tenant-claims';
+import { type CopySteps, TenantCopyProtocol } from './tenant-copy-protocol';
 import { CopyVerificationError, TenantDataMover } from './tenant-data-mover';
 
 export const alreadyThere = (cluster: string) =>
@@ -62,12 +62,12 @@ export class MoveOrganizationOperation {
     private readonly claims: TenantClaims,
     private readonly ledger: OperationLedger,
     private readonly tenants: TenantConnectionFactory,
-    private readonly ownership: TenantOwnership,
     private readonly writes: TenantWriteFence,
     private readonly mover: TenantDataMover,
     private readonly migrations: MigrationsService,
     private readonly hooks: OperationHooks,
     private readonly journal: OperationJournal,
+    private readonly protocol: TenantCopyProtocol,
   ) {}
 
   /**
@@ -144,7 +144,7 @@ export class MoveOrganizationOperation {
 
       // The commit point. Before it repair rolls back, after it forward.
       if ((await this.ledger.decide(lease, 'commit')) !== 'commit') throw operationInterrupted();
-      const switched = await this.applySwitch(lease);
+      const switched = await this.protocol.switch(this.steps, lease);
       await this.hooks.reached('move', 'switched');
       report('dropping_source', documentsTotal);
       const moved = await this.finish(switched, lease);
@@ -154,60 +154,25 @@ export class MoveOrganizationOperation {
       // Only a write that stalled past the drain can change the source under
       // the copy; it was answered 503, and the move is rolled back whole.
       const answer = error instanceof CopyVerificationError ? orgBusy() : error;
-      const outcome = await this.records.afterFailure(lease, error, (org, own) =>
-        this.recover(org, own, answer),
-      );
-      // Committed and then finished by recovery: the move happened.
-      if (outcome === 'commit' && !isInterruption(error)) {
-        const moved = await this.organizations
-          .findById(organizationId)
-          .lean<OrganizationRecord>()
-          .exec();
-        if (moved) return moved;
-      }
-      throw answer;
+      return this.protocol.failed(this.steps, lease, organizationId, error, answer);
     }
   }
 
-  /**
-   * Finishes a committed move or undoes one that was not. `reason`: what the
-   * worker answers its client, recorded as a rolled-back operation's error
-   * (repair has none: the instance stopped).
-   */
-  async recover(
-    org: OrganizationRecord,
-    lease: OperationLease,
-    reason?: unknown,
-  ): Promise<Outcome> {
-    const outcome = await this.ledger.decide(lease, 'abort');
-    if (outcome === 'commit') await this.finish(await this.applySwitch(lease), lease);
-    else await this.undo(org, lease, reason);
-    return outcome;
+  /** Finishes a committed move or undoes one that was not (repair's entry). */
+  recover(org: OrganizationRecord, lease: OperationLease, reason?: unknown): Promise<Outcome> {
+    return this.protocol.recover(this.steps, org, lease, reason);
   }
 
-  /** The switch: one single-document write points the organization at the target cluster. */
-  private async applySwitch(lease: OperationLease): Promise<OrganizationRecord> {
-    const org = await this.records.findPending(lease);
-    if (!org) throw operationInterrupted();
-    const op = org.pending as PendingOperation;
-    await this.ledger.assertCurrent(lease);
-    const switched = await this.organizations
-      .findOneAndUpdate(
-        { _id: org._id, 'pending.op_id': op.op_id },
-        {
-          $set: {
-            cluster: op.target_cluster,
-            'pending.step': 'dropping_source',
-            'pending.lease_until': this.ledger.leaseDeadline(),
-          },
-        },
-        { returnDocument: 'after' },
-      )
-      .lean<OrganizationRecord>()
-      .exec();
-    if (!switched) throw operationInterrupted();
-    return switched;
-  }
+  /** The move's own parts of the shared protocol. */
+  private readonly steps: CopySteps = {
+    switchedFields: (op) => ({ cluster: op.target_cluster }),
+    finish: (org, lease) => this.finish(org, lease),
+    undo: async (org, lease, reason) => {
+      const target = sideOf(org.pending as PendingOperation, 'target');
+      if (target) await this.protocol.dropTarget(org, lease, target);
+      await this.protocol.fail(lease, reason);
+    },
+  };
 
   private async finish(
     org: OrganizationRecord,
@@ -216,38 +181,9 @@ export class MoveOrganizationOperation {
     const op = org.pending as PendingOperation;
     const source = sideOf(op, 'source');
     if (source && source.cluster !== op.target_cluster) {
-      await this.ledger.renew(lease);
-      // The old copy is this organization's, made by an earlier operation:
-      // never the one this move just made (two cluster names may reach one server).
-      await this.ledger.keepAlive(lease, () =>
-        this.ownership.dropIf(
-          source,
-          (owner) => ownedBy(org._id)(owner) && owner.kind === 'owned' && owner.opId !== op.op_id,
-          () => this.ledger.assertFresh(lease),
-        ),
-      );
+      await this.protocol.dropSource(org, lease, source);
     }
     await this.hooks.reached('move', 'source_dropped');
-    await this.journal.succeed(lease, org);
-    return this.records.close(lease);
-  }
-
-  private async undo(
-    org: OrganizationRecord,
-    lease: OperationLease,
-    reason: unknown,
-  ): Promise<void> {
-    const target = sideOf(org.pending as PendingOperation, 'target');
-    if (target) {
-      await this.ledger.renew(lease);
-      // Only what this very move made: an empty name or someone else's data stays.
-      await this.ledger.keepAlive(lease, () =>
-        this.ownership.dropIf(target, ownedBy(org._id, lease.opId), () =>
-          this.ledger.assertFresh(lease),
-        ),
-      );
-    }
-    await this.journal.fail(lease, reason);
-    await this.records.close(lease);
+    return this.protocol.succeed(org, lease);
   }
 }

@@ -9,7 +9,6 @@ import {
   TenantConnectionFactory,
   tenantLocationOf,
 } from '../../database/tenant-connection.factory';
-import { ownedBy, TenantOwnership } from '../../database/tenant-ownership';
 import { TenantWriteFence } from '../../database/tenant-write-fence';
 import { MigrationsService } from '../../migrations/migrations.service';
 import { slugify } from '../organization-name';
@@ -18,8 +17,9 @@ import { Organization, PendingOperation } from '../schemas/organization.schema';
 import { OperationHooks } from './operation-hooks';
 import { OperationJournal, type OperationOrigin } from './operation-journal';
 import { OperationLedger, type OperationLease, type Outcome } from './operation-ledger';
-import { isInterruption, OperationRecords } from './operation-records';
+import { OperationRecords } from './operation-records';
 import { orgNameTaken, TenantClaims } from './tenant-claims';
+import { type CopySteps, TenantCopyProtocol } from './tenant-copy-protocol';
 import { CopyVerificationError, TenantDataMover } from './tenant-data-mover';
 
 /**
@@ -37,12 +37,12 @@ export class RenameOrganizationOperation {
     private readonly claims: TenantClaims,
     private readonly ledger: OperationLedger,
     private readonly tenants: TenantConnectionFactory,
-    private readonly ownership: TenantOwnership,
     private readonly writes: TenantWriteFence,
     private readonly mover: TenantDataMover,
     private readonly migrations: MigrationsService,
     private readonly hooks: OperationHooks,
     private readonly journal: OperationJournal,
+    private readonly protocol: TenantCopyProtocol,
   ) {}
 
   /** `origin`: the request it runs for, whose operation resource it keeps up to date. */
@@ -122,67 +122,45 @@ export class RenameOrganizationOperation {
 
       // The commit point. Before it repair rolls back, after it forward.
       if ((await this.ledger.decide(lease, 'commit')) !== 'commit') throw operationInterrupted();
-      const switched = await this.applySwitch(lease);
+      const switched = await this.protocol.switch(this.steps, lease);
       await this.hooks.reached('rename', 'switched');
       return await this.finish(switched, lease);
     } catch (error) {
-      const answer = clientError(error, newName);
-      const outcome = await this.records.afterFailure(lease, error, (org, own) =>
-        this.recover(org, own, answer),
+      return this.protocol.failed(
+        this.steps,
+        lease,
+        organizationId,
+        error,
+        clientError(error, newName),
       );
-      // Committed and then finished by recovery: the rename happened.
-      if (outcome === 'commit' && !isInterruption(error)) {
-        const renamed = await this.organizations
-          .findById(organizationId)
-          .lean<OrganizationRecord>()
-          .exec();
-        if (renamed) return renamed;
-      }
-      throw answer;
     }
   }
 
-  /**
-   * Finishes a committed rename or undoes one that was not. `reason`: what
-   * the worker answers its client, recorded as a rolled-back operation's
-   * error (repair has none: the instance stopped).
-   */
-  async recover(
-    org: OrganizationRecord,
-    lease: OperationLease,
-    reason?: unknown,
-  ): Promise<Outcome> {
-    const outcome = await this.ledger.decide(lease, 'abort');
-    if (outcome === 'commit') await this.finish(await this.applySwitch(lease), lease);
-    else await this.undo(org, lease, reason);
-    return outcome;
+  /** Finishes a committed rename or undoes one that was not (repair's entry). */
+  recover(org: OrganizationRecord, lease: OperationLease, reason?: unknown): Promise<Outcome> {
+    return this.protocol.recover(this.steps, org, lease, reason);
   }
 
-  /** The switch: one single-document write moves the organization to its new name and database. */
-  private async applySwitch(lease: OperationLease): Promise<OrganizationRecord> {
-    const org = await this.records.findPending(lease);
-    if (!org) throw operationInterrupted();
-    const op = org.pending as PendingOperation;
-    await this.ledger.assertCurrent(lease);
-    const switched = await this.organizations
-      .findOneAndUpdate(
-        { _id: org._id, 'pending.op_id': op.op_id },
-        {
-          $set: {
-            name: op.target_name,
-            slug: op.target_slug,
-            database_name: op.target_database,
-            'pending.step': 'dropping_source',
-            'pending.lease_until': this.ledger.leaseDeadline(),
-          },
-        },
-        { returnDocument: 'after' },
-      )
-      .lean<OrganizationRecord>()
-      .exec();
-    if (!switched) throw operationInterrupted();
-    return switched;
-  }
+  /** The rename's own parts of the shared protocol. */
+  private readonly steps: CopySteps = {
+    switchedFields: (op) => ({
+      name: op.target_name,
+      slug: op.target_slug,
+      database_name: op.target_database,
+    }),
+    finish: (org, lease) => this.finish(org, lease),
+    undo: async (org, lease, reason) => {
+      const op = org.pending as PendingOperation;
+      if (op.target_database) {
+        await this.protocol.dropTarget(org, lease, tenantLocationOf(org, op.target_database));
+      }
+      if (op.target_slug && op.target_slug !== org.slug) {
+        await this.ledger.assertCurrent(lease);
+        await this.claims.releaseSlug(op.target_slug, org._id);
+      }
+      await this.protocol.fail(lease, reason);
+    },
+  };
 
   private async finish(
     org: OrganizationRecord,
@@ -191,46 +169,14 @@ export class RenameOrganizationOperation {
     const op = org.pending as PendingOperation;
     const source = op.source_database;
     if (source && source !== op.target_database) {
-      await this.ledger.renew(lease);
-      // The old database is this organization's, made by an earlier operation.
-      await this.ledger.keepAlive(lease, () =>
-        this.ownership.dropIf(
-          tenantLocationOf(org, source),
-          (owner) => ownedBy(org._id)(owner) && owner.kind === 'owned' && owner.opId !== op.op_id,
-          () => this.ledger.assertFresh(lease),
-        ),
-      );
+      await this.protocol.dropSource(org, lease, tenantLocationOf(org, source));
     }
     await this.hooks.reached('rename', 'source_dropped');
     if (op.source_slug) {
       await this.ledger.assertCurrent(lease);
       await this.claims.releaseSlug(op.source_slug, org._id);
     }
-    await this.journal.succeed(lease, org);
-    return this.records.close(lease);
-  }
-
-  private async undo(
-    org: OrganizationRecord,
-    lease: OperationLease,
-    reason: unknown,
-  ): Promise<void> {
-    const op = org.pending as PendingOperation;
-    const target = op.target_database;
-    if (target) {
-      await this.ledger.renew(lease);
-      await this.ledger.keepAlive(lease, () =>
-        this.ownership.dropIf(tenantLocationOf(org, target), ownedBy(org._id, op.op_id), () =>
-          this.ledger.assertFresh(lease),
-        ),
-      );
-    }
-    if (op.target_slug && op.target_slug !== org.slug) {
-      await this.ledger.assertCurrent(lease);
-      await this.claims.releaseSlug(op.target_slug, org._id);
-    }
-    await this.journal.fail(lease, reason);
-    await this.records.close(lease);
+    return this.protocol.succeed(org, lease);
   }
 }
 

@@ -1,4 +1,5 @@
 import { spawn } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -249,6 +250,68 @@ describe('Moving an organization between clusters (e2e)', () => {
 
       await t.app.get(OrphanCollector).collect();
       await expectOn(t, org, 'eu-1');
+    });
+
+    /**
+     * What a mover's metadata write leaves on the target cluster when it
+     * lands after repair rolled the move back and dropped the target: the
+     * organization's own metadata, of an operation that is over.
+     */
+    async function leaveAbortedMoveTarget(org: OrgFixture, cluster: Cluster) {
+      const database = tenantDbNameOf(org.name);
+      const meta = await direct.default
+        .db(database)
+        .collection<{ _id: string }>('_tenant_meta')
+        .findOne({ _id: 'tenant' });
+      expect(meta).toMatchObject({ organization_id: new ObjectId(org.id) });
+      await direct[cluster]
+        .db(database)
+        .collection<{ _id: string; op_id: string }>('_tenant_meta')
+        .insertOne({ ...meta!, op_id: randomUUID() });
+      expect(await databasesOn(cluster)).toContain(database);
+    }
+
+    it("drops an aborted move's leftover on the cluster it never reached, never the live copy", async () => {
+      const org = await seededOrg(t);
+      await leaveAbortedMoveTarget(org, 'eu-1');
+      await t.app.get(OrphanCollector).collect();
+      await expectOn(t, org, 'default');
+    });
+
+    it('takes such a leftover back when the organization moves to that cluster', async () => {
+      const org = await seededOrg(t);
+      await leaveAbortedMoveTarget(org, 'eu-2');
+      await operator.moveOrg({ organization_name: org.name, cluster: 'eu-2' }).expect(200);
+      await expectOn(t, org, 'eu-2');
+    });
+  });
+
+  describe('two cluster names for one server', () => {
+    it("refuses a move to the other name with 409, and the orphan collector leaves the organization's database there", async () => {
+      const mirrored = await start({
+        masterDbName: uniqueMasterDb(),
+        env: {
+          TENANT_CLUSTERS: JSON.stringify({
+            'eu-1': eu1.uri,
+            'eu-2': eu2.uri,
+            mirror: process.env.MONGODB_URI,
+          }),
+        },
+      });
+      try {
+        const org = await seededOrg(mirrored);
+        const root = await apiClient(mirrored).loginAs(SUPERADMIN.email, SUPERADMIN.password);
+        expectProblem(
+          await root.moveOrg({ organization_name: org.name, cluster: 'mirror' }),
+          409,
+          'CONFLICT',
+        );
+        await expectOn(mirrored, org, 'default');
+        await mirrored.app.get(OrphanCollector).collect();
+        await expectOn(mirrored, org, 'default');
+      } finally {
+        await mirrored.close();
+      }
     });
   });
 

@@ -6,12 +6,11 @@ import { DEFAULT_CLUSTER } from '../../config/tenant-clusters';
 import { ClusterConnections } from '../../database/cluster-connections';
 import {
   TenantConnectionFactory,
-  tenantLocationOf,
   type TenantLocation,
 } from '../../database/tenant-connection.factory';
 import { TenantOwnership } from '../../database/tenant-ownership';
 import { OperationLedger } from './operation-ledger';
-import { TenantClaims } from './tenant-claims';
+import { locationsOf, TenantClaims } from './tenant-claims';
 import type { OrganizationRecord } from '../organizations.repository';
 import { Organization, SlugReservation } from '../schemas/organization.schema';
 
@@ -30,14 +29,12 @@ export interface CollectedOrphans {
  * Every organization records a database or slug before it creates one, so
  * "nobody refers to it" cannot hit a create or rename in flight.
  *
- * Every configured cluster is scanned. A database with data counts as
- * referenced when an organization names it on any cluster: names are unique
- * across organizations (they come from unique slugs), so this is exact for
- * everything the service makes, and it can never drop a database because
- * two cluster names reach one server or a cluster was renamed in
- * TENANT_CLUSTERS. A move leaves one name on two clusters, so an *empty*
- * database (nothing to lose) is judged by where it is: collected unless an
- * organization uses it there, or an operation of that name is in flight.
+ * Every configured cluster is scanned, and a database is judged by where it
+ * is: collected unless an organization uses it on that cluster, or an
+ * operation of that name is in flight. A database with data whose name is in
+ * use on another cluster (a move's target it never reached) is collected only
+ * if its metadata proves it another database than the one in use: two
+ * cluster names may reach one server (TenantClaims.reclaimOrphan).
  */
 @Injectable()
 export class OrphanCollector {
@@ -75,7 +72,6 @@ export class OrphanCollector {
     }
     if (found.length === 0) return 0;
     // Read after listing every cluster: a database that exists was referenced before it was created.
-    const referenced = new Set<string>();
     const usedAt = new Set<string>();
     const inFlight = new Set<string>();
     const orgs = await this.organizations
@@ -83,45 +79,25 @@ export class OrphanCollector {
       .lean<OrganizationRecord[]>()
       .exec();
     for (const org of orgs) {
-      const pending = org.pending;
-      const uses: TenantLocation[] = [tenantLocationOf(org)];
-      if (pending?.target_database) {
-        uses.push(
-          tenantLocationOf(
-            { ...org, cluster: pending.target_cluster ?? org.cluster },
-            pending.target_database,
-          ),
-        );
-      }
-      if (pending?.source_database) {
-        uses.push(
-          tenantLocationOf(
-            { ...org, cluster: pending.source_cluster ?? org.cluster },
-            pending.source_database,
-          ),
-        );
-      }
-      for (const use of uses) {
-        referenced.add(use.databaseName);
+      for (const use of locationsOf(org)) {
         usedAt.add(locationKey(use));
-        if (pending) inFlight.add(use.databaseName);
+        if (org.pending) inFlight.add(use.databaseName);
       }
     }
     let dropped = 0;
     for (const location of found) {
       if (usedAt.has(locationKey(location))) continue;
-      const named = referenced.has(location.databaseName);
       // A name in use elsewhere (a move's other copy) while an operation of it runs: not touched.
-      if (named && inFlight.has(location.databaseName)) continue;
+      if (inFlight.has(location.databaseName)) continue;
       const owner = await this.ownership.inspect(location);
-      let removed = false;
-      if (owner.kind === 'empty') {
-        // Nothing in it to lose: a late write's leftover on a cluster the
-        // organization moved away from is collected too.
-        removed = await this.ownership.dropIf(location, (now) => now.kind === 'empty');
-      } else if (!named) {
-        removed = await this.claims.reclaimOrphan(location, owner);
-      }
+      // Empty: nothing in it to lose, so a late write's leftover on a cluster
+      // the organization moved away from is collected too. Owned: also a copy
+      // of a name in use on another cluster (a move's target it never
+      // reached), unless it may be that very database under a second name.
+      const removed =
+        owner.kind === 'empty'
+          ? await this.ownership.dropIf(location, (now) => now.kind === 'empty')
+          : await this.claims.reclaimOrphan(location, owner);
       if (removed) dropped += 1;
       else if (owner.kind === 'foreign') {
         this.logger.warn(

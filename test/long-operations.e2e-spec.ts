@@ -3,9 +3,10 @@ import { TENANT_META_COLLECTION } from '../src/database/database.constants';
 import { OperationHooks } from '../src/organizations/lifecycle/operation-hooks';
 import type { OperationType } from '../src/organizations/schemas/organization.schema';
 import { slugify } from '../src/organizations/organization-name';
+import { apiClient, expectProblem } from './utils/api';
 import { bearer, createOrg, PASSWORD, type OrgFixture } from './utils/fixtures';
 import { FreezingHooks } from './utils/freezing-hooks';
-import { createTestApp, uniqueMasterDb, type TestApp } from './utils/test-app';
+import { createTestApp, uniqueMasterDb, uniqueSuffix, type TestApp } from './utils/test-app';
 
 const SUPERADMIN = { email: 'operator@long-ops.test', password: 'operator passphrase 123' };
 const WITH_OPERATOR = {
@@ -194,6 +195,45 @@ describe('Long operations: 202 Accepted and GET /org/operations/{id} (e2e)', () 
         result: { organization_name: org.name, deleted: true },
       });
       await t.http().get('/org/get').query({ organization_name: org.name }).expect(404);
+    });
+
+    it("lets the organization's admins follow its delete with the tokens it ended, and nobody else", async () => {
+      const org = await createOrg(t, 'Followed');
+      const stranger = await createOrg(t, 'Onlooker');
+      const api = apiClient(t);
+      const adminOf = async (role: string) => {
+        const email = `${role}-${uniqueSuffix()}@example.test`;
+        const added = await org.owner.admins.add({ email, password: PASSWORD, role }).expect(201);
+        return { id: added.body.id as string, session: await api.loginAs(email, PASSWORD) };
+      };
+      const second = await adminOf('admin');
+      // Removed before the delete began: not one of its admins.
+      const removed = await adminOf('admin');
+      await org.owner.admins.remove(removed.id).expect(204);
+      const loggedOut = await api.loginAs(org.email, PASSWORD);
+      await loggedOut.logout().expect(204);
+
+      const res = await org.owner.deleteOrg(org.name).set('Prefer', 'respond-async').expect(202);
+      const location = res.headers.location;
+      const done = (await pollUntilDone(t, location, org.token)).at(-1)!;
+      expect(done).toMatchObject({
+        status: 'succeeded',
+        result: { organization_name: org.name, deleted: true },
+      });
+      const seenBySecond = await t.http().get(location).set(bearer(second.session.token));
+      expect({ status: seenBySecond.status, body: seenBySecond.body }).toEqual({
+        status: 200,
+        body: done,
+      });
+
+      // The same tokens open nothing else.
+      expectProblem(await org.owner.getOrg(org.name), 401, 'UNAUTHORIZED');
+      expectProblem(await org.owner.members.list(), 401, 'UNAUTHORIZED');
+      expectProblem(await second.session.admins.list(), 401, 'UNAUTHORIZED');
+      const asWho = (token: string) => t.http().get(location).set(bearer(token));
+      expectProblem(await asWho(removed.session.token), 404, 'OPERATION_NOT_FOUND');
+      expectProblem(await asWho(stranger.token), 404, 'OPERATION_NOT_FOUND');
+      expectProblem(await asWho(loggedOut.token), 401, 'UNAUTHORIZED');
     });
 
     it('shows an operation to its organization and the super admin only: 404 for another organization, 401 anonymous', async () => {

@@ -335,6 +335,17 @@ export class AdminsService implements OnModuleInit {
     return previous.map((admin) => admin.email);
   }
 
+  /** Each admin of the organization with the credentials version their tokens carry. */
+  async credentialsOf(
+    organizationId: Types.ObjectId,
+  ): Promise<{ id: Types.ObjectId; ver: number }[]> {
+    const admins = await this.admins
+      .find({ organization_id: organizationId }, { credentials_version: 1 })
+      .lean<Pick<Admin, '_id' | 'credentials_version'>[]>()
+      .exec();
+    return admins.map((admin) => ({ id: admin._id, ver: admin.credentials_version }));
+  }
+
   async deleteForOrganization(organizationId: Types.ObjectId): Promise<void> {
     await this.admins.deleteMany({ organization_id: organizationId }).exec();
   }

@@ -9,6 +9,7 @@ import { authConfig, type AuthConfig } from '../config/configuration';
 import { TenantAccess } from '../organizations/tenant-access.service';
 import { LoginLockoutService } from './login-lockout.service';
 import type { AccessTokenClaims, AuthenticatedAdmin } from './authenticated-admin';
+import { SessionEndedError } from './ended-session';
 import type { LoginResponseView } from './dto/login-response.view';
 import { durationToSeconds } from '../config/duration';
 import { TokenRevocationService } from './token-revocation.service';
@@ -103,10 +104,21 @@ export class AuthService {
     const sameOrganization = organizationId
       ? admin?.organization_id?.equals(organizationId) === true && org !== null
       : admin?.role === 'superadmin' && !admin.organization_id;
+    if (await revoked) throw unauthorized('The token was revoked by a logout; log in again.');
     if (!admin || !sameOrganization) {
+      // A (former) member of an organization: still who they were, for the
+      // one route that serves them (their organization's delete operation).
+      if (organizationId && (!admin || admin.organization_id?.equals(organizationId))) {
+        throw new SessionEndedError({
+          ended: true,
+          adminId,
+          organizationId,
+          credentialsVersion: ver,
+          tokenId: jti,
+        });
+      }
       throw unauthorized('The token refers to an admin or organization that no longer exists.');
     }
-    if (await revoked) throw unauthorized('The token was revoked by a logout; log in again.');
     if (admin.credentials_version !== ver) {
       throw unauthorized('The token was revoked by a credentials change; log in again.');
     }

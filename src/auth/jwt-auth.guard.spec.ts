@@ -9,7 +9,8 @@ import type { AuthConfig } from '../config/configuration';
 import { JWT_ALGORITHM } from './auth.constants';
 import type { AuthService } from './auth.service';
 import type { AccessTokenClaims, AuthenticatedAdmin } from './authenticated-admin';
-import { OptionalAuth, Public } from './decorators';
+import { AcceptsEndedSession, OptionalAuth, Public } from './decorators';
+import { type EndedSession, SessionEndedError } from './ended-session';
 import { JwtAuthGuard } from './jwt-auth.guard';
 import { JwtStrategy } from './jwt.strategy';
 
@@ -33,9 +34,12 @@ class Routes {
   optional(): void {}
 
   protectedRoute(): void {}
+
+  @AcceptsEndedSession()
+  followsDelete(): void {}
 }
 
-type Request = { headers: Record<string, string>; user?: AuthenticatedAdmin };
+type Request = { headers: Record<string, string>; user?: AuthenticatedAdmin | EndedSession };
 
 function contextFor(handler: keyof Routes, authorization?: string) {
   const request: Request = { headers: authorization ? { authorization } : {} };
@@ -207,5 +211,46 @@ describe('JwtAuthGuard', () => {
     resolveSession.mockRejectedValueOnce(outage);
     const { context } = contextFor('protectedRoute', token);
     await expect(guard.canActivate(context)).rejects.toBe(outage);
+  });
+
+  describe('a session that ended (its organization deleted)', () => {
+    const ended: EndedSession = {
+      ended: true,
+      adminId: owner.adminId,
+      organizationId: orgId,
+      credentialsVersion: 0,
+      tokenId: owner.tokenId,
+    };
+    beforeEach(() => resolveSession.mockRejectedValue(new SessionEndedError(ended)));
+
+    it('is refused with 401 on every route that does not accept it', async () => {
+      const token = `Bearer ${await tokenFor(owner)}`;
+      for (const route of ['protectedRoute', 'optional'] as const) {
+        expect(await outcome(route, token)).toEqual({
+          refused: ErrorCode.UNAUTHORIZED,
+          message: 'The token refers to an admin or organization that no longer exists.',
+        });
+      }
+    });
+
+    it('is handed, as what it is, to a route that accepts it', async () => {
+      expect(await outcome('followsDelete', `Bearer ${await tokenFor(owner)}`)).toEqual({
+        admitted: true,
+        user: ended,
+      });
+    });
+
+    it('still needs a valid token there', async () => {
+      const forged = `Bearer ${await tokenFor(owner, jwtFor('another-secret-that-is-long-enough-for-hs256-xyz'))}`;
+      expect(await outcome('followsDelete', forged)).toMatchObject({
+        refused: ErrorCode.UNAUTHORIZED,
+      });
+      expect(await outcome('followsDelete')).toMatchObject({ refused: ErrorCode.UNAUTHORIZED });
+      resolveSession.mockRejectedValueOnce(new DomainError(ErrorCode.UNAUTHORIZED, 'revoked'));
+      expect(await outcome('followsDelete', `Bearer ${await tokenFor(owner)}`)).toEqual({
+        refused: ErrorCode.UNAUTHORIZED,
+        message: 'revoked',
+      });
+    });
   });
 });

@@ -5,7 +5,12 @@ import { orgBusy } from '../common/errors/domain.error';
 import { ErrorCode } from '../common/errors/error-codes';
 import type { DatabaseConfig } from '../config/configuration';
 import type { OperationView } from './dto/operation.view';
-import type { OperationJournal, OperationOrigin } from './lifecycle/operation-journal';
+import type { EndedSession } from '../auth/ended-session';
+import type {
+  OperationJournal,
+  OperationOrigin,
+  StoredOperation,
+} from './lifecycle/operation-journal';
 import { LongOperations, type LongRequest } from './long-operations.service';
 
 const ORG = new Types.ObjectId();
@@ -35,15 +40,18 @@ const viewer = (role: AuthenticatedAdmin['role'], organizationId: Types.ObjectId
     tokenId: 'jti',
   }) satisfies AuthenticatedAdmin;
 
+/** An admin of ORG whose session a delete ended, at credentials version 3. */
+const FORMER = { id: new Types.ObjectId(), ver: 3 };
+
 describe('LongOperations', () => {
-  let stored: (OperationView & { organization_id: Types.ObjectId }) | null;
+  let stored: StoredOperation | null;
   let longOps: LongOperations;
 
   beforeEach(() => {
     stored = {
-      ...operation(),
-      progress: { documents_copied: 4, documents_total: 10 },
-      organization_id: ORG,
+      view: { ...operation(), progress: { documents_copied: 4, documents_total: 10 } },
+      organizationId: ORG,
+      formerAdmins: [FORMER],
     };
     const journal = { find: jest.fn(() => Promise.resolve(stored)) };
     longOps = new LongOperations(
@@ -72,9 +80,8 @@ describe('LongOperations', () => {
       finished = true;
     });
     expect(answer).toEqual({ accepted: expect.objectContaining({ id: 'op-1' }) });
-    // The current state, without the owner's id.
+    // The current state.
     expect(answer).toMatchObject({ accepted: { progress: { documents_copied: 4 } } });
-    expect('accepted' in answer && 'organization_id' in answer.accepted).toBe(false);
     expect(finished).toBe(false);
     await sleep(250);
     expect(finished).toBe(true);
@@ -116,6 +123,31 @@ describe('LongOperations', () => {
       await expect(
         longOps.find(viewer('owner', new Types.ObjectId()), 'op-1'),
       ).rejects.toMatchObject({ code: ErrorCode.OPERATION_NOT_FOUND });
+    });
+
+    const ended = (adminId: Types.ObjectId, organizationId: Types.ObjectId, ver: number) =>
+      ({
+        ended: true,
+        adminId,
+        organizationId,
+        credentialsVersion: ver,
+        tokenId: 'jti',
+      }) satisfies EndedSession;
+
+    it('shows a delete to an admin whose session it ended, with the token of that session', async () => {
+      await expect(longOps.find(ended(FORMER.id, ORG, FORMER.ver), 'op-1')).resolves.toMatchObject({
+        id: 'op-1',
+      });
+    });
+
+    it.each([
+      ['an admin it did not end', ended(new Types.ObjectId(), ORG, 0)],
+      ['a token from before a credentials change', ended(FORMER.id, ORG, FORMER.ver - 1)],
+      ['the same admin id under another organization', ended(FORMER.id, new Types.ObjectId(), 3)],
+    ])('answers 404 to an ended session of %s', async (_, who) => {
+      await expect(longOps.find(who, 'op-1')).rejects.toMatchObject({
+        code: ErrorCode.OPERATION_NOT_FOUND,
+      });
     });
 
     it('answers 404 for an unknown or expired operation', async () => {

@@ -1,5 +1,6 @@
 import { Inject, Injectable, Logger, type OnApplicationShutdown } from '@nestjs/common';
 import type { AuthenticatedAdmin } from '../auth/authenticated-admin';
+import type { EndedSession } from '../auth/ended-session';
 import { DomainError } from '../common/errors/domain.error';
 import { ErrorCode } from '../common/errors/error-codes';
 import { describeError } from '../common/http/problem';
@@ -69,19 +70,33 @@ export class LongOperations implements OnApplicationShutdown {
       const current = request.respondAsync
         ? null
         : await this.journal.find(first.accepted.id).catch(() => null);
-      return { accepted: current ? withoutOwner(current) : first.accepted };
+      return { accepted: current?.view ?? first.accepted };
     } finally {
       clearTimeout(budget);
     }
   }
 
-  /** The organization's admins and the super admin see an operation; anyone else is told it does not exist. */
-  async find(viewer: AuthenticatedAdmin, id: string): Promise<OperationView> {
+  /**
+   * The organization's admins and the super admin see an operation; anyone
+   * else is told it does not exist. A delete ends its organization's
+   * sessions, so the admins it had when it began may read it with the tokens
+   * they had then (same credentials version): how else would the admin who
+   * asked learn how it ended?
+   */
+  async find(viewer: AuthenticatedAdmin | EndedSession, id: string): Promise<OperationView> {
     const operation = await this.journal.find(id);
     if (!operation) throw operationNotFound();
-    const own = viewer.organizationId?.equals(operation.organization_id) ?? false;
-    if (viewer.role !== 'superadmin' && !own) throw operationNotFound();
-    return withoutOwner(operation);
+    const own = viewer.organizationId?.equals(operation.organizationId) ?? false;
+    const allowed =
+      'ended' in viewer
+        ? own &&
+          operation.formerAdmins.some(
+            (former) =>
+              former.id.equals(viewer.adminId) && former.ver === viewer.credentialsVersion,
+          )
+        : own || viewer.role === 'superadmin';
+    if (!allowed) throw operationNotFound();
+    return operation.view;
   }
 
   /**
@@ -109,9 +124,4 @@ export class LongOperations implements OnApplicationShutdown {
       .finally(() => this.detached.delete(settled));
     this.detached.add(settled);
   }
-}
-
-function withoutOwner(operation: OperationView & { organization_id?: unknown }): OperationView {
-  const { organization_id: _owner, ...view } = operation;
-  return view;
 }

@@ -36,7 +36,10 @@ export class DeleteOrganizationOperation {
     const locked = await this.records.whileIdle(organizationId, { pending });
     const lease = await this.ledger.open(organizationId, pending.op_id, 'delete');
     try {
-      await this.journal.open(lease, locked, origin);
+      // Read once the delete is recorded: from then on no admin is added or changed.
+      await this.journal.open(lease, locked, origin, () =>
+        this.admins.credentialsOf(organizationId),
+      );
       await this.hooks.reached('delete', 'recorded');
       await this.recover(locked, lease);
       return locked;

@@ -45,9 +45,28 @@ interface OperationDocument {
   updated_at: Date;
   result?: Record<string, unknown>;
   error?: Problem;
+  /**
+   * A delete's: the organization's admins when it began, with their
+   * credentials versions. The delete ends their sessions, yet they may still
+   * read this resource with the tokens they had (`EndedSession`).
+   */
+  former_admins?: FormerAdmin[];
   /** The fence of whoever wrote the terminal status. */
   fence: number;
   expires_at: Date;
+}
+
+/** An admin whose session an operation ended, as their tokens name them. */
+export interface FormerAdmin {
+  id: Types.ObjectId;
+  ver: number;
+}
+
+/** An operation resource, and who may read it besides the super admin. */
+export interface StoredOperation {
+  view: OperationView;
+  organizationId: Types.ObjectId;
+  formerAdmins: FormerAdmin[];
 }
 
 /** Reported by the copy after each batch: documents copied so far, of how many. */
@@ -90,6 +109,7 @@ export class OperationJournal implements OnModuleInit {
     lease: OperationLease,
     organization: Pick<OrganizationRecord, 'name'>,
     origin: OperationOrigin | undefined,
+    formerAdmins?: () => Promise<FormerAdmin[]>,
   ): Promise<void> {
     if (!origin) return;
     const now = new Date();
@@ -109,6 +129,7 @@ export class OperationJournal implements OnModuleInit {
       fence: lease.fence,
       expires_at: new Date(now.getTime() + RETENTION_MS),
     };
+    if (formerAdmins) document.former_admins = await formerAdmins();
     await this.ledger.assertCurrent(lease);
     await this.operations.insertOne(document);
     origin.recorded?.(toView(document));
@@ -186,9 +207,15 @@ export class OperationJournal implements OnModuleInit {
     await this.settle(lease, { status: 'failed', error });
   }
 
-  async find(id: string): Promise<(OperationView & { organization_id: Types.ObjectId }) | null> {
+  async find(id: string): Promise<StoredOperation | null> {
     const document = await this.operations.findOne({ _id: id, expires_at: { $gt: new Date() } });
-    return document && { ...toView(document), organization_id: document.organization_id };
+    return (
+      document && {
+        view: toView(document),
+        organizationId: document.organization_id,
+        formerAdmins: document.former_admins ?? [],
+      }
+    );
   }
 
   private async settle(

@@ -1,9 +1,9 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { MongoClient, ObjectId } from 'mongodb';
+import { ObjectId } from 'mongodb';
 import { ClusterConnections } from '../src/database/cluster-connections';
 import { OrphanCollector } from '../src/organizations/lifecycle/orphan-collector';
-import { launchMongo, type LaunchedMongo } from '../tools/database/mongo-launcher';
 import { apiClient, expectProblem, type AdminSession } from './utils/api';
+import { type ClusterName, launchTestClusters, type TestClusters } from './utils/clusters';
 import {
   createOrg,
   newOrgInput,
@@ -21,18 +21,17 @@ const SUPERADMIN = { email: 'clusters-operator@example.test', password: 'operato
  * tenant data is checked on the server it must be on.
  */
 describe('Several database clusters (e2e)', () => {
-  let eu1: LaunchedMongo;
-  let eu2: LaunchedMongo;
-  /** Direct clients, to look at each server's databases behind the service's back. */
-  const direct: Record<string, MongoClient> = {};
+  let clusters: TestClusters;
   let t: TestApp;
   let operator: AdminSession;
+  const direct = (cluster: ClusterName) => clusters.direct[cluster];
+  const databasesOn = (cluster: ClusterName) => clusters.databasesOn(cluster);
 
   const start = ({ masterDbName, ...env }: Record<string, string> = {}) =>
     createTestApp({
       masterDbName,
       env: {
-        TENANT_CLUSTERS: JSON.stringify({ 'eu-1': eu1.uri, 'eu-2': eu2.uri }),
+        TENANT_CLUSTERS: clusters.tenantClusters,
         SUPERADMIN_EMAIL: SUPERADMIN.email,
         SUPERADMIN_PASSWORD: SUPERADMIN.password,
         ...env,
@@ -47,33 +46,18 @@ describe('Several database clusters (e2e)', () => {
     return org;
   }
 
-  /** Tenant databases on each server. */
-  async function databasesOn(cluster: 'default' | 'eu-1' | 'eu-2'): Promise<string[]> {
-    const { databases } = await direct[cluster].db().admin().listDatabases({ nameOnly: true });
-    return (databases as Array<{ name: string }>)
-      .map((d) => d.name)
-      .filter((name) => name.startsWith('org_'));
-  }
-
   const addMember = (org: OrgFixture, email: string) =>
     org.owner.members.add({ email, name: 'A Member' }).expect(201);
 
   beforeAll(async () => {
-    [eu1, eu2] = await Promise.all([
-      launchMongo({ kinds: ['ferretdb'], persistent: false, log: () => undefined }),
-      launchMongo({ kinds: ['ferretdb'], persistent: false, log: () => undefined }),
-    ]);
-    direct.default = new MongoClient(process.env.MONGODB_URI!);
-    direct['eu-1'] = new MongoClient(eu1.uri);
-    direct['eu-2'] = new MongoClient(eu2.uri);
+    clusters = await launchTestClusters();
     t = await start();
     operator = await apiClient(t).loginAs(SUPERADMIN.email, SUPERADMIN.password);
   }, 90_000);
 
   afterAll(async () => {
     await t?.close();
-    await Promise.all(Object.values(direct).map((client) => client.close()));
-    await Promise.all([eu1?.stop(), eu2?.stop()]);
+    await clusters?.stop();
   });
 
   describe('placement', () => {
@@ -156,7 +140,7 @@ describe('Several database clusters (e2e)', () => {
       const database = tenantDbNameOf(org.name);
       const member = `member-${uniqueSuffix()}@example.test`;
       await addMember(org, member);
-      const stored = await direct['eu-1']
+      const stored = await direct('eu-1')
         .db(database)
         .collection('members')
         .findOne({ email: member });
@@ -169,7 +153,7 @@ describe('Several database clusters (e2e)', () => {
       expect(await databasesOn('eu-1')).toContain(target);
       expect(await databasesOn('eu-1')).not.toContain(database);
       expect(await databasesOn('default')).not.toContain(target);
-      const copied = await direct['eu-1']
+      const copied = await direct('eu-1')
         .db(target)
         .collection('members')
         .findOne({ email: member });
@@ -188,8 +172,8 @@ describe('Several database clusters (e2e)', () => {
       const foreign = `org_orphan_foreign_${suffix}`;
       const used = await createOn('eu-2');
       // A late write's leftover (a collection without documents) and someone else's data.
-      await direct['eu-2'].db(empty).createCollection('members');
-      await direct['eu-2'].db(foreign).collection('things').insertOne({ a: 1 });
+      await direct('eu-2').db(empty).createCollection('members');
+      await direct('eu-2').db(foreign).collection('things').insertOne({ a: 1 });
       expect(await databasesOn('eu-2')).toEqual(expect.arrayContaining([empty, foreign]));
 
       const collected = await t.app.get(OrphanCollector).collect();
@@ -198,7 +182,7 @@ describe('Several database clusters (e2e)', () => {
       expect(left).not.toContain(empty);
       expect(left).toContain(foreign);
       expect(left).toContain(tenantDbNameOf(used.name));
-      await direct['eu-2'].db(foreign).dropDatabase();
+      await direct('eu-2').db(foreign).dropDatabase();
     });
   });
 
@@ -215,7 +199,7 @@ describe('Several database clusters (e2e)', () => {
         'eu-2': 'up',
       });
 
-      await eu2.stopProcess();
+      await clusters.eu2.stopProcess();
       try {
         // Until the driver's verdict, a request waits at most the tenant
         // cluster's short server selection (2 s; the master's would be 5 s,
@@ -265,7 +249,7 @@ describe('Several database clusters (e2e)', () => {
           states: { default: 'up', 'eu-1': 'up', 'eu-2': 'down' },
         });
       } finally {
-        await eu2.startProcess();
+        await clusters.eu2.startProcess();
       }
 
       // Back without a restart.
@@ -288,7 +272,7 @@ describe('Several database clusters (e2e)', () => {
       const shrunk = await createTestApp({
         masterDbName,
         env: {
-          TENANT_CLUSTERS: JSON.stringify({ 'eu-2': eu2.uri }),
+          TENANT_CLUSTERS: JSON.stringify({ 'eu-2': clusters.eu2.uri }),
           SUPERADMIN_EMAIL: SUPERADMIN.email,
           SUPERADMIN_PASSWORD: SUPERADMIN.password,
         },

@@ -3,22 +3,21 @@ import { randomUUID } from 'node:crypto';
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { MongoClient, ObjectId } from 'mongodb';
+import { ObjectId } from 'mongodb';
 import type { Response } from 'supertest';
 import { MoveOrganizationOperation } from '../src/organizations/lifecycle/move-organization.operation';
 import { OperationRepairService } from '../src/organizations/lifecycle/operation-repair.service';
 import { OrphanCollector } from '../src/organizations/lifecycle/orphan-collector';
-import { launchMongo, type LaunchedMongo } from '../tools/database/mongo-launcher';
 import { apiClient, expectProblem, type AdminSession } from './utils/api';
+import { type ClusterName, launchTestClusters, type TestClusters } from './utils/clusters';
 import { compileService, PROJECT } from './utils/compiled-service';
-import { newOrgInput, PASSWORD, tenantDbNameOf, type OrgFixture } from './utils/fixtures';
+import { createOrg, PASSWORD, tenantDbNameOf, type OrgFixture } from './utils/fixtures';
 import { FreezingHooks } from './utils/freezing-hooks';
 import { PausingHooks } from './utils/pausing-hooks';
 import { createTestApp, uniqueMasterDb, uniqueSuffix, type TestApp } from './utils/test-app';
 
 const SUPERADMIN = { email: 'move-operator@example.test', password: 'operator password 1' };
 const LEASE_MS = 1000;
-type Cluster = 'default' | 'eu-1' | 'eu-2';
 
 /**
  * Two more real database servers act as tenant clusters `eu-1` and `eu-2`
@@ -26,9 +25,9 @@ type Cluster = 'default' | 'eu-1' | 'eu-2';
  * server it must be on, and gone from the one it left.
  */
 describe('Moving an organization between clusters (e2e)', () => {
-  let eu1: LaunchedMongo;
-  let eu2: LaunchedMongo;
-  const direct = {} as Record<Cluster, MongoClient>;
+  let clusters: TestClusters;
+  const direct = (cluster: ClusterName) => clusters.direct[cluster];
+  const databasesOn = (cluster: ClusterName) => clusters.databasesOn(cluster);
   let t: TestApp;
   let operator: AdminSession;
 
@@ -36,7 +35,7 @@ describe('Moving an organization between clusters (e2e)', () => {
     createTestApp({
       masterDbName: options.masterDbName,
       env: {
-        TENANT_CLUSTERS: JSON.stringify({ 'eu-1': eu1.uri, 'eu-2': eu2.uri }),
+        TENANT_CLUSTERS: clusters.tenantClusters,
         SUPERADMIN_EMAIL: SUPERADMIN.email,
         SUPERADMIN_PASSWORD: SUPERADMIN.password,
         // A move's synchronous answer is under test, however slow the machine.
@@ -46,39 +45,23 @@ describe('Moving an organization between clusters (e2e)', () => {
     });
 
   /** Creates an organization on `cluster` (as the super admin of `app`) with seeded data. */
-  async function seededOrg(app: TestApp, cluster: Cluster = 'default'): Promise<OrgFixture> {
-    const input = newOrgInput('Mover');
-    const api = apiClient(app);
-    const root = await api.loginAs(SUPERADMIN.email, SUPERADMIN.password);
-    const created = await root.createOrg({ ...input, cluster }).expect(201);
-    const owner = await api.loginAs(input.email, input.password);
+  async function seededOrg(app: TestApp, cluster: ClusterName = 'default'): Promise<OrgFixture> {
+    const root = await apiClient(app).loginAs(SUPERADMIN.email, SUPERADMIN.password);
+    const org = await createOrg(app, 'Mover', { by: root, extra: { cluster } });
     for (let i = 0; i < 3; i += 1) {
-      await owner.members.add({ email: `m${i}@example.test`, name: `M ${i}` }).expect(201);
+      await org.owner.members.add({ email: `m${i}@example.test`, name: `M ${i}` }).expect(201);
     }
-    const db = direct[cluster].db(tenantDbNameOf(input.organization_name));
+    const db = direct(cluster).db(tenantDbNameOf(org.name));
     await db
       .collection('projects')
       .insertMany(Array.from({ length: 300 }, (_, i) => ({ title: `p${i}`, n: i })));
     await db.collection('projects').createIndex({ title: 1 }, { unique: true, name: 'title_1' });
-    return {
-      name: input.organization_name,
-      email: input.email,
-      password: input.password,
-      id: created.body.id as string,
-      adminId: created.body.admin.id as string,
-      token: owner.token,
-      owner,
-    };
-  }
-
-  async function databasesOn(cluster: Cluster): Promise<string[]> {
-    const { databases } = await direct[cluster].db().admin().listDatabases({ nameOnly: true });
-    return (databases as Array<{ name: string }>).map((d) => d.name);
+    return org;
   }
 
   /** Collections, document counts and `projects` indexes of the tenant database on `cluster`. */
-  async function snapshot(cluster: Cluster, databaseName: string) {
-    const db = direct[cluster].db(databaseName);
+  async function snapshot(cluster: ClusterName, databaseName: string) {
+    const db = direct(cluster).db(databaseName);
     const names = (await db.listCollections({}, { nameOnly: true }).toArray())
       .map((c) => c.name)
       .filter((name) => name !== '_tenant_meta')
@@ -92,7 +75,7 @@ describe('Moving an organization between clusters (e2e)', () => {
   }
 
   /** Asserts the organization lives on `live` (all its data) and nowhere else. */
-  async function expectOn(app: TestApp, org: OrgFixture, live: Cluster) {
+  async function expectOn(app: TestApp, org: OrgFixture, live: ClusterName) {
     const database = tenantDbNameOf(org.name);
     const record = await app.master
       .collection('organizations')
@@ -118,21 +101,14 @@ describe('Moving an organization between clusters (e2e)', () => {
   }
 
   beforeAll(async () => {
-    [eu1, eu2] = await Promise.all([
-      launchMongo({ kinds: ['ferretdb'], persistent: false, log: () => undefined }),
-      launchMongo({ kinds: ['ferretdb'], persistent: false, log: () => undefined }),
-    ]);
-    direct.default = new MongoClient(process.env.MONGODB_URI!);
-    direct['eu-1'] = new MongoClient(eu1.uri);
-    direct['eu-2'] = new MongoClient(eu2.uri);
+    clusters = await launchTestClusters();
     t = await start();
     operator = await apiClient(t).loginAs(SUPERADMIN.email, SUPERADMIN.password);
   }, 90_000);
 
   afterAll(async () => {
     await t?.close();
-    await Promise.all(Object.values(direct).map((client) => client.close()));
-    await Promise.all([eu1?.stop(), eu2?.stop()]);
+    await clusters?.stop();
   });
 
   describe('a completed move', () => {
@@ -149,7 +125,7 @@ describe('Moving an organization between clusters (e2e)', () => {
       await expectOn(t, org, 'eu-1');
       // The copy's unique index is a real one in its new home.
       await expect(
-        direct['eu-1']
+        direct('eu-1')
           .db(tenantDbNameOf(org.name))
           .collection('projects')
           .insertOne({ title: 'p1' }),
@@ -174,7 +150,7 @@ describe('Moving an organization between clusters (e2e)', () => {
     it('keeps every acknowledged member write of a move under concurrent writes', async () => {
       const org = await seededOrg(t);
       // Enough data that the copy takes a while.
-      await direct.default
+      await direct('default')
         .db(tenantDbNameOf(org.name))
         .collection('history')
         .insertMany(Array.from({ length: 3000 }, (_, i) => ({ n: i, blob: 'x'.repeat(200) })));
@@ -198,7 +174,7 @@ describe('Moving an organization between clusters (e2e)', () => {
       for (const refused of refusals) expectProblem(refused, 409, 'ORG_BUSY');
       expect(acknowledged.length).toBeGreaterThan(0);
 
-      const stored = await direct['eu-1']
+      const stored = await direct('eu-1')
         .db(tenantDbNameOf(org.name))
         .collection('members')
         .find({}, { projection: { email: 1 } })
@@ -245,7 +221,7 @@ describe('Moving an organization between clusters (e2e)', () => {
       // What a member write that stalled past the move leaves on the old
       // cluster once its stray insert is cleaned up: a collection, no documents.
       const database = tenantDbNameOf(org.name);
-      await direct.default.db(database).createCollection('members');
+      await direct('default').db(database).createCollection('members');
       expect(await databasesOn('default')).toContain(database);
 
       await t.app.get(OrphanCollector).collect();
@@ -257,14 +233,14 @@ describe('Moving an organization between clusters (e2e)', () => {
      * lands after repair rolled the move back and dropped the target: the
      * organization's own metadata, of an operation that is over.
      */
-    async function leaveAbortedMoveTarget(org: OrgFixture, cluster: Cluster) {
+    async function leaveAbortedMoveTarget(org: OrgFixture, cluster: ClusterName) {
       const database = tenantDbNameOf(org.name);
-      const meta = await direct.default
+      const meta = await direct('default')
         .db(database)
         .collection<{ _id: string }>('_tenant_meta')
         .findOne({ _id: 'tenant' });
       expect(meta).toMatchObject({ organization_id: new ObjectId(org.id) });
-      await direct[cluster]
+      await direct(cluster)
         .db(database)
         .collection<{ _id: string; op_id: string }>('_tenant_meta')
         .insertOne({ ...meta!, op_id: randomUUID() });
@@ -292,8 +268,8 @@ describe('Moving an organization between clusters (e2e)', () => {
         masterDbName: uniqueMasterDb(),
         env: {
           TENANT_CLUSTERS: JSON.stringify({
-            'eu-1': eu1.uri,
-            'eu-2': eu2.uri,
+            'eu-1': clusters.eu1.uri,
+            'eu-2': clusters.eu2.uri,
             mirror: process.env.MONGODB_URI,
           }),
         },
@@ -365,7 +341,7 @@ describe('Moving an organization between clusters (e2e)', () => {
         masterDbName,
         hooks,
         env: {
-          TENANT_CLUSTERS: JSON.stringify({ 'eu-1': eu1.uri, 'eu-2': eu2.uri }),
+          TENANT_CLUSTERS: clusters.tenantClusters,
           SUPERADMIN_EMAIL: SUPERADMIN.email,
           SUPERADMIN_PASSWORD: SUPERADMIN.password,
           ...env,
@@ -420,7 +396,7 @@ describe('Moving an organization between clusters (e2e)', () => {
         const masterDbName = uniqueMasterDb();
         const hooks = new PausingHooks('move', point);
         const clustersEnv = {
-          TENANT_CLUSTERS: JSON.stringify({ 'eu-1': eu1.uri, 'eu-2': eu2.uri }),
+          TENANT_CLUSTERS: clusters.tenantClusters,
           SUPERADMIN_EMAIL: SUPERADMIN.email,
           SUPERADMIN_PASSWORD: SUPERADMIN.password,
           ...env,
@@ -461,7 +437,7 @@ describe('Moving an organization between clusters (e2e)', () => {
   describe('a target cluster that is down', () => {
     it('refuses the move with 503 before anything is recorded', async () => {
       const org = await seededOrg(t);
-      await eu2.stopProcess();
+      await clusters.eu2.stopProcess();
       try {
         const res = await operator.moveOrg({ organization_name: org.name, cluster: 'eu-2' });
         expectProblem(res, 503, 'SERVICE_UNAVAILABLE');
@@ -470,7 +446,7 @@ describe('Moving an organization between clusters (e2e)', () => {
           .findOne({ _id: new ObjectId(org.id) });
         expect(record).toMatchObject({ pending: null, cluster: 'default' });
       } finally {
-        await eu2.startProcess();
+        await clusters.eu2.startProcess();
       }
       await expectOn(t, org, 'default');
     });
@@ -493,7 +469,7 @@ describe('Moving an organization between clusters (e2e)', () => {
             ...process.env,
             NODE_PATH: join(PROJECT, 'node_modules'),
             MASTER_DB_NAME: masterDbName,
-            TENANT_CLUSTERS: JSON.stringify({ 'eu-1': eu1.uri, 'eu-2': eu2.uri }),
+            TENANT_CLUSTERS: clusters.tenantClusters,
             SUPERADMIN_EMAIL: SUPERADMIN.email,
             SUPERADMIN_PASSWORD: SUPERADMIN.password,
             OPERATION_LEASE_MS: String(LEASE_MS),
@@ -541,7 +517,7 @@ describe('Moving an organization between clusters (e2e)', () => {
         masterDbName,
         hooks,
         env: {
-          TENANT_CLUSTERS: JSON.stringify({ 'eu-1': eu1.uri, 'eu-2': eu2.uri }),
+          TENANT_CLUSTERS: clusters.tenantClusters,
           SUPERADMIN_EMAIL: SUPERADMIN.email,
           SUPERADMIN_PASSWORD: SUPERADMIN.password,
           OPERATION_LEASE_MS: String(LEASE_MS),

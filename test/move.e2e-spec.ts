@@ -452,6 +452,53 @@ describe('Moving an organization between clusters (e2e)', () => {
     });
   });
 
+  describe('a target cluster that dies mid-copy', () => {
+    it('answers 503, releases the organization at once, and its copy there is collected once the cluster is back', async () => {
+      const hooks = new PausingHooks('move', 'target_claimed');
+      const app = await createTestApp({
+        masterDbName: uniqueMasterDb(),
+        hooks,
+        env: {
+          TENANT_CLUSTERS: clusters.tenantClusters,
+          SUPERADMIN_EMAIL: SUPERADMIN.email,
+          SUPERADMIN_PASSWORD: SUPERADMIN.password,
+          SYNC_OPERATION_BUDGET_MS: '50000',
+        },
+      });
+      try {
+        const org = await seededOrg(app);
+        const database = tenantDbNameOf(org.name);
+        const root = await apiClient(app).loginAs(SUPERADMIN.email, SUPERADMIN.password);
+        const moving = root
+          .moveOrg({ organization_name: org.name, cluster: 'eu-2' })
+          .then((r: Response) => r);
+        await hooks.paused;
+        await clusters.eu2.stopProcess();
+        try {
+          hooks.resume();
+          expectProblem(await moving, 503, 'SERVICE_UNAVAILABLE');
+          // No waiting for the dead cluster: the organization is idle on its
+          // source, and takes writes.
+          const record = await app.master
+            .collection('organizations')
+            .findOne({ _id: new ObjectId(org.id) });
+          expect(record).toMatchObject({ pending: null, cluster: 'default' });
+          const added = await org.owner.members
+            .add({ email: 'during-outage@example.test', name: 'Still writable' })
+            .expect(201);
+          await org.owner.members.remove(added.body.id as string).expect(204);
+        } finally {
+          await clusters.eu2.startProcess();
+        }
+        expect(await databasesOn('eu-2')).toContain(database);
+        await app.app.get(OrphanCollector).collect();
+        await expectOn(app, org, 'default');
+      } finally {
+        await app.close();
+      }
+    });
+  });
+
   describe('the command line (npm run tenants:move)', () => {
     let buildDir: string;
     beforeAll(() => {

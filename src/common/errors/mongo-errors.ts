@@ -11,3 +11,18 @@ export function isDuplicateKeyError(error: unknown): boolean {
     (code === 1 && typeof message === 'string' && message.includes('UNIQUE constraint failed'))
   );
 }
+
+const UNREACHABLE = new Set([
+  'MongoServerSelectionError',
+  'MongoNetworkError',
+  'MongoNetworkTimeoutError',
+  'MongoNotConnectedError',
+  'MongoTopologyClosedError',
+  'MongooseServerSelectionError',
+]);
+
+/** The driver could not reach the server (as opposed to the server refusing a command). */
+export function isUnreachableError(error: unknown): boolean {
+  const name = (error as { name?: unknown } | null)?.name;
+  return typeof name === 'string' && UNREACHABLE.has(name);
+}

@@ -1,5 +1,5 @@
 import { HttpException, HttpStatus } from '@nestjs/common';
-import { isDuplicateKeyError } from '../errors/mongo-errors';
+import { isDuplicateKeyError, isUnreachableError } from '../errors/mongo-errors';
 import { DomainError, FieldError } from '../errors/domain.error';
 import { ERROR_STATUS, ErrorCode } from '../errors/error-codes';
 
@@ -50,15 +50,6 @@ const FASTIFY_DETAILS: Record<string, string> = {
   FST_ERR_CTP_INVALID_CONTENT_LENGTH: 'The Content-Length header does not match the body.',
   FST_ERR_BAD_URL: 'The request URL is malformed.',
 };
-
-const MONGO_UNAVAILABLE = new Set([
-  'MongoServerSelectionError',
-  'MongoNetworkError',
-  'MongoNetworkTimeoutError',
-  'MongoNotConnectedError',
-  'MongoTopologyClosedError',
-  'MongooseServerSelectionError',
-]);
 
 interface ErrorLike {
   name?: string;
@@ -134,7 +125,7 @@ export function describeError(error: unknown): ProblemShape {
     // Never echo the duplicated key: it may be another tenant's data.
     return fromCode(ErrorCode.CONFLICT, 'The request conflicts with existing data.');
   }
-  if (typeof e.name === 'string' && MONGO_UNAVAILABLE.has(e.name)) {
+  if (isUnreachableError(e)) {
     return fromCode(
       ErrorCode.SERVICE_UNAVAILABLE,
       'The database is temporarily unavailable; retry shortly.',

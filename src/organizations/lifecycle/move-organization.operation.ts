@@ -1,4 +1,4 @@
-import { Inject, Injectable } from '@nestjs/common';
+import { Inject, Injectable, Logger } from '@nestjs/common';
 import { InjectModel } from '@nestjs/mongoose';
 import { Model, Types } from 'mongoose';
 import {
@@ -8,7 +8,9 @@ import {
   orgNotFound,
 } from '../../common/errors/domain.error';
 import { ErrorCode } from '../../common/errors/error-codes';
+import { isUnreachableError } from '../../common/errors/mongo-errors';
 import { databaseConfig, type DatabaseConfig } from '../../config/configuration';
+import { ClusterUnreachableError } from '../../database/cluster-connections';
 import {
   clusterOf,
   TenantConnectionFactory,
@@ -55,6 +57,8 @@ const sideOf = (op: PendingOperation, side: 'source' | 'target'): TenantLocation
  */
 @Injectable()
 export class MoveOrganizationOperation {
+  private readonly logger = new Logger(MoveOrganizationOperation.name);
+
   constructor(
     @InjectModel(Organization.name) private readonly organizations: Model<Organization>,
     @Inject(databaseConfig.KEY) private readonly config: DatabaseConfig,
@@ -169,10 +173,40 @@ export class MoveOrganizationOperation {
     finish: (org, lease) => this.finish(org, lease),
     undo: async (org, lease, reason) => {
       const target = sideOf(org.pending as PendingOperation, 'target');
-      if (target) await this.protocol.dropTarget(org, lease, target);
+      if (target) {
+        await this.dropUnlessDown(org, lease, target, () =>
+          this.protocol.dropTarget(org, lease, target),
+        );
+      }
       await this.protocol.fail(lease, reason);
     },
   };
+
+  /**
+   * A cluster that died mid-move must not hold the organization: on its
+   * side (the target after a rollback, the source after a commit) the copy
+   * is left behind, and the operation ends at once. That copy is used by
+   * nobody; the orphan collector takes it back once the cluster answers
+   * again, and so does the next move there when it claims that database.
+   */
+  private async dropUnlessDown(
+    org: OrganizationRecord,
+    lease: OperationLease,
+    side: TenantLocation,
+    drop: () => Promise<void>,
+  ): Promise<void> {
+    try {
+      await drop();
+    } catch (error) {
+      if (!(error instanceof ClusterUnreachableError) && !isUnreachableError(error)) throw error;
+      // The fence still holds, so ending the operation is still ours to do.
+      await this.ledger.assertCurrent(lease);
+      this.logger.warn(
+        { organization_id: org._id, cluster: side.cluster, database: side.databaseName },
+        "Left a move's copy on an unreachable cluster; the orphan collector removes it once the cluster answers",
+      );
+    }
+  }
 
   private async finish(
     org: OrganizationRecord,
@@ -181,7 +215,9 @@ export class MoveOrganizationOperation {
     const op = org.pending as PendingOperation;
     const source = sideOf(op, 'source');
     if (source && source.cluster !== op.target_cluster) {
-      await this.protocol.dropSource(org, lease, source);
+      await this.dropUnlessDown(org, lease, source, () =>
+        this.protocol.dropSource(org, lease, source),
+      );
     }
     await this.hooks.reached('move', 'source_dropped');
     return this.protocol.succeed(org, lease);

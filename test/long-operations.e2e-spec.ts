@@ -234,6 +234,10 @@ describe('Long operations: 202 Accepted and GET /org/operations/{id} (e2e)', () 
       expectProblem(await asWho(removed.session.token), 404, 'OPERATION_NOT_FOUND');
       expectProblem(await asWho(stranger.token), 404, 'OPERATION_NOT_FOUND');
       expectProblem(await asWho(loggedOut.token), 401, 'UNAUTHORIZED');
+      // Such a token can still be given up, and then reads nothing.
+      await second.session.logout().expect(204);
+      expectProblem(await asWho(second.session.token), 401, 'UNAUTHORIZED');
+      await asWho(org.token).expect(200);
     });
 
     it('shows an operation to its organization and the super admin only: 404 for another organization, 401 anonymous', async () => {

@@ -260,6 +260,17 @@ describe('Moving an organization between clusters (e2e)', () => {
       await operator.moveOrg({ organization_name: org.name, cluster: 'eu-2' }).expect(200);
       await expectOn(t, org, 'eu-2');
     });
+
+    it('keeps such a copy while the database in use under its name proves nothing (wiped)', async () => {
+      const org = await seededOrg(t);
+      await leaveAbortedMoveTarget(org, 'eu-1');
+      const database = tenantDbNameOf(org.name);
+      // A restore gone wrong: the organization's own database is empty now.
+      await direct('default').db(database).dropDatabase();
+      await t.app.get(OrphanCollector).collect();
+      expect(await databasesOn('eu-1')).toContain(database);
+      await direct('eu-1').db(database).dropDatabase();
+    });
   });
 
   describe('two cluster names for one server', () => {
@@ -388,6 +399,8 @@ describe('Moving an organization between clusters (e2e)', () => {
     }
 
     it.each([
+      // Before its claim: the retry completed on the very target it would claim.
+      ['recorded', 'rolled back'],
       ['copied', 'rolled back'],
       ['switched', 'rolled forward'],
     ])(

@@ -225,6 +225,10 @@ describe('Tokens (e2e)', () => {
       await owner.owner.deleteOrg(owner.name).expect(200);
       for (const session of [owner.owner, second]) {
         await session.rename('Ghost Org').expect(401);
+        await session.members.list().expect(401);
+        await session.admins.list().expect(401);
+        // Giving it up still works (it could read the delete's operation until then).
+        await session.logout().expect(204);
         await session.logout().expect(401);
       }
     });

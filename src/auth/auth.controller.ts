@@ -15,7 +15,8 @@ import { ErrorCode } from '../common/errors/error-codes';
 import { type RequestContext, ReqContext } from './request-context';
 import { AuthService } from './auth.service';
 import type { AuthenticatedAdmin } from './authenticated-admin';
-import { CurrentAdmin, Public } from './decorators';
+import { AcceptsEndedSession, CurrentAdmin, Public } from './decorators';
+import type { EndedSession } from './ended-session';
 import { bearerToken } from './bearer-token';
 import { LoginDto } from './dto/login.dto';
 import { LoginResponseView } from './dto/login-response.view';
@@ -67,16 +68,18 @@ export class AuthController {
 
   @Post('logout')
   @HttpCode(HttpStatus.NO_CONTENT)
+  // A token that still reads its organization's delete can be given up too.
+  @AcceptsEndedSession()
   @ApiBearerAuth()
   @ApiOperation({
     summary: 'Log out: revoke the presented token',
     description:
-      'The token is refused with 401 from now until it would have expired. Other tokens of the same admin stay valid.',
+      "The token is refused with 401 from now until it would have expired. Other tokens of the same admin stay valid. Also takes a token whose organization was deleted, which can still read that delete's operation until it is revoked or expires.",
   })
   @ApiNoContentResponse({ description: 'The token is revoked.' })
   @ApiProblems(401)
   async logout(
-    @CurrentAdmin() admin: AuthenticatedAdmin,
+    @CurrentAdmin() admin: AuthenticatedAdmin | EndedSession,
     @Req() request: FastifyRequest,
   ): Promise<void> {
     // The guard has verified this very token; it is only read again for its expiry.

@@ -9,7 +9,7 @@ import { authConfig, type AuthConfig } from '../config/configuration';
 import { TenantAccess } from '../organizations/tenant-access.service';
 import { LoginLockoutService } from './login-lockout.service';
 import type { AccessTokenClaims, AuthenticatedAdmin } from './authenticated-admin';
-import { SessionEndedError } from './ended-session';
+import { type EndedSession, SessionEndedError } from './ended-session';
 import type { LoginResponseView } from './dto/login-response.view';
 import { durationToSeconds } from '../config/duration';
 import { TokenRevocationService } from './token-revocation.service';
@@ -66,7 +66,7 @@ export class AuthService {
   }
 
   /** Revokes the presented (already verified) token until it would have expired. */
-  async logout(admin: AuthenticatedAdmin, token: string): Promise<void> {
+  async logout(admin: AuthenticatedAdmin | EndedSession, token: string): Promise<void> {
     const { exp } = this.jwt.decode<{ exp?: unknown }>(token) ?? {};
     const expiresAt =
       typeof exp === 'number' ? exp * 1000 : Date.now() + this.expiresInSeconds * 1000;

@@ -8,6 +8,7 @@
  *   npm run bench                 # full run, a few minutes
  *   npm run bench -- --quick      # every scenario briefly (CI)
  *   npm run bench -- --scenarios 1,3 --rounds 5 --profile
+ *   npm run bench -- --scenarios 1,6 --service-node-options=--max-semi-space-size=4
  */
 import { execFileSync, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -65,6 +66,9 @@ const { values: cli } = parseArgs({
     profile: { type: 'boolean', default: false },
     out: { type: 'string' },
     'log-level': { type: 'string', default: 'info' },
+    // V8 or Node flags for the service's processes only (NODE_OPTIONS), to
+    // weigh a flag such as --max-semi-space-size against the same baseline.
+    'service-node-options': { type: 'string' },
   },
 });
 
@@ -689,7 +693,11 @@ async function main(): Promise<void> {
     RATE_LIMIT_LOGIN: 'off',
     RATE_LIMIT_CREATE: 'off',
   };
-  const envFor = (_kind: ServerName): NodeJS.ProcessEnv => ({ ...commonEnv });
+  const serviceNodeOptions = cli['service-node-options'];
+  const envFor = (kind: ServerName): NodeJS.ProcessEnv =>
+    kind === 'service' && serviceNodeOptions
+      ? { ...commonEnv, NODE_OPTIONS: serviceNodeOptions }
+      : { ...commonEnv };
 
   const results: BenchResults = { http: [] };
   let ownerView: BenchRequest | undefined;

@@ -36,7 +36,10 @@ export class DeleteOrganizationOperation {
     const locked = await this.records.whileIdle(organizationId, { pending });
     const lease = await this.ledger.open(organizationId, pending.op_id, 'delete');
     try {
-      // Read once the delete is recorded: from then on no admin is added or changed.
+      // Admin writes admitted before the delete was recorded (a password
+      // change, a removal) land first: the admins who may follow the delete
+      // are read as they are after them (recover drains again, at no cost).
+      await this.writes.drain(organizationId, () => this.ledger.renew(lease));
       await this.journal.open(lease, locked, origin, () =>
         this.admins.credentialsOf(organizationId),
       );

@@ -9,7 +9,7 @@ import {
   tenantLocationOf,
   type TenantLocation,
 } from '../../database/tenant-connection.factory';
-import { ownedBy, TenantOwnership, type TenantOwner } from '../../database/tenant-ownership';
+import { TenantOwnership, type TenantOwner } from '../../database/tenant-ownership';
 import type { OrganizationRecord } from '../organizations.repository';
 import { Organization, SlugReservation } from '../schemas/organization.schema';
 import { OperationLedger, type OperationLease } from './operation-ledger';
@@ -72,7 +72,12 @@ export class TenantClaims {
     const owner = await this.ownership.inspect(location);
     const ours = owner.kind === 'owned' && owner.opId === lease.opId;
     if (!ours && owner.kind !== 'empty') {
-      if (!(await this.reclaimOrphan(location, owner, lease))) throw nameBlocked();
+      // Taking a database back is a drop: only while this operation is still the current one.
+      await this.ledger.assertCurrent(lease);
+      const reclaimed = await this.reclaimOrphan(location, owner, lease, () =>
+        this.ledger.assertFresh(lease),
+      );
+      if (!reclaimed) throw nameBlocked();
     }
     const recorded = await this.ledger.write(
       lease,
@@ -83,11 +88,10 @@ export class TenantClaims {
           schemaVersion,
         }),
       // Recorded after a pause that cost the lease: repair has rolled this
-      // operation back (it had not committed), so its database is garbage.
-      (done) =>
-        done
-          ? this.ownership.dropIf(location, ownedBy(lease.organizationId, lease.opId))
-          : Promise.resolve(),
+      // operation back (it had not committed). Only its own metadata goes,
+      // never the database: a retry may have taken the name back since, and
+      // the empty database left is collected as such.
+      (done) => (done ? this.ownership.forget(location, lease.opId) : Promise.resolve()),
     );
     // Someone else recorded themselves between the inspection and the insert.
     if (!recorded) throw nameBlocked();
@@ -100,12 +104,14 @@ export class TenantClaims {
    * data, another deployment's databases, every database an organization or
    * its operation in flight uses, and any that may be one of those reached
    * under a second cluster name, stay. `claimant`: the operation claiming
-   * `location` for itself, whose own record names it.
+   * `location` for itself, whose own record names it as its target; `guard`:
+   * a last check right before the drop.
    */
   async reclaimOrphan(
     location: TenantLocation,
     owner: TenantOwner,
     claimant?: OperationLease,
+    guard?: () => void,
   ): Promise<boolean> {
     // Only our master can tell that its organization is gone: another
     // deployment's database (or one whose metadata predates that record) stays.
@@ -126,32 +132,39 @@ export class TenantClaims {
       .exec();
     const elsewhere: TenantLocation[] = [];
     for (const org of users) {
-      const claiming = claimant !== undefined && org._id.equals(claimant.organizationId);
+      const claimed = claimant && claimedBy(org, claimant);
+      const isClaimed = claimed?.databaseName === name && claimed.cluster === location.cluster;
       for (const use of locationsOf(org)) {
         if (use.databaseName !== name) continue;
         if (use.cluster !== location.cluster) elsewhere.push(use);
-        else if (!claiming) return false;
+        else if (!isClaimed) return false;
       }
     }
     // Two cluster names may reach one server, and then this is the database
     // in use there. Metadata is written once per database and names its
-    // operation, so a copy recording another operation is another database.
+    // operation: only a database in use that records another owner or
+    // operation proves this one another database.
     for (const use of elsewhere) {
-      if (await this.maySameAs(use, owner)) return false;
+      if (!(await this.provenOther(use, owner))) return false;
     }
     this.logger.warn(
       { database: name, cluster: location.cluster },
       'Dropping an orphaned tenant database',
     );
-    return this.ownership.dropIf(location, (now) => sameOwner(now, owner));
+    return this.ownership.dropIf(location, (now) => sameOwner(now, owner), guard);
   }
 
-  /** Whether `location` records the same owner and operation (unreachable: it may). */
-  private async maySameAs(location: TenantLocation, owner: TenantOwner): Promise<boolean> {
+  /**
+   * Whether `location` provably is another database than one owned by
+   * `owner`: its metadata names another organization or operation. Empty,
+   * foreign or unreachable proves nothing (a wiped server, a re-pointed URI).
+   */
+  private async provenOther(location: TenantLocation, owner: TenantOwner): Promise<boolean> {
     try {
-      return sameOwner(await this.ownership.inspect(location), owner);
+      const there = await this.ownership.inspect(location);
+      return there.kind === 'owned' && !sameOwner(there, owner);
     } catch {
-      return true;
+      return false;
     }
   }
 }
@@ -161,6 +174,23 @@ const sameOwner = (a: TenantOwner, b: TenantOwner): boolean =>
   b.kind === 'owned' &&
   a.organizationId === b.organizationId &&
   a.opId === b.opId;
+
+/**
+ * The database `claimant`'s own operation is recorded to claim on `org`:
+ * a rename's or move's target, a create's database; none for anyone else.
+ */
+function claimedBy(org: OrganizationRecord, claimant: OperationLease): TenantLocation | undefined {
+  const pending = org.pending;
+  if (!org._id.equals(claimant.organizationId) || pending?.op_id !== claimant.opId)
+    return undefined;
+  if (pending.target_database) {
+    return {
+      databaseName: pending.target_database,
+      cluster: pending.target_cluster ?? clusterOf(org),
+    };
+  }
+  return pending.type === 'create' ? tenantLocationOf(org) : undefined;
+}
 
 /** Every database an organization's record names: its own, and its operation's source and target. */
 export function locationsOf(org: OrganizationRecord): TenantLocation[] {

@@ -78,6 +78,18 @@ describe('Rename moves tenant data; interrupted operations are repaired (e2e)', 
         .expect(201);
     });
 
+    it("renames onto a name whose database holds only a late write's empty collections", async () => {
+      const org = await createOrg(t, 'Landing');
+      await seedTenant(t, dbNameOf(org.name));
+      const before = await tenantSnapshot(t, dbNameOf(org.name));
+      const newName = `${org.name} Spot`;
+      // What a member write that stalled past a delete of the name's last
+      // holder leaves once its stray document is taken back.
+      await t.master.getClient().db(dbNameOf(newName)).createCollection('members');
+      await org.owner.rename(newName).expect(200);
+      expect(await tenantSnapshot(t, dbNameOf(newName))).toEqual(before);
+    });
+
     it('never runs two renames of one organization at once (10 concurrent requests)', async () => {
       const org = await createOrg(t, 'Contended');
       await seedTenant(t, dbNameOf(org.name));

@@ -34,7 +34,11 @@ interface TenantMetaDocument {
  * - `foreign`: documents without our metadata, which no protocol ever drops or adopts.
  */
 export type TenantOwner =
-  | { kind: 'empty' }
+  | {
+      kind: 'empty';
+      /** Collections without documents are there (a late write's leftovers), or metadata naming no owner. */
+      leftovers: boolean;
+    }
   | { kind: 'owned'; organizationId: string; opId: string | null; thisMaster: boolean }
   | { kind: 'foreign' };
 
@@ -77,7 +81,7 @@ export class TenantOwnership {
       if ((await db.collection(name).countDocuments({}, { limit: 1 })) > 0)
         return { kind: 'foreign' };
     }
-    return { kind: 'empty' };
+    return { kind: 'empty', leftovers: collections.length > 0 };
   }
 
   /**

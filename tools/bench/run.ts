@@ -8,7 +8,7 @@
  *   npm run bench                 # full run, a few minutes
  *   npm run bench -- --quick      # every scenario briefly (CI)
  *   npm run bench -- --scenarios 1,3 --rounds 5 --profile
- *   npm run bench -- --scenarios 1,6 --service-node-options=--max-semi-space-size=4
+ *   npm run bench -- --scenarios 1,6 --service-env NODE_OPTIONS=--max-semi-space-size=4
  */
 import { execFileSync, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -66,9 +66,10 @@ const { values: cli } = parseArgs({
     profile: { type: 'boolean', default: false },
     out: { type: 'string' },
     'log-level': { type: 'string', default: 'info' },
-    // V8 or Node flags for the service's processes only (NODE_OPTIONS), to
-    // weigh a flag such as --max-semi-space-size against the same baseline.
-    'service-node-options': { type: 'string' },
+    // NAME=VALUE for the service's processes only, to weigh a setting such
+    // as NODE_OPTIONS=--max-semi-space-size=4 or NODE_COMPILE_CACHE=<dir>
+    // against the same baseline.
+    'service-env': { type: 'string', multiple: true, default: [] },
   },
 });
 
@@ -91,7 +92,12 @@ const settings = {
   countRequests: quick ? 20 : 100,
 };
 const only = new Set(cli.scenarios.split(',').map((s) => s.trim()));
-const isFullRun = !quick && ALL_SCENARIOS.every((s) => only.has(s)) && cli.out === undefined;
+// Only the service as deployed goes into BENCHMARKS.md.
+const isFullRun =
+  !quick &&
+  ALL_SCENARIOS.every((s) => only.has(s)) &&
+  cli.out === undefined &&
+  cli['service-env'].length === 0;
 const reportFile =
   cli.out ??
   (isFullRun ? join(ROOT, 'BENCHMARKS.md') : join(RESULTS, quick ? 'quick.md' : 'partial.md'));
@@ -693,11 +699,15 @@ async function main(): Promise<void> {
     RATE_LIMIT_LOGIN: 'off',
     RATE_LIMIT_CREATE: 'off',
   };
-  const serviceNodeOptions = cli['service-node-options'];
+  const serviceEnv = Object.fromEntries(
+    cli['service-env'].map((pair) => {
+      const at = pair.indexOf('=');
+      if (at < 1) throw new Error(`--service-env takes NAME=VALUE (got "${pair}")`);
+      return [pair.slice(0, at), pair.slice(at + 1)];
+    }),
+  );
   const envFor = (kind: ServerName): NodeJS.ProcessEnv =>
-    kind === 'service' && serviceNodeOptions
-      ? { ...commonEnv, NODE_OPTIONS: serviceNodeOptions }
-      : { ...commonEnv };
+    kind === 'service' ? { ...commonEnv, ...serviceEnv } : { ...commonEnv };
 
   const results: BenchResults = { http: [] };
   let ownerView: BenchRequest | undefined;
@@ -840,7 +850,8 @@ async function main(): Promise<void> {
     settings:
       `${settings.rounds} round(s) of ${settings.durationSec} s at ${settings.connections} connections, ` +
       `login ${settings.loginDurationSec} s at ${settings.loginConnections}, ${settings.documents} documents ` +
-      `(${settings.renameRounds} move(s) each), ${settings.organizations} filler organizations`,
+      `(${settings.renameRounds} move(s) each), ${settings.organizations} filler organizations` +
+      (cli['service-env'].length > 0 ? `; service with ${cli['service-env'].join(' ')}` : ''),
     totalSeconds: (performance.now() - runStarted) / 1000,
   };
   results.environment = environment;

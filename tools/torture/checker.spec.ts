@@ -223,6 +223,19 @@ describe('torture checker', () => {
     expect(found).toContain('orphan-database');
   });
 
+  it('reports a 500 whatever the request did (a fault may cost a 503, never a 500)', () => {
+    const { history, snapshot } = scenario();
+    const unanswered = history.find((e) => e.status === null)!;
+    history.push({
+      ...unanswered,
+      seq: 999,
+      status: 500,
+      error: undefined,
+      code: 'INTERNAL_ERROR',
+    });
+    expect(kinds(history, snapshot)).toEqual(['server-error']);
+  });
+
   it('reports an orphan database', () => {
     const { history, snapshot } = scenario();
     snapshot.databases.push({
@@ -320,7 +333,7 @@ describe('torture checker', () => {
 
   it('allows any name once another rename was sent after the acknowledged one', () => {
     const { history, snapshot } = scenario();
-    const later: RequestEntry = { ...history[1], seq: 50, value: 'T Delta', status: 500 };
+    const later: RequestEntry = { ...history[1], seq: 50, value: 'T Delta', status: 503 };
     orgA(snapshot).name = 'T Delta';
     expect(kinds([...history, later], snapshot)).toEqual([]);
   });

@@ -95,7 +95,8 @@ export type ViolationKind =
   | 'pending-operation-left'
   | 'rename-lost'
   | 'move-lost'
-  | 'wrong-name';
+  | 'wrong-name'
+  | 'server-error';
 
 export interface Violation {
   kind: ViolationKind;
@@ -155,6 +156,10 @@ export function check(history: readonly HistoryEntry[], snapshot: Snapshot): Che
     .filter((e): e is RequestEntry => e.type === 'request')
     .sort((a, b) => a.seq - b.seq);
   const bySeq = new Map(requests.map((e) => [e.seq, e]));
+  // Faults may cost a 503; a 500 is a bug whatever the fault.
+  for (const e of requests.filter((r) => r.status === 500)) {
+    report('server-error', `${e.method} ${e.path} (${e.kind}) answered 500`, e.org);
+  }
   const byOrg = groupBy(
     requests.filter((e) => e.org !== undefined),
     (e) => e.org as string,

@@ -71,7 +71,16 @@ export class TenantClaims {
   ): Promise<void> {
     const owner = await this.ownership.inspect(location);
     const ours = owner.kind === 'owned' && owner.opId === lease.opId;
-    if (!ours && owner.kind !== 'empty') {
+    if (owner.kind === 'empty' && owner.leftovers) {
+      // Empty collections a late write left (a copy could not create them
+      // again): nothing to lose, and the operation starts on a clean database.
+      await this.ledger.assertCurrent(lease);
+      await this.ownership.dropIf(
+        location,
+        (now) => now.kind === 'empty',
+        () => this.ledger.assertFresh(lease),
+      );
+    } else if (!ours && owner.kind !== 'empty') {
       // Taking a database back is a drop: only while this operation is still the current one.
       await this.ledger.assertCurrent(lease);
       const reclaimed = await this.reclaimOrphan(location, owner, lease, () =>

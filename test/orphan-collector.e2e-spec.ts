@@ -1,5 +1,7 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import { Types } from 'mongoose';
 import { OrphanCollector } from '../src/organizations/lifecycle/orphan-collector';
+import { TenantClaims } from '../src/organizations/lifecycle/tenant-claims';
 import { apiClient, expectProblem } from './utils/api';
 import { createOrg, newOrgInput, tenantDbNameOf } from './utils/fixtures';
 import { createTestApp, tenantDatabases, type TestApp } from './utils/test-app';
@@ -63,5 +65,60 @@ describe('orphan collection with two deployments on one server', () => {
     await forgetOrganization(ours, old.id);
     await collect();
     expect(await tenantDatabases(ours.master)).toContain(name);
+  });
+});
+
+/**
+ * A collection and a claim of one database never interleave: both hold that
+ * database's lock, and a collection that stalled past half the lock's life
+ * (a paused process) drops nothing, since a claim may have taken the lock
+ * from it and recorded itself since.
+ */
+describe('orphan collection and claims of one database', () => {
+  const LEASE_MS = 1000;
+  let t: TestApp;
+
+  beforeAll(async () => {
+    t = await createTestApp({
+      env: { OPERATION_LEASE_MS: String(LEASE_MS), TENANT_WRITE_DRAIN_MS: '500' },
+    });
+  });
+  afterAll(async () => {
+    await t.close();
+  });
+
+  const locationOf = (name: string) => ({ databaseName: tenantDbNameOf(name), cluster: 'default' });
+
+  it('makes a create of the name wait while a collection holds its database', async () => {
+    const input = newOrgInput('Waiting');
+    let release!: () => void;
+    const held = t.app
+      .get(TenantClaims)
+      .exclusively(
+        locationOf(input.organization_name),
+        () => new Promise<void>((resolve) => (release = resolve)),
+      );
+    let answered = false;
+    const create = apiClient(t)
+      .createOrg(input)
+      .then((res) => {
+        answered = true;
+        return res;
+      });
+    await sleep(LEASE_MS / 2);
+    expect(answered).toBe(false);
+    release();
+    await held;
+    expect((await create).status).toBe(201);
+  });
+
+  it("stops a holder that stalled past half the lock's life before it acts", async () => {
+    const location = locationOf(`Stalled ${newOrgInput().organization_name}`);
+    const acted = t.app.get(TenantClaims).exclusively(location, async (lockHeld) => {
+      await sleep(LEASE_MS / 2 + 100);
+      lockHeld();
+      return 'dropped';
+    });
+    await expect(acted).rejects.toMatchObject({ code: 'ORG_BUSY' });
   });
 });

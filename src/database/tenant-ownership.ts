@@ -124,19 +124,6 @@ export class TenantOwnership {
   }
 
   /**
-   * Removes the metadata `opId` recorded, and nothing else: what a stalled
-   * operation takes back of its own claim, while another operation may have
-   * recorded itself there since (then nothing matches).
-   */
-  async forget(location: TenantLocation, opId: string): Promise<void> {
-    await (
-      await this.tenants.db(location)
-    )
-      .collection<TenantMetaDocument>(TENANT_META_COLLECTION)
-      .deleteOne({ _id: TENANT_META_ID, op_id: opId });
-  }
-
-  /**
    * Drops the database only if `accept` approves of its owner as read right
    * now. Returns whether it was dropped (or there was nothing to drop).
    */

@@ -71,6 +71,7 @@ describe('MoveOrganizationOperation: before anything is recorded', () => {
       unused,
       unused,
       unused,
+      unused,
     );
   });
 

@@ -10,7 +10,7 @@ import {
 import { ErrorCode } from '../../common/errors/error-codes';
 import { isUnreachableError } from '../../common/errors/mongo-errors';
 import { databaseConfig, type DatabaseConfig } from '../../config/configuration';
-import { ClusterUnreachableError } from '../../database/cluster-connections';
+import { ClusterConnections, ClusterUnreachableError } from '../../database/cluster-connections';
 import {
   clusterOf,
   TenantConnectionFactory,
@@ -33,6 +33,9 @@ export const alreadyThere = (cluster: string) =>
     ErrorCode.ALREADY_THERE,
     `The organization's data is already on the cluster "${cluster}".`,
   );
+
+/** How long a side that failed a drop gets to answer a ping before it counts as down. */
+const SIDE_PING_MS = 2000;
 
 /** Where a move is, for a progress display: its step and, while copying, documents so far. */
 export interface MoveProgress {
@@ -72,6 +75,7 @@ export class MoveOrganizationOperation {
     private readonly hooks: OperationHooks,
     private readonly journal: OperationJournal,
     private readonly protocol: TenantCopyProtocol,
+    private readonly clusters: ClusterConnections,
   ) {}
 
   /**
@@ -199,6 +203,9 @@ export class MoveOrganizationOperation {
       await drop();
     } catch (error) {
       if (!(error instanceof ClusterUnreachableError) && !isUnreachableError(error)) throw error;
+      // The master may have been the one that failed (the drop renews the
+      // lease there): only a side that does not answer now counts as down.
+      if ((await this.clusters.status(side.cluster, SIDE_PING_MS)) !== 'down') throw error;
       // The fence still holds, so ending the operation is still ours to do.
       await this.ledger.assertCurrent(lease);
       this.logger.warn(

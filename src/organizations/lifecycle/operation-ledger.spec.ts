@@ -78,6 +78,25 @@ describe('OperationLedger', () => {
     expect(undo).toHaveBeenCalledWith('late');
   });
 
+  it('answers a write refused after such a pause with the lost fence, not the refusal', async () => {
+    const write = jest.fn(() => {
+      now += LEASE_MS;
+      fences.add('op:2');
+      return Promise.reject(new Error('E11000 duplicate key'));
+    });
+    await expect(ledger.write(lease, write)).rejects.toMatchObject(INTERRUPTED);
+  });
+
+  it('passes on the refusal of a prompt or still-fenced write', async () => {
+    const refusal = new Error('E11000 duplicate key');
+    await expect(ledger.write(lease, () => Promise.reject(refusal))).rejects.toBe(refusal);
+    const slow = () => {
+      now += LEASE_MS;
+      return Promise.reject(refusal);
+    };
+    await expect(ledger.write(lease, slow)).rejects.toBe(refusal);
+  });
+
   it('keeps a slow write that still holds the fence', async () => {
     const undo = jest.fn(() => Promise.resolve());
     const write = () => {

@@ -162,7 +162,15 @@ export class OperationLedger implements OnModuleInit {
     undo?: (result: T) => Promise<unknown>,
   ): Promise<T> {
     await this.renew(lease);
-    const result = await write();
+    let result: T;
+    try {
+      result = await write();
+    } catch (error) {
+      // Refused after a pause (it collided with what a repairer or a retry
+      // made since): the lost fence is the answer, not the collision.
+      if (!this.fresh(lease)) await this.assertCurrent(lease);
+      throw error;
+    }
     if (!this.fresh(lease)) {
       try {
         await this.assertCurrent(lease);

@@ -3,6 +3,8 @@ import { InjectModel } from '@nestjs/mongoose';
 import type { Model } from 'mongoose';
 import { AdminsService } from '../../admins/admins.service';
 import { DEFAULT_CLUSTER } from '../../config/tenant-clusters';
+import { DomainError } from '../../common/errors/domain.error';
+import { ErrorCode } from '../../common/errors/error-codes';
 import { ClusterConnections } from '../../database/cluster-connections';
 import {
   TenantConnectionFactory,
@@ -89,24 +91,40 @@ export class OrphanCollector {
       if (usedAt.has(locationKey(location))) continue;
       // A name in use elsewhere (a move's other copy) while an operation of it runs: not touched.
       if (inFlight.has(location.databaseName)) continue;
-      const owner = await this.ownership.inspect(location);
-      // Empty: nothing in it to lose, so a late write's leftover on a cluster
-      // the organization moved away from is collected too. Owned: also a copy
-      // of a name in use on another cluster (a move's target it never
-      // reached), unless it may be that very database under a second name.
-      const removed =
-        owner.kind === 'empty'
-          ? await this.ownership.dropIf(location, (now) => now.kind === 'empty')
-          : await this.claims.reclaimOrphan(location, owner);
+      const removed = await this.claims
+        .exclusively(location, (lockHeld) => this.collectOne(location, lockHeld))
+        .catch((error: unknown) => {
+          // Claimed right now, or this collection stalled: the next one looks again.
+          if (error instanceof DomainError && error.code === ErrorCode.ORG_BUSY) return false;
+          throw error;
+        });
       if (removed) dropped += 1;
-      else if (owner.kind === 'foreign') {
-        this.logger.warn(
-          { database: location.databaseName, cluster: location.cluster },
-          'A tenant-named database holds data of no organization',
-        );
-      }
     }
     return dropped;
+  }
+
+  /**
+   * One database, under its claim lock: the inspection, and the drop, see
+   * the same state a claim would (a claim waits for the lock, and this
+   * collection stops at half the lock's life, before it could have lost it).
+   */
+  private async collectOne(location: TenantLocation, lockHeld: () => void): Promise<boolean> {
+    const owner = await this.ownership.inspect(location);
+    // Empty: nothing in it to lose, so a late write's leftover on a cluster
+    // the organization moved away from is collected too. Owned: also a copy
+    // of a name in use on another cluster (a move's target it never
+    // reached), unless it may be that very database under a second name.
+    const removed =
+      owner.kind === 'empty'
+        ? await this.ownership.dropIf(location, (now) => now.kind === 'empty', lockHeld)
+        : await this.claims.reclaimOrphan(location, owner, undefined, lockHeld);
+    if (!removed && owner.kind === 'foreign') {
+      this.logger.warn(
+        { database: location.databaseName, cluster: location.cluster },
+        'A tenant-named database holds data of no organization',
+      );
+    }
+    return removed;
   }
 
   /** The tenant databases of `cluster`; none while a tenant cluster is unreachable (retried next time). */

@@ -1,14 +1,16 @@
-import { Injectable, Logger } from '@nestjs/common';
+import { Inject, Injectable, Logger } from '@nestjs/common';
 import { InjectModel } from '@nestjs/mongoose';
 import { Model, Types } from 'mongoose';
-import { DomainError } from '../../common/errors/domain.error';
+import { DomainError, orgBusy } from '../../common/errors/domain.error';
 import { ErrorCode } from '../../common/errors/error-codes';
 import { isDuplicateKeyError } from '../../common/errors/mongo-errors';
+import { databaseConfig, type DatabaseConfig } from '../../config/configuration';
 import {
   clusterOf,
   tenantLocationOf,
   type TenantLocation,
 } from '../../database/tenant-connection.factory';
+import { LockBusyError, MutexService } from '../../database/mutex.service';
 import { TenantOwnership, type TenantOwner } from '../../database/tenant-ownership';
 import type { OrganizationRecord } from '../organizations.repository';
 import { Organization, SlugReservation } from '../schemas/organization.schema';
@@ -37,6 +39,8 @@ export class TenantClaims {
     @InjectModel(SlugReservation.name) private readonly slugs: Model<SlugReservation>,
     private readonly ownership: TenantOwnership,
     private readonly ledger: OperationLedger,
+    private readonly mutex: MutexService,
+    @Inject(databaseConfig.KEY) private readonly config: DatabaseConfig,
   ) {}
 
   async reserveSlug(slug: string, organizationId: Types.ObjectId, name: string): Promise<void> {
@@ -69,41 +73,68 @@ export class TenantClaims {
     location: TenantLocation,
     schemaVersion: number,
   ): Promise<void> {
-    const owner = await this.ownership.inspect(location);
-    const ours = owner.kind === 'owned' && owner.opId === lease.opId;
-    if (owner.kind === 'empty' && owner.leftovers) {
-      // Empty collections a late write left (a copy could not create them
-      // again): nothing to lose, and the operation starts on a clean database.
-      await this.ledger.assertCurrent(lease);
-      await this.ownership.dropIf(
-        location,
-        (now) => now.kind === 'empty',
-        () => this.ledger.assertFresh(lease),
-      );
-    } else if (!ours && owner.kind !== 'empty') {
-      // Taking a database back is a drop: only while this operation is still the current one.
-      await this.ledger.assertCurrent(lease);
-      const reclaimed = await this.reclaimOrphan(location, owner, lease, () =>
-        this.ledger.assertFresh(lease),
-      );
-      if (!reclaimed) throw nameBlocked();
-    }
-    const recorded = await this.ledger.write(
-      lease,
-      () =>
+    await this.exclusively(location, async (lockHeld) => {
+      const owner = await this.ownership.inspect(location);
+      const ours = owner.kind === 'owned' && owner.opId === lease.opId;
+      const freshLease = () => {
+        lockHeld();
+        this.ledger.assertFresh(lease);
+      };
+      if (owner.kind === 'empty' && owner.leftovers) {
+        // Empty collections a late write left (a copy could not create them
+        // again): nothing to lose, and the operation starts on a clean database.
+        await this.ledger.renew(lease);
+        await this.ownership.dropIf(location, (now) => now.kind === 'empty', freshLease);
+      } else if (!ours && owner.kind !== 'empty') {
+        // Taking a database back is a drop: only while this operation is still the current one.
+        await this.ledger.renew(lease);
+        if (!(await this.reclaimOrphan(location, owner, lease, freshLease))) throw nameBlocked();
+      }
+      // An insert, never an overwrite: if it lands after a pause that cost the
+      // lease, the metadata names an operation repair rolled back, and the
+      // database is an orphan like any other (its metadata is not removed
+      // here: on FerretDB a filtered delete is a find, then a delete by id,
+      // which could remove a retry's metadata recorded in between).
+      const recorded = await this.ledger.write(lease, () =>
         this.ownership.record(location, {
           organizationId: lease.organizationId,
           opId: lease.opId,
           schemaVersion,
         }),
-      // Recorded after a pause that cost the lease: repair has rolled this
-      // operation back (it had not committed). Only its own metadata goes,
-      // never the database: a retry may have taken the name back since, and
-      // the empty database left is collected as such.
-      (done) => (done ? this.ownership.forget(location, lease.opId) : Promise.resolve()),
-    );
-    // Someone else recorded themselves between the inspection and the insert.
-    if (!recorded) throw nameBlocked();
+      );
+      // Someone else recorded themselves between the inspection and the insert.
+      if (!recorded) throw nameBlocked();
+    });
+  }
+
+  /**
+   * Runs `work` as the only claim or orphan collection of `location` across
+   * every instance. `guard` throws once the lock has lived half its life: a
+   * holder that stalled longer may have lost it to the next one, and must not
+   * drop what that one has recorded since. Busy: 409 ORG_BUSY.
+   */
+  async exclusively<T>(
+    location: TenantLocation,
+    work: (guard: () => void) => Promise<T>,
+  ): Promise<T> {
+    // As long as an operation's lease: a claim and a collection are a few
+    // inspections and at most one drop.
+    const ttlMs = this.config.operationLeaseMs;
+    try {
+      return await this.mutex.withLock(
+        `tenant-database:${location.cluster}:${location.databaseName}`,
+        () => {
+          const acquiredAt = Date.now();
+          return work(() => {
+            if (Date.now() - acquiredAt > ttlMs / 2) throw orgBusy();
+          });
+        },
+        { ttlMs, waitMs: ttlMs },
+      );
+    } catch (error) {
+      if (error instanceof LockBusyError) throw orgBusy();
+      throw error;
+    }
   }
 
   /**

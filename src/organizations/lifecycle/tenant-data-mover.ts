@@ -1,5 +1,14 @@
 import { Injectable } from '@nestjs/common';
-import type { AnyBulkWriteOperation, Db, Document, IndexDescription, ObjectId } from 'mongodb';
+import {
+  type AnyBulkWriteOperation,
+  type Collection,
+  type Db,
+  type Document,
+  type IndexDescription,
+  MongoBulkWriteError,
+  type ObjectId,
+  type WriteError,
+} from 'mongodb';
 import { TENANT_META_COLLECTION } from '../../database/database.constants';
 
 export interface CopyReport {
@@ -114,16 +123,18 @@ export class TenantDataMover {
     let inFlight: Promise<unknown> = Promise.resolve();
     const flush = async (docs: Document[]) => {
       await inFlight;
-      const ops: AnyBulkWriteOperation[] = docs.map((document) => ({ insertOne: { document } }));
-      const ids = docs.map((document) => document._id as ObjectId);
       const write = options
         .write(
-          () => destination.bulkWrite(ops, { ordered: false }),
-          // Landed after a take-over, perhaps in a database another
-          // organization now owns: remove exactly what this batch inserted.
-          () => destination.deleteMany({ _id: { $in: ids } }),
+          () => insertBatch(destination, docs),
+          // Landed after a take-over, perhaps in a database another operation
+          // now owns (a retry's copy holds the same ids): remove exactly what
+          // this batch inserted, never a document it collided with.
+          (batchResult) => destination.deleteMany({ _id: { $in: batchResult.inserted } }),
         )
-        .then(() => landed(docs.length));
+        .then((batchResult) => {
+          if (batchResult.error) throw batchResult.error;
+          landed(docs.length);
+        });
       // Observed now so a failure while the next batch is read is not an
       // unhandled rejection; it is rethrown where `inFlight` is awaited.
       write.catch(() => undefined);
@@ -169,5 +180,29 @@ export class TenantDataMover {
     }
     if (to.length !== from.length) mismatches.push('target has extra collections');
     if (mismatches.length > 0) throw new CopyVerificationError(mismatches);
+  }
+}
+
+/**
+ * Inserts a batch unordered and says which documents it inserted: a batch
+ * that fails on some (a duplicate id) has still inserted the others, and
+ * the fence check after a write must be able to take exactly those back.
+ * The failure is returned, not thrown, so that check runs first.
+ */
+async function insertBatch(
+  destination: Collection,
+  docs: Document[],
+): Promise<{ inserted: ObjectId[]; error?: Error }> {
+  // Copied documents keep their ids; typed as ObjectId for the driver's filter only.
+  const ids = docs.map((document) => document._id as ObjectId);
+  const ops: AnyBulkWriteOperation[] = docs.map((document) => ({ insertOne: { document } }));
+  try {
+    await destination.bulkWrite(ops, { ordered: false });
+    return { inserted: ids };
+  } catch (error) {
+    if (!(error instanceof MongoBulkWriteError)) return { inserted: [], error: error as Error };
+    const writeErrors: WriteError[] = ([] as WriteError[]).concat(error.writeErrors);
+    const failed = new Set(writeErrors.map((writeError) => writeError.index));
+    return { inserted: ids.filter((_, index) => !failed.has(index)), error };
   }
 }

@@ -12,7 +12,7 @@ import { uniqueSuffix } from './utils/test-app';
  * after its operation was taken over goes into a database a retry may have
  * filled meanwhile with the same documents (a copy keeps their ids).
  */
-describe('TenantDataMover: a late copy batch (e2e)', () => {
+describe('TenantDataMover into a database someone else wrote to (e2e)', () => {
   let client: MongoClient;
   const names: string[] = [];
   const database = () => {
@@ -27,6 +27,16 @@ describe('TenantDataMover: a late copy batch (e2e)', () => {
   afterAll(async () => {
     for (const name of names) await client.db(name).dropDatabase();
     await client.close();
+  });
+
+  it('copies into a collection a late write created first, empty', async () => {
+    const source = database();
+    const target = database();
+    await source.collection('members').insertMany([{ email: 'a@x.test' }, { email: 'b@x.test' }]);
+    await target.createCollection('members');
+    const plain: CopyOptions['write'] = (write) => write();
+    await new TenantDataMover().copy(source, target, { batchSize: 10, write: plain });
+    expect(await target.collection('members').countDocuments({})).toBe(2);
   });
 
   it('takes back exactly what it inserted: neither a document the live copy deleted, nor any the live copy holds', async () => {

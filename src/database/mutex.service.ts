@@ -45,24 +45,34 @@ export class MutexService implements OnModuleInit {
    */
   async withLock<T>(
     key: string,
-    work: () => Promise<T>,
+    work: (lock: { expiresAt: number }) => Promise<T>,
     options: { ttlMs?: number; waitMs?: number } = {},
   ): Promise<T> {
-    const owner = await this.acquire(key, options.ttlMs ?? 10_000, options.waitMs ?? 2_000);
+    const { owner, expiresAt } = await this.acquire(
+      key,
+      options.ttlMs ?? 10_000,
+      options.waitMs ?? 2_000,
+    );
     try {
-      return await work();
+      return await work({ expiresAt });
     } finally {
       await this.locks.deleteOne({ _id: key, owner });
     }
   }
 
-  private async acquire(key: string, ttlMs: number, waitMs: number): Promise<string> {
+  /** `expiresAt`: when the lock lapses, by the clock read before the insert that won it. */
+  private async acquire(
+    key: string,
+    ttlMs: number,
+    waitMs: number,
+  ): Promise<{ owner: string; expiresAt: number }> {
     const owner = randomUUID();
     const deadline = Date.now() + waitMs;
     for (let attempt = 0; ; attempt += 1) {
+      const expiresAt = Date.now() + ttlMs;
       try {
-        await this.locks.insertOne({ _id: key, owner, expires_at: new Date(Date.now() + ttlMs) });
-        return owner;
+        await this.locks.insertOne({ _id: key, owner, expires_at: new Date(expiresAt) });
+        return { owner, expiresAt };
       } catch (error) {
         if (!isDuplicateKeyError(error)) throw error;
       }

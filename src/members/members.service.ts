@@ -60,13 +60,14 @@ export class MembersService {
           }),
         ),
       // Landed after a delete dropped the database, perhaps after another
-      // organization took the name: take the insert back, and the database it
-      // recreated with it, so nothing foreign stays and the name is not blocked.
+      // organization took the name: take the insert back, so nothing foreign
+      // stays. The empty database it may have recreated is not dropped here
+      // (a claim may record itself there at any moment): a claim clears it,
+      // and so does the orphan collector, each under that database's lock.
       async (created, org) => {
         const owner = await this.ownership.inspect(org.location);
         if (owner.kind === 'owned' && owner.organizationId === String(org._id)) return;
         await this.members.remove(org.location, created._id);
-        await this.ownership.dropIf(org.location, (now) => now.kind === 'empty');
       },
     );
     await this.changed(context, 'member.added', member._id);

@@ -122,13 +122,13 @@ export class TenantClaims {
     const ttlMs = this.config.operationLeaseMs;
     try {
       return await this.mutex.withLock(
-        `tenant-database:${location.cluster}:${location.databaseName}`,
-        () => {
-          const acquiredAt = Date.now();
-          return work(() => {
-            if (Date.now() - acquiredAt > ttlMs / 2) throw orgBusy();
-          });
-        },
+        // By name alone: two cluster names may reach one server, and one
+        // database must not have two locks.
+        `tenant-database:${location.databaseName}`,
+        ({ expiresAt }) =>
+          work(() => {
+            if (Date.now() > expiresAt - ttlMs / 2) throw orgBusy();
+          }),
         { ttlMs, waitMs: ttlMs },
       );
     } catch (error) {

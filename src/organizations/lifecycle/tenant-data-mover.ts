@@ -9,6 +9,8 @@ import {
   type ObjectId,
   type WriteError,
 } from 'mongodb';
+import { DomainError } from '../../common/errors/domain.error';
+import { ErrorCode } from '../../common/errors/error-codes';
 import { TENANT_META_COLLECTION } from '../../database/database.constants';
 
 export interface CopyReport {
@@ -89,12 +91,11 @@ export class TenantDataMover {
     };
     for (const info of copyable) {
       if (info.type === 'view') {
-        await options.write(() => target.createCollection(info.name, info.options ?? {}));
+        await options.write(() => createCollection(target, info.name, info.options ?? {}));
         report.collections += 1;
         continue;
       }
-      const hasOptions = info.options && Object.keys(info.options).length > 0;
-      await options.write(() => target.createCollection(info.name, hasOptions ? info.options : {}));
+      await options.write(() => createCollection(target, info.name, info.options ?? {}));
       report.documents += await this.copyDocuments(source, target, info.name, options, landed);
       // Indexes after the documents: building once is cheaper than
       // maintaining them through every batch insert.
@@ -187,9 +188,12 @@ export class TenantDataMover {
  * Inserts a batch unordered and says which documents it inserted: a batch
  * that fails on some (a duplicate id) has still inserted the others, and
  * the fence check after a write must be able to take exactly those back.
- * The failure is returned, not thrown, so that check runs first.
+ * The failure is returned, not thrown, so that check runs first. When the
+ * outcome cannot be told (the driver wraps a dropped connection or a
+ * command-level error the same way, with no per-document errors), nothing
+ * counts as inserted: deleting every id could delete a live copy's documents.
  */
-async function insertBatch(
+export async function insertBatch(
   destination: Collection,
   docs: Document[],
 ): Promise<{ inserted: ObjectId[]; error?: Error }> {
@@ -200,9 +204,39 @@ async function insertBatch(
     await destination.bulkWrite(ops, { ordered: false });
     return { inserted: ids };
   } catch (error) {
-    if (!(error instanceof MongoBulkWriteError)) return { inserted: [], error: error as Error };
-    const writeErrors: WriteError[] = ([] as WriteError[]).concat(error.writeErrors);
+    const writeErrors: WriteError[] =
+      error instanceof MongoBulkWriteError ? ([] as WriteError[]).concat(error.writeErrors) : [];
     const failed = new Set(writeErrors.map((writeError) => writeError.index));
-    return { inserted: ids.filter((_, index) => !failed.has(index)), error };
+    const accountedFor =
+      error instanceof MongoBulkWriteError &&
+      failed.size > 0 &&
+      error.result.insertedCount + failed.size === ids.length;
+    if (!accountedFor) return { inserted: [], error: outcomeUnknown() };
+    return { inserted: ids.filter((_, index) => !failed.has(index)), error: error };
+  }
+}
+
+/** The copy stops (and is rolled back) on a write the database did not confirm: a transient failure. */
+const outcomeUnknown = () =>
+  new DomainError(
+    ErrorCode.SERVICE_UNAVAILABLE,
+    'The database did not confirm a write of the copy; nothing changed, retry shortly.',
+  );
+
+const NAMESPACE_EXISTS = 48;
+
+/**
+ * Creates a collection of the copy. A late write to this (claimed, empty)
+ * database may have created it first, without the source's options: still
+ * empty, it is made again as the source has it.
+ */
+async function createCollection(target: Db, name: string, options: Document): Promise<void> {
+  try {
+    await target.createCollection(name, options);
+  } catch (error) {
+    if ((error as { code?: unknown }).code !== NAMESPACE_EXISTS) throw error;
+    if ((await target.collection(name).countDocuments({}, { limit: 1 })) > 0) throw error;
+    await target.collection(name).drop();
+    await target.createCollection(name, options);
   }
 }

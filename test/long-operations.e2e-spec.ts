@@ -1,4 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
+import { Types } from 'mongoose';
 import { TENANT_META_COLLECTION } from '../src/database/database.constants';
 import { OperationHooks } from '../src/organizations/lifecycle/operation-hooks';
 import type { OperationType } from '../src/organizations/schemas/organization.schema';
@@ -114,6 +115,37 @@ describe('Long operations: 202 Accepted and GET /org/operations/{id} (e2e)', () 
         database_name: dbNameOf(newName),
         admin: { id: org.adminId, email: org.email },
       });
+    });
+
+    it('shows an operation running until its organization is released, so a client told "succeeded" finds it free', async () => {
+      const org = await createOrg(t, 'Released');
+      const res = await renameAsync(t, org, `${org.name} Later`).expect(202);
+      const done = (await pollUntilDone(t, res.headers.location, org.token)).at(-1)!;
+      expect(done.status).toBe('succeeded');
+      // The moment between the outcome's write and the record's release, held open.
+      const organizations = t.master.db!.collection('organizations');
+      const id = new Types.ObjectId(org.id);
+      await organizations.updateOne(
+        { _id: id },
+        {
+          $set: {
+            pending: {
+              op_id: res.body.id,
+              type: 'rename',
+              step: 'dropping_source',
+              fence: 1,
+              started_at: new Date(),
+              lease_until: new Date(Date.now() + 3_600_000),
+            },
+          },
+        },
+      );
+      const busy = await t.http().get(res.headers.location).set(bearer(org.token)).expect(200);
+      expect(busy.body).toMatchObject({ status: 'running', finished_at: null });
+      expect(busy.body.result).toBeUndefined();
+      await organizations.updateOne({ _id: id }, { $set: { pending: null } });
+      const free = await t.http().get(res.headers.location).set(bearer(org.token)).expect(200);
+      expect(free.body).toEqual(done);
     });
 
     it('still answers a small rename synchronously with 200 and the owner view', async () => {

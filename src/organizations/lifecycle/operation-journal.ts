@@ -1,6 +1,7 @@
 import { Injectable, Logger, type OnModuleInit } from '@nestjs/common';
 import type { Collection } from 'mongodb';
-import { Types } from 'mongoose';
+import { InjectModel } from '@nestjs/mongoose';
+import { Model, Types } from 'mongoose';
 import { DomainError } from '../../common/errors/domain.error';
 import { ErrorCode } from '../../common/errors/error-codes';
 import { describeError, type Problem, toProblem } from '../../common/http/problem';
@@ -8,7 +9,7 @@ import { ExpiringCollections } from '../../database/expiring-collections.service
 import type { OperationStatus, OperationView } from '../dto/operation.view';
 import { OrganizationOwnerView } from '../dto/organization.view';
 import type { OrganizationRecord } from '../organizations.repository';
-import type { OperationType } from '../schemas/organization.schema';
+import { Organization, type OperationType } from '../schemas/organization.schema';
 import { OperationLedger, type OperationLease } from './operation-ledger';
 
 export const OPERATIONS_COLLECTION = 'operations';
@@ -94,6 +95,7 @@ export class OperationJournal implements OnModuleInit {
   constructor(
     private readonly expiring: ExpiringCollections,
     private readonly ledger: OperationLedger,
+    @InjectModel(Organization.name) private readonly organizations: Model<Organization>,
   ) {}
 
   async onModuleInit(): Promise<void> {
@@ -209,13 +211,22 @@ export class OperationJournal implements OnModuleInit {
 
   async find(id: string): Promise<StoredOperation | null> {
     const document = await this.operations.findOne({ _id: id, expires_at: { $gt: new Date() } });
-    return (
-      document && {
-        view: toView(document),
-        organizationId: document.organization_id,
-        formerAdmins: document.former_admins ?? [],
-      }
-    );
+    if (!document) return null;
+    // The outcome is written right before the organization is released: a
+    // client told "succeeded" must find it free (its next rename not 409
+    // ORG_BUSY), so until the record lets go the operation still runs.
+    const releasing =
+      document.status !== 'running' &&
+      (await this.organizations.exists({ _id: document.organization_id, 'pending.op_id': id })) !==
+        null;
+    const shown: OperationDocument = releasing
+      ? { ...document, status: 'running', finished_at: null, result: undefined, error: undefined }
+      : document;
+    return {
+      view: toView(shown),
+      organizationId: document.organization_id,
+      formerAdmins: document.former_admins ?? [],
+    };
   }
 
   private async settle(

@@ -6,6 +6,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { ObjectId } from 'mongodb';
 import type { Response } from 'supertest';
 import { MoveOrganizationOperation } from '../src/organizations/lifecycle/move-organization.operation';
+import type { OperationHooks } from '../src/organizations/lifecycle/operation-hooks';
 import { OperationRepairService } from '../src/organizations/lifecycle/operation-repair.service';
 import { OrphanCollector } from '../src/organizations/lifecycle/orphan-collector';
 import { apiClient, expectProblem, type AdminSession } from './utils/api';
@@ -31,9 +32,13 @@ describe('Moving an organization between clusters (e2e)', () => {
   let t: TestApp;
   let operator: AdminSession;
 
-  const start = (options: { masterDbName?: string; env?: Record<string, string> } = {}) =>
+  /** An app on these clusters with the super admin (and `hooks` to stop an operation somewhere). */
+  const start = (
+    options: { masterDbName?: string; env?: Record<string, string>; hooks?: OperationHooks } = {},
+  ) =>
     createTestApp({
       masterDbName: options.masterDbName,
+      hooks: options.hooks,
       env: {
         TENANT_CLUSTERS: clusters.tenantClusters,
         SUPERADMIN_EMAIL: SUPERADMIN.email,
@@ -348,16 +353,7 @@ describe('Moving an organization between clusters (e2e)', () => {
       const masterDbName = uniqueMasterDb();
       const env = { OPERATION_LEASE_MS: String(LEASE_MS), TENANT_WRITE_DRAIN_MS: '500' };
       const hooks = new FreezingHooks('move', point);
-      const first = await createTestApp({
-        masterDbName,
-        hooks,
-        env: {
-          TENANT_CLUSTERS: clusters.tenantClusters,
-          SUPERADMIN_EMAIL: SUPERADMIN.email,
-          SUPERADMIN_PASSWORD: SUPERADMIN.password,
-          ...env,
-        },
-      });
+      const first = await start({ masterDbName, hooks, env });
       const org = await seededOrg(first);
       void first.app.get(MoveOrganizationOperation).run(new ObjectId(org.id), 'eu-1');
       await hooks.frozen;
@@ -408,13 +404,7 @@ describe('Moving an organization between clusters (e2e)', () => {
       async (point) => {
         const masterDbName = uniqueMasterDb();
         const hooks = new PausingHooks('move', point);
-        const clustersEnv = {
-          TENANT_CLUSTERS: clusters.tenantClusters,
-          SUPERADMIN_EMAIL: SUPERADMIN.email,
-          SUPERADMIN_PASSWORD: SUPERADMIN.password,
-          ...env,
-        };
-        const worker = await createTestApp({ masterDbName, hooks, env: clustersEnv });
+        const worker = await start({ masterDbName, hooks, env });
         const repairer = await start({ masterDbName, env });
         try {
           const org = await seededOrg(worker);
@@ -468,16 +458,7 @@ describe('Moving an organization between clusters (e2e)', () => {
   describe('a target cluster that dies mid-copy', () => {
     it('answers 503, releases the organization at once, and its copy there is collected once the cluster is back', async () => {
       const hooks = new PausingHooks('move', 'target_claimed');
-      const app = await createTestApp({
-        masterDbName: uniqueMasterDb(),
-        hooks,
-        env: {
-          TENANT_CLUSTERS: clusters.tenantClusters,
-          SUPERADMIN_EMAIL: SUPERADMIN.email,
-          SUPERADMIN_PASSWORD: SUPERADMIN.password,
-          SYNC_OPERATION_BUDGET_MS: '50000',
-        },
-      });
+      const app = await start({ masterDbName: uniqueMasterDb(), hooks });
       try {
         const org = await seededOrg(app);
         const database = tenantDbNameOf(org.name);
@@ -573,16 +554,10 @@ describe('Moving an organization between clusters (e2e)', () => {
     it('run after an interrupted move, has it repaired and then finishes the move', async () => {
       const masterDbName = uniqueMasterDb();
       const hooks = new FreezingHooks('move', 'copied');
-      const first = await createTestApp({
+      const first = await start({
         masterDbName,
         hooks,
-        env: {
-          TENANT_CLUSTERS: clusters.tenantClusters,
-          SUPERADMIN_EMAIL: SUPERADMIN.email,
-          SUPERADMIN_PASSWORD: SUPERADMIN.password,
-          OPERATION_LEASE_MS: String(LEASE_MS),
-          TENANT_WRITE_DRAIN_MS: '500',
-        },
+        env: { OPERATION_LEASE_MS: String(LEASE_MS), TENANT_WRITE_DRAIN_MS: '500' },
       });
       const org = await seededOrg(first);
       void first.app.get(MoveOrganizationOperation).run(new ObjectId(org.id), 'eu-2');
